@@ -1,0 +1,3 @@
+//! Identity: password hashing, tokens, sessions and permissions.
+
+pub mod password;

@@ -1,0 +1,365 @@
+//! Typed configuration from the environment (and `.env`), per SPEC §4.
+//!
+//! Every variable is parsed up front; a bad value stops start-up with an error naming it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+/// Where the server runs; production tightens the rules on secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Testing,
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// A string that never shows itself in `Debug` or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// An address or CIDR block whose `X-Forwarded-For` header is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy {
+    network: IpAddr,
+    prefix_len: u8,
+}
+
+impl TrustedProxy {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_matches(&net.octets(), &ip.octets(), self.prefix_len),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_matches(&net.octets(), &ip.octets(), self.prefix_len),
+            _ => false,
+        }
+    }
+}
+
+fn prefix_matches(net: &[u8], ip: &[u8], prefix_len: u8) -> bool {
+    let full = usize::from(prefix_len / 8);
+    let rest = prefix_len % 8;
+    if net[..full] != ip[..full] {
+        return false;
+    }
+    rest == 0 || {
+        let mask = 0xffu8 << (8 - rest);
+        (net[full] & mask) == (ip[full] & mask)
+    }
+}
+
+impl FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, len) = match s.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (s, None),
+        };
+        let network: IpAddr = addr.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR block"))?;
+        let network = network.to_canonical();
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match len {
+            None => max,
+            Some(len) => {
+                len.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| format!("`{s}` has a bad prefix length"))?
+            }
+        };
+        Ok(TrustedProxy { network, prefix_len })
+    }
+}
+
+/// The whole configuration of one server process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub database_url: Secret,
+    pub db_max_connections: u32,
+    /// `None` when `REDIS_URL` is set empty: caches and limits are then per process.
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key (`mps:`); tests give each run its own.
+    pub redis_key_prefix: String,
+    pub jwt_secret: Secret,
+    /// True when no secret was configured and one was generated for this process.
+    pub jwt_secret_generated: bool,
+    pub jwt_secret_previous: Option<Secret>,
+    pub jwt_expire_hours: i64,
+    pub api_host: IpAddr,
+    pub api_port: u16,
+    pub cors_origins: Vec<String>,
+    pub rate_limit_requests: u32,
+    pub rate_limit_window: Duration,
+    pub login_rate_limit: u32,
+    pub login_ip_rate_limit: u32,
+    pub trusted_proxies: Vec<TrustedProxy>,
+    pub qr_ttl_default: u32,
+    pub qr_ttl_min: u32,
+    pub qr_ttl_max: u32,
+    pub max_amount: Decimal,
+    pub business_timezone: chrono_tz::Tz,
+    pub settlement_margin_seconds: i64,
+    pub payment_webhook_secret: Option<Secret>,
+    pub migrate_on_start: bool,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub metrics_enabled: bool,
+    /// Largest accepted request body (`BODY_LIMIT_BYTES`, default 64 KiB).
+    pub body_limit_bytes: usize,
+    /// Longest a request may take before it is answered 503 (`REQUEST_TIMEOUT_SECONDS`, default 30).
+    pub request_timeout: Duration,
+}
+
+/// A configuration value that stops start-up; the message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error in {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { variable, message: message.into() }
+}
+
+/// Reads variables through a lookup function, so tests need not touch the process environment.
+struct Vars<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// The trimmed value, or `None` when unset or blank.
+    fn get(&self, name: &str) -> Option<String> {
+        self.0(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: FromStr>(&self, name: &'static str, default: T, what: &str) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| bad(name, format!("`{raw}` is not {what}"))),
+        }
+    }
+
+    fn number<T: FromStr + PartialOrd + fmt::Display + Copy>(
+        &self,
+        name: &'static str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        let value = self.parse(name, default, "a whole number")?;
+        if value < min || value > max {
+            return Err(bad(name, format!("{value} is outside {min}..={max}")));
+        }
+        Ok(value)
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(bad(name, format!("`{v}` is not true or false"))),
+        }
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Secrets shorter than this are refused in production and for the webhook.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Fragments that mark a secret as a placeholder copied from an example.
+const PLACEHOLDER_MARKERS: &[&str] = &["change", "placeholder", "secret", "example", "your", "xxxx", "default", "todo"];
+
+fn looks_like_placeholder(secret: &str) -> bool {
+    let lower = secret.to_ascii_lowercase();
+    let distinct = lower.chars().collect::<std::collections::HashSet<_>>().len();
+    distinct < 8 || PLACEHOLDER_MARKERS.iter().any(|m| lower.contains(m))
+}
+
+impl Config {
+    /// Reads `.env` when present, then the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any source of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let vars = Vars(lookup);
+        let app_env = match vars.get("APP_ENV").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("testing") => AppEnv::Testing,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(bad("APP_ENV", format!("`{other}` is not development, testing or production")));
+            }
+        };
+
+        let database_url = vars.get("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/mps".into());
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(bad("DATABASE_URL", "must be a postgres:// URL"));
+        }
+        // Unset means the local default; set but empty means "run without Redis".
+        let redis_url = match vars.0("REDIS_URL").map(|v| v.trim().to_owned()) {
+            None => Some("redis://127.0.0.1:6379".to_owned()),
+            Some(v) if v.is_empty() => None,
+            Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => Some(v),
+            Some(_) => {
+                return Err(bad("REDIS_URL", "must be a redis:// or rediss:// URL, or empty to run without Redis"));
+            }
+        };
+
+        let (jwt_secret, jwt_secret_generated) = match vars.get("JWT_SECRET") {
+            Some(secret) => (secret, false),
+            None if app_env == AppEnv::Production => {
+                return Err(bad("JWT_SECRET", "is required in production (at least 32 characters)"));
+            }
+            None => (random_secret(), true),
+        };
+        check_secret("JWT_SECRET", &jwt_secret, app_env)?;
+        let jwt_secret_previous = vars.get("JWT_SECRET_PREVIOUS");
+        if let Some(previous) = &jwt_secret_previous {
+            check_secret("JWT_SECRET_PREVIOUS", previous, app_env)?;
+        }
+
+        let payment_webhook_secret = vars.get("PAYMENT_WEBHOOK_SECRET");
+        if let Some(secret) = &payment_webhook_secret
+            && secret.len() < MIN_SECRET_LEN
+        {
+            return Err(bad("PAYMENT_WEBHOOK_SECRET", format!("must be at least {MIN_SECRET_LEN} characters")));
+        }
+
+        let qr_ttl_min = vars.number("QR_TTL_MIN", 60, 1, 86_400)?;
+        let qr_ttl_max = vars.number("QR_TTL_MAX", 3600, 1, 86_400)?;
+        if qr_ttl_max < qr_ttl_min {
+            return Err(bad("QR_TTL_MAX", "must not be below QR_TTL_MIN"));
+        }
+        let qr_ttl_default = vars.number("QR_TTL_DEFAULT", 900, 1, 86_400)?;
+        if !(qr_ttl_min..=qr_ttl_max).contains(&qr_ttl_default) {
+            return Err(bad("QR_TTL_DEFAULT", "must lie between QR_TTL_MIN and QR_TTL_MAX"));
+        }
+
+        let max_amount = match vars.get("MAX_AMOUNT") {
+            None => Decimal::new(5_000_000, 2),
+            Some(raw) => crate::money::Money::parse_text(&raw)
+                .map(|m| m.amount())
+                .ok()
+                .filter(|m| *m <= Decimal::new(99_999_999_999, 2))
+                .ok_or_else(|| {
+                    bad("MAX_AMOUNT", format!("`{raw}` is not a positive amount with at most 2 decimals"))
+                })?,
+        };
+
+        let business_timezone =
+            vars.parse("BUSINESS_TIMEZONE", chrono_tz::UTC, "an IANA time zone name such as Asia/Shanghai")?;
+
+        let log_format = match vars.get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => return Err(bad("LOG_FORMAT", format!("`{other}` is not json or pretty"))),
+        };
+        let log_level = vars.get("LOG_LEVEL").unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(bad("LOG_LEVEL", format!("`{log_level}` is not a level or filter such as info or mps=debug")));
+        }
+
+        let trusted_proxies = vars
+            .list("TRUSTED_PROXIES")
+            .iter()
+            .map(|p| p.parse::<TrustedProxy>().map_err(|e| bad("TRUSTED_PROXIES", e)))
+            .collect::<Result<_, _>>()?;
+        let cors_origins = vars.list("CORS_ORIGINS");
+        for origin in &cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || axum::http::HeaderValue::from_str(origin).is_err()
+            {
+                return Err(bad("CORS_ORIGINS", format!("`{origin}` is not an origin such as https://shop.example")));
+            }
+        }
+
+        Ok(Config {
+            app_env,
+            database_url: Secret::new(database_url),
+            db_max_connections: vars.number("DB_MAX_CONNECTIONS", 20, 1, 1000)?,
+            redis_url: redis_url.map(Secret::new),
+            redis_key_prefix: vars.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "mps:".into()),
+            jwt_secret: Secret::new(jwt_secret),
+            jwt_secret_generated,
+            jwt_secret_previous: jwt_secret_previous.map(Secret::new),
+            jwt_expire_hours: vars.number("JWT_EXPIRE_HOURS", 24, 1, 24 * 30)?,
+            api_host: vars.parse("API_HOST", IpAddr::from([0, 0, 0, 0]), "an IP address")?,
+            api_port: vars.parse("API_PORT", 8000, "a port number")?,
+            cors_origins,
+            rate_limit_requests: vars.number("RATE_LIMIT_REQUESTS", 600, 1, 10_000_000)?,
+            rate_limit_window: Duration::from_secs(vars.number("RATE_LIMIT_WINDOW", 60, 1, 86_400)?),
+            login_rate_limit: vars.number("LOGIN_RATE_LIMIT", 5, 1, 1_000_000)?,
+            login_ip_rate_limit: vars.number("LOGIN_IP_RATE_LIMIT", 30, 1, 10_000_000)?,
+            trusted_proxies,
+            qr_ttl_default,
+            qr_ttl_min,
+            qr_ttl_max,
+            max_amount,
+            business_timezone,
+            settlement_margin_seconds: vars.number("SETTLEMENT_MARGIN_SECONDS", 60, 0, 86_400)?,
+            payment_webhook_secret: payment_webhook_secret.map(Secret::new),
+            migrate_on_start: vars.flag("MIGRATE_ON_START", true)?,
+            log_level,
+            log_format,
+            metrics_enabled: vars.flag("METRICS_ENABLED", true)?,
+            body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024)?,
+            request_timeout: Duration::from_secs(vars.number("REQUEST_TIMEOUT_SECONDS", 30, 1, 600)?),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn listen_addr(&self) -> std::net::SocketAddr {
+        (self.api_host, self.api_port).into()
+    }
+}
+
+fn check_secret(variable: &'static str, secret: &str, app_env: AppEnv) -> Result<(), ConfigError> {
+    if app_env != AppEnv::Production {
+        return Ok(());
+    }
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(bad(variable, format!("must be at least {MIN_SECRET_LEN} characters in production")));
+    }
+    if looks_like_placeholder(secret) {
+        return Err(bad(variable, "looks like a placeholder; generate one with `openssl rand -base64 48`"));
+    }
+    Ok(())
+}
+
+fn random_secret() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 48] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,161 @@
+//! PostgreSQL: the pool, migrations, and the mapping of database errors onto API errors.
+//!
+//! The rules that move money are SQL functions (see `migrations/`); the Rust wrappers in this
+//! module's children keep their SQL function's name so `grep` finds both.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _, PgPool};
+
+use crate::config::Config;
+use crate::error::{ApiError, ErrorCode};
+
+/// The migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// SQLSTATE our SQL functions raise business errors with; the message is the error code.
+const BUSINESS_ERROR_SQLSTATE: &str = "P0001";
+
+/// Opens the pool lazily, so the server starts and answers `/health` while the database is down.
+pub fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
+    let options = connect_options(config.database_url.expose())?;
+    Ok(PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .min_connections(0)
+        // Fail fast while the database is down, so money endpoints answer 503 instead of hanging.
+        .acquire_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(options))
+}
+
+fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?
+        .application_name("mps")
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
+}
+
+/// Creates the database named in `url` when it does not exist yet.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
+    let options = connect_options(url)?;
+    let database = options.get_database().unwrap_or("postgres").to_owned();
+    // Connect to the maintenance database of the same server to create ours.
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("cannot connect to the PostgreSQL server of DATABASE_URL")?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&database)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", database.replace('"', "\"\""));
+        match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut admin).await {
+            Ok(_) => tracing::info!(database, "created database"),
+            // Another replica created it between our check and our CREATE.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e).context("cannot create the database"),
+        }
+    }
+    admin.close().await.ok();
+    Ok(())
+}
+
+/// Applies pending migrations. sqlx holds an advisory lock while it migrates, so replicas that
+/// start together apply each migration once.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("migrations failed")?;
+    Ok(())
+}
+
+/// Turns a database error into the API error a client should see.
+pub fn map_sqlx_error(error: sqlx::Error) -> ApiError {
+    match &error {
+        sqlx::Error::Database(db) => {
+            if db.code().as_deref() == Some(BUSINESS_ERROR_SQLSTATE)
+                && let Some(code) = ErrorCode::parse(db.message())
+            {
+                return business_error(code, db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>());
+            }
+            if let Some(code) = db.constraint().and_then(constraint_error) {
+                return ApiError::from_code(code).with_message_for_constraint();
+            }
+            // Class 08 (connection), 53 (resources), 57P (shutdown) mean the database is unavailable.
+            match db.code().as_deref() {
+                Some(c) if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => {
+                    ApiError::unavailable(error)
+                }
+                _ => ApiError::internal(error),
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            ApiError::unavailable(error)
+        }
+        sqlx::Error::RowNotFound => ApiError::from_code(ErrorCode::NotFound),
+        _ => ApiError::internal(error),
+    }
+}
+
+/// A business error raised by a SQL function: `MESSAGE` is the code, `DETAIL` the human
+/// message and `HINT`, when present, JSON details.
+fn business_error(code: ErrorCode, pg: Option<&sqlx::postgres::PgDatabaseError>) -> ApiError {
+    let message = pg.and_then(|e| e.detail()).unwrap_or("The request was refused.").to_owned();
+    let details = pg.and_then(|e| e.hint()).and_then(|h| serde_json::from_str(h).ok());
+    let error = ApiError::new(code, message);
+    match details {
+        Some(details) => error.with_details(details),
+        None => error,
+    }
+}
+
+/// Named constraints whose violation is the client's doing, not ours.
+fn constraint_error(constraint: &str) -> Option<ErrorCode> {
+    Some(match constraint {
+        "members_phone_key" => ErrorCode::DuplicatePhone,
+        "members_email_key" | "admins_email_key" => ErrorCode::DuplicateEmail,
+        "member_identities_provider_external_key" => ErrorCode::DuplicateExternalIdentity,
+        "merchants_code_key" => ErrorCode::DuplicateMerchantCode,
+        "settlements_no_overlap" => ErrorCode::SettlementAlreadyExists,
+        "card_bindings_live_key" => ErrorCode::AlreadyBound,
+        "cards_closed_empty" => ErrorCode::CardHasBalance,
+        _ => return None,
+    })
+}
+
+impl ApiError {
+    fn with_message_for_constraint(mut self) -> Self {
+        self.message = match self.code {
+            ErrorCode::DuplicatePhone => "A member with this phone number already exists.".into(),
+            ErrorCode::DuplicateEmail => "A member with this email address already exists.".into(),
+            ErrorCode::DuplicateExternalIdentity => "This external identity already belongs to a member.".into(),
+            ErrorCode::DuplicateMerchantCode => "A merchant with this code already exists.".into(),
+            ErrorCode::SettlementAlreadyExists => "A settlement already covers part of this period.".into(),
+            ErrorCode::AlreadyBound => "The member is already bound to this card.".into(),
+            ErrorCode::CardHasBalance => "A card can only be closed once its balance is zero.".into(),
+            _ => self.message,
+        };
+        self
+    }
+}
+
+/// Checks the database answers, within `timeout`.
+pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
+    matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))
+}
+
+pub mod admins;
+
+/// Migrates a database from scratch for `mps migrate`: creates it first when missing.
+pub async fn migrate_database(config: &Config) -> anyhow::Result<()> {
+    create_database_if_missing(config.database_url.expose()).await?;
+    let mut conn = sqlx::PgConnection::connect_with(&connect_options(config.database_url.expose())?).await?;
+    MIGRATOR.run(&mut conn).await.context("migrations failed")?;
+    conn.close().await.ok();
+    Ok(())
+}

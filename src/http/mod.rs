@@ -1,0 +1,42 @@
+//! The HTTP layer: every route of the API, the middleware stack and the OpenAPI document.
+//!
+//! Each area module exposes `router()`; [`build_app`] merges them, so the server and the tests
+//! share one wiring and the OpenAPI document is built from the very routes that are served.
+
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "MPS — Member Payment System", description = "Stored-value membership cards: QR payments, refunds, recharges and settlements. Amounts are decimal strings with two places; errors use one envelope with a stable code."),
+    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    tags(
+        (name = "ops", description = "Health, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// All routes with their OpenAPI description, before middleware.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops::router())
+}
+
+/// The OpenAPI document of every served route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+/// The complete application: routes, docs, fallback and middleware, bound to its state.
+pub fn build_app(state: AppState) -> Router {
+    let (router, openapi) = api_router().split_for_parts();
+    let router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi)).fallback(middleware::not_found);
+    middleware::apply(router, &state).with_state(state)
+}

@@ -1,0 +1,26 @@
+//! MPS, the member payment system: the library behind the `mps` binary.
+
+/// Passwords, tokens, sessions and permissions.
+pub mod auth;
+/// Redis-backed caches and limits with per-process fallbacks.
+pub mod cache;
+/// Typed configuration from the environment.
+pub mod config;
+/// PostgreSQL pool, migrations and wrappers of the SQL functions.
+pub mod db;
+/// The API error type and envelope.
+pub mod error;
+/// Routes, handlers, extractors and middleware.
+pub mod http;
+/// Prometheus metrics.
+pub mod metrics;
+/// Exact money and discount types.
+pub mod money;
+/// Start-up, serving and graceful shutdown.
+pub mod server;
+/// Shared handler state.
+pub mod state;
+/// Logging set-up.
+pub mod telemetry;
+
+pub use http::build_app;

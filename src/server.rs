@@ -1,0 +1,127 @@
+//! Start-up, serving with graceful shutdown, and the small operational subcommands.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// `mps serve`: migrate (unless disabled), then serve until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.jwt_secret_generated {
+        tracing::warn!("JWT_SECRET is not set: using a random secret for this process; tokens end with it");
+    }
+    if config.migrate_on_start {
+        migrate_with_retries(&config).await?;
+    }
+    let pool = crate::db::connect_lazy(&config)?;
+    let state = AppState::new(config, pool)?;
+    let addr = state.config.listen_addr();
+    let listener =
+        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (API_HOST, API_PORT)"))?;
+    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "mps listening");
+    let drain_limit = state.config.request_timeout + Duration::from_secs(5);
+    serve(listener, crate::build_app(state), shutdown_signal(), drain_limit).await?;
+    tracing::info!("mps stopped");
+    Ok(())
+}
+
+/// The database may still be starting (compose, k8s): retry for about half a minute.
+async fn migrate_with_retries(config: &Config) -> anyhow::Result<()> {
+    let mut attempt = 1;
+    loop {
+        match crate::db::migrate_database(config).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 15 => {
+                tracing::warn!(error = %format!("{e:#}"), attempt, "database not ready for migrations; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Serves `app` until `shutdown` resolves, then stops accepting connections and lets in-flight
+/// requests finish, for at most `drain_limit`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_limit: Duration,
+) -> std::io::Result<()> {
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutdown requested: draining in-flight requests");
+        let _ = signalled_tx.send(());
+    };
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(graceful)
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        () = async { if signalled_rx.await.is_ok() { tokio::time::sleep(drain_limit).await } else { std::future::pending().await } } => {
+            tracing::warn!("in-flight requests did not finish in time; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
+
+/// `mps healthcheck`: true when the local server's `/health` answers 200.
+pub async fn healthcheck(config: &Config) -> bool {
+    let host = match config.api_host {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1]),
+        ip => ip,
+    };
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect((host, config.api_port)).await.ok()?;
+        let request = format!("GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 32];
+        let read = stream.read(&mut head).await.ok()?;
+        let status_line = std::str::from_utf8(&head[..read]).ok()?;
+        Some(status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200"))
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(5), check).await, Ok(Some(true)))
+}
+
+/// `mps create-admin`: adds an administrator (audited as `CREATE_ADMIN`).
+pub async fn create_admin(config: &Config, email: &str, name: &str, password: String) -> anyhow::Result<uuid::Uuid> {
+    crate::auth::password::check_new_password("password", &password).map_err(|e| anyhow::anyhow!(e.message))?;
+    crate::db::migrate_database(config).await?;
+    let pool = crate::db::connect_lazy(config)?;
+    let hash = crate::auth::password::hash_password(password).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let id = crate::db::admins::create_admin(&pool, email, name, &hash, None, None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    pool.close().await;
+    Ok(id)
+}

@@ -1,0 +1,28 @@
+//! The shared state every handler sees.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub cache: Cache,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Wires the state from a configuration and an open (possibly lazy) pool.
+    pub fn new(config: Config, db: PgPool) -> anyhow::Result<AppState> {
+        let cache = Cache::new(&config)?;
+        let metrics = Metrics::new();
+        metrics.db_pool_max.set(i64::from(config.db_max_connections));
+        Ok(AppState { config: Arc::new(config), db, cache, metrics })
+    }
+}
