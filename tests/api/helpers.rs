@@ -1,0 +1,216 @@
+//! Test harness: a fresh database and Redis prefix per test, and a client that drives the real
+//! router (with its whole middleware stack) in-process.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use mps::config::Config;
+use mps::state::AppState;
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tower::ServiceExt as _;
+
+/// The server test databases are created on; override with `MPS_TEST_DATABASE_URL`.
+pub fn server_url() -> String {
+    std::env::var("MPS_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Redis for tests; override with `MPS_TEST_REDIS_URL`.
+pub fn redis_url() -> String {
+    std::env::var("MPS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// The URL of database `name` on the test server.
+pub fn database_url(name: &str) -> String {
+    let server = server_url();
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// A database that exists for one test and is dropped when the test ends, pass or fail.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A new, empty database (not migrated).
+    pub async fn empty() -> TestDb {
+        let name = format!("mps_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = PgPoolOptions::new().max_connections(1).connect(&server_url()).await.expect("test PostgreSQL reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create test db");
+        admin.close().await;
+        TestDb { url: database_url(&name), name }
+    }
+
+    /// A new database with every migration applied.
+    pub async fn migrated() -> (TestDb, PgPool) {
+        let db = TestDb::empty().await;
+        let pool = db.pool(10).await;
+        mps::db::migrate(&pool).await.expect("migrations apply on an empty database");
+        (db, pool)
+    }
+
+    pub async fn pool(&self, max: u32) -> PgPool {
+        PgPoolOptions::new().max_connections(max).connect(&self.url).await.expect("connect to test db")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime we may block; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&server_url()).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&admin)
+                        .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Variables every test configuration starts from.
+pub fn base_vars(db_url: &str, redis_prefix: &str) -> HashMap<String, String> {
+    HashMap::from(
+        [
+            ("APP_ENV", "testing"),
+            ("DATABASE_URL", db_url),
+            ("REDIS_URL", &redis_url()),
+            ("REDIS_KEY_PREFIX", redis_prefix),
+            ("JWT_SECRET", "test-jwt-secret-that-is-long-enough-0123456789"),
+            ("LOG_LEVEL", "warn"),
+            ("DB_MAX_CONNECTIONS", "20"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+}
+
+/// Builds a configuration from variables, as the server would from its environment.
+pub fn config_from(vars: &HashMap<String, String>) -> Config {
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid")
+}
+
+/// One application under test with its own database and Redis prefix.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub pool: PgPool,
+    pub client_ip: SocketAddr,
+    redis_prefix: String,
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        TestApp::with_vars(&[]).await
+    }
+
+    /// An app whose configuration overrides some variables.
+    pub async fn with_vars(overrides: &[(&str, &str)]) -> TestApp {
+        let (db, pool) = TestDb::migrated().await;
+        let redis_prefix = format!("mps:test:{}:", uuid::Uuid::new_v4().simple());
+        let mut vars = base_vars(&db.url, &redis_prefix);
+        for (k, v) in overrides {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config = config_from(&vars);
+        mps::telemetry::init(&config);
+        let state = AppState::new(config, pool.clone()).expect("state builds");
+        let client_ip: SocketAddr = "127.0.0.1:40000".parse().expect("address");
+        let router = mps::build_app(state.clone()).layer(MockConnectInfo(client_ip));
+        TestApp { state, router, pool, client_ip, redis_prefix, _db: db }
+    }
+
+    /// Sends a request through the whole stack.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
+        TestResponse::read(response).await
+    }
+
+    /// Sends a request with an optional JSON body and extra headers.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&body).expect("json")))
+                .expect("request"),
+            None => builder.body(Body::empty()).expect("request"),
+        };
+        self.send(request).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.call(Method::GET, path, None, &[]).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let prefix = self.redis_prefix.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let vars = base_vars("postgres://unused/none", &prefix);
+                if let Ok(cache) = mps::cache::Cache::new(&config_from(&vars)) {
+                    let _ = cache.delete_all_with_prefix().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A response read to the end, with its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl TestResponse {
+    pub async fn read(response: axum::response::Response) -> TestResponse {
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body readable").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse { status: parts.status, headers: parts.headers, text, json }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(HeaderName::from_bytes(name.as_bytes()).ok()?).and_then(|v: &HeaderValue| v.to_str().ok())
+    }
+
+    /// The error code of an envelope, or `""`.
+    pub fn error_code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the status and, for errors, that the body is a complete envelope with this code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.error_code(), code, "unexpected error code; body: {}", self.text);
+        let request_id = self.json["error"]["request_id"].as_str().unwrap_or("");
+        assert!(!request_id.is_empty(), "envelope carries the request id: {}", self.text);
+        assert_eq!(Some(request_id), self.header("x-request-id"), "envelope and header carry the same request id");
+        assert!(self.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "envelope has a message");
+    }
+}

@@ -1,0 +1,9 @@
+//! The integration suite: one binary, every test against real PostgreSQL and Redis, each test
+//! with its own freshly migrated database and its own Redis key prefix.
+
+mod helpers;
+
+mod config;
+mod envelope;
+mod migrations;
+mod ops;
