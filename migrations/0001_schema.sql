@@ -163,6 +163,13 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_subject_live_idx ON sessions (subject_id) WHERE revoked_at IS NULL;
 CREATE INDEX sessions_live_expiry_idx ON sessions (role, expires_at) WHERE revoked_at IS NULL;
 
+-- Revocations that could not be pushed to Redis (it was down). Every instance flushes them as soon
+-- as Redis answers again, so a cached "live" marker never outlives its session's revocation.
+CREATE TABLE session_cache_invalidations (
+    session_id uuid PRIMARY KEY REFERENCES sessions (id),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- QR state: at most one live token per card (the primary key), found by the SHA-256 of its plain
 -- text in O(1). Claiming deletes the row, so a token can be used once; rolling back restores it.
 CREATE TABLE qr_tokens (

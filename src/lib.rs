@@ -8,10 +8,14 @@ pub mod cache;
 pub mod config;
 /// PostgreSQL pool, migrations and wrappers of the SQL functions.
 pub mod db;
+/// Shared shapes: statuses and views of members, merchants, cards and transactions.
+pub mod domain;
 /// The API error type and envelope.
 pub mod error;
 /// Routes, handlers, extractors and middleware.
 pub mod http;
+/// Rate limits, shared through Redis where they must be.
+pub mod limits;
 /// Prometheus metrics.
 pub mod metrics;
 /// Exact money and discount types.

@@ -10,7 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{ApiError, ErrorCode};
 
 /// A positive or zero amount of money with exactly two decimal places.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, sqlx::Type)]
+#[sqlx(transparent)]
 pub struct Money(Decimal);
 
 /// Why a text is not an acceptable amount.
@@ -174,7 +175,8 @@ impl utoipa::PartialSchema for AmountInput {
 impl utoipa::ToSchema for AmountInput {}
 
 /// A price multiplier in (0, 1] with three decimal places, e.g. `0.950`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
+#[sqlx(transparent)]
 pub struct Discount(Decimal);
 
 impl Discount {

@@ -22,6 +22,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let pool = crate::db::connect_lazy(&config)?;
     let state = AppState::new(config, pool)?;
+    crate::auth::session::spawn_invalidation_flusher(state.clone());
     let addr = state.config.listen_addr();
     let listener =
         TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (API_HOST, API_PORT)"))?;

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::auth::token::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 
 /// Cheap to clone: every field is a handle.
@@ -15,6 +17,8 @@ pub struct AppState {
     pub db: PgPool,
     pub cache: Cache,
     pub metrics: Metrics,
+    pub jwt: Arc<JwtKeys>,
+    pub limits: Arc<Limits>,
 }
 
 impl AppState {
@@ -23,6 +27,8 @@ impl AppState {
         let cache = Cache::new(&config)?;
         let metrics = Metrics::new();
         metrics.db_pool_max.set(i64::from(config.db_max_connections));
-        Ok(AppState { config: Arc::new(config), db, cache, metrics })
+        let jwt = Arc::new(JwtKeys::new(&config));
+        let limits = Arc::new(Limits::new(&config));
+        Ok(AppState { config: Arc::new(config), db, cache, metrics, jwt, limits })
     }
 }

@@ -1,3 +1,10 @@
-//! Identity: password hashing, tokens, sessions and permissions.
+//! Identity: password hashing, tokens, sessions, permissions and the extractors that use them.
 
+pub mod extract;
 pub mod password;
+pub mod permissions;
+pub mod session;
+pub mod token;
+
+pub use extract::{AuthUser, Authorized, ClientIp};
+pub use permissions::Role;

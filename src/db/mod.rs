@@ -149,7 +149,12 @@ pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
     matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))
 }
 
+pub mod accounts;
 pub mod admins;
+pub mod audit;
+pub mod cards;
+pub mod members;
+pub mod merchants;
 
 /// Migrates a database from scratch for `mps migrate`: creates it first when missing.
 pub async fn migrate_database(config: &Config) -> anyhow::Result<()> {

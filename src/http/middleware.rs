@@ -10,6 +10,8 @@
 //!    bodies included) is answered 503 `UNAVAILABLE`.
 //! 6. `RequestBodyLimitLayer` + `DefaultBodyLimit` — bodies over `BODY_LIMIT_BYTES` are 413.
 //! 7. `record_metrics` (per route, inside routing so the route template is known).
+//! 8. `limit_callers` — the general per-caller rate limit (token subject, else client IP); the
+//!    ops endpoints are exempt so health checks and scrapes are never refused.
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +41,7 @@ pub struct RequestId(pub String);
 pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let config = &state.config;
     let mut router = router
+        .layer(from_fn_with_state(state.clone(), limit_callers))
         .layer(from_fn_with_state(state.clone(), record_metrics))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
@@ -172,4 +175,22 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
 /// Answers unknown routes with the envelope.
 pub async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "No route matches this path.")
+}
+
+const UNLIMITED_PATHS: &[&str] = &["/health", "/ready", "/metrics", "/openapi.json"];
+
+async fn limit_callers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if UNLIMITED_PATHS.contains(&path) || path.starts_with("/docs") {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let caller = match crate::auth::extract::verified_claims(&mut parts, &state) {
+        Some(claims) => format!("sub:{}", claims.sub),
+        None => format!("ip:{}", crate::auth::extract::client_ip(&parts, &state.config)),
+    };
+    if let Err(error) = state.limits.check_general(&caller) {
+        return error.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }

@@ -3,14 +3,20 @@
 //! Each area module exposes `router()`; [`build_app`] merges them, so the server and the tests
 //! share one wiring and the OpenAPI document is built from the very routes that are served.
 
+pub mod admin;
+pub mod auth;
+pub mod docs;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod validate;
 
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
+
+use docs::SecurityAddon;
 
 use crate::state::AppState;
 
@@ -18,7 +24,10 @@ use crate::state::AppState;
 #[openapi(
     info(title = "MPS — Member Payment System", description = "Stored-value membership cards: QR payments, refunds, recharges and settlements. Amounts are decimal strings with two places; errors use one envelope with a stable code."),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    modifiers(&SecurityAddon),
     tags(
+        (name = "auth", description = "Log in, log out, who am I, change password"),
+        (name = "admin", description = "Back office: accounts, cards, points, levels, settlements, audit"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]
@@ -26,17 +35,20 @@ struct ApiDoc;
 
 /// All routes with their OpenAPI description, before middleware.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(auth::router()).merge(admin::router()).merge(ops::router())
 }
 
 /// The OpenAPI document of every served route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut openapi = api_router().into_openapi();
+    docs::add_error_responses(&mut openapi);
+    openapi
 }
 
 /// The complete application: routes, docs, fallback and middleware, bound to its state.
 pub fn build_app(state: AppState) -> Router {
-    let (router, openapi) = api_router().split_for_parts();
+    let (router, mut openapi) = api_router().split_for_parts();
+    docs::add_error_responses(&mut openapi);
     let router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi)).fallback(middleware::not_found);
     middleware::apply(router, &state).with_state(state)
 }

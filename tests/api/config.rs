@@ -60,7 +60,10 @@ fn an_empty_redis_url_runs_without_redis() {
 fn production_refuses_missing_short_and_placeholder_jwt_secrets() {
     assert_refused(&[("APP_ENV", "production")], "JWT_SECRET");
     assert_refused(&[("APP_ENV", "production"), ("JWT_SECRET", "short-secret")], "JWT_SECRET");
-    assert_refused(&[("APP_ENV", "production"), ("JWT_SECRET", "change-me-change-me-change-me-change-me")], "JWT_SECRET");
+    assert_refused(
+        &[("APP_ENV", "production"), ("JWT_SECRET", "change-me-change-me-change-me-change-me")],
+        "JWT_SECRET",
+    );
     assert_refused(&[("APP_ENV", "production"), ("JWT_SECRET", &"a".repeat(40))], "JWT_SECRET");
     assert_refused(
         &[("APP_ENV", "production"), ("JWT_SECRET", STRONG), ("JWT_SECRET_PREVIOUS", "old")],

@@ -115,7 +115,8 @@ async fn a_panicking_handler_is_a_500_without_internals() {
 #[tokio::test]
 async fn a_valid_request_passes_through_untouched() {
     let (_app, router) = probe_app(&[]).await;
-    let response = send(&router, Method::POST, "/probe/json", Some("application/json"), r#"{"name":"x","count":2}"#).await;
+    let response =
+        send(&router, Method::POST, "/probe/json", Some("application/json"), r#"{"name":"x","count":2}"#).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.json, serde_json::json!({"name": "x", "count": 2}));
 }

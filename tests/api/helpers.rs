@@ -1,3 +1,5 @@
+#![allow(dead_code, reason = "shared harness: each test uses only some helpers")]
+
 //! Test harness: a fresh database and Redis prefix per test, and a client that drives the real
 //! router (with its whole middleware stack) in-process.
 
@@ -43,8 +45,12 @@ impl TestDb {
     /// A new, empty database (not migrated).
     pub async fn empty() -> TestDb {
         let name = format!("mps_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = PgPoolOptions::new().max_connections(1).connect(&server_url()).await.expect("test PostgreSQL reachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create test db");
+        let admin =
+            PgPoolOptions::new().max_connections(1).connect(&server_url()).await.expect("test PostgreSQL reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test db");
         admin.close().await;
         TestDb { url: database_url(&name), name }
     }
@@ -107,7 +113,6 @@ pub struct TestApp {
     pub state: AppState,
     pub router: Router,
     pub pool: PgPool,
-    pub client_ip: SocketAddr,
     redis_prefix: String,
     _db: TestDb,
 }
@@ -130,7 +135,7 @@ impl TestApp {
         let state = AppState::new(config, pool.clone()).expect("state builds");
         let client_ip: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let router = mps::build_app(state.clone()).layer(MockConnectInfo(client_ip));
-        TestApp { state, router, pool, client_ip, redis_prefix, _db: db }
+        TestApp { state, router, pool, redis_prefix, _db: db }
     }
 
     /// Sends a request through the whole stack.
@@ -140,7 +145,13 @@ impl TestApp {
     }
 
     /// Sends a request with an optional JSON body and extra headers.
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> TestResponse {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
@@ -212,5 +223,130 @@ impl TestResponse {
         assert!(!request_id.is_empty(), "envelope carries the request id: {}", self.text);
         assert_eq!(Some(request_id), self.header("x-request-id"), "envelope and header carry the same request id");
         assert!(self.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "envelope has a message");
+    }
+}
+
+/// A logged-in caller: sends requests with its bearer token.
+pub struct Client<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+    /// The account id (`sub`).
+    pub id: uuid::Uuid,
+}
+
+impl<'a> Client<'a> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let auth = format!("Bearer {}", self.token);
+        let mut all = vec![("authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        self.app.call(method, path, body, &all).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.call(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.call(Method::POST, path, Some(body), &[]).await
+    }
+
+    /// A POST that moves money, with its `Idempotency-Key`.
+    pub async fn post_idempotent(&self, path: &str, key: &str, body: Value) -> TestResponse {
+        self.call(Method::POST, path, Some(body), &[("idempotency-key", key)]).await
+    }
+}
+
+/// Password every test account gets.
+pub const PASSWORD: &str = "correct-horse-battery";
+
+impl TestApp {
+    /// Logs in through the API.
+    pub async fn login(&self, role: &str, identifier: &str, password: &str) -> TestResponse {
+        let body = serde_json::json!({ "role": role, "identifier": identifier, "password": password });
+        self.call(Method::POST, "/auth/login", Some(body), &[]).await
+    }
+
+    /// Logs in and returns a client, failing the test when the login fails.
+    pub async fn client(&self, role: &str, identifier: &str, password: &str) -> Client<'_> {
+        let response = self.login(role, identifier, password).await;
+        assert_eq!(response.status, 200, "login as {role} {identifier} failed: {}", response.text);
+        Client {
+            app: self,
+            token: response.json["token"].as_str().expect("token").to_owned(),
+            id: response.json["user"]["id"].as_str().and_then(|id| id.parse().ok()).expect("user id"),
+        }
+    }
+
+    /// A new administrator (made as `mps create-admin` does), logged in.
+    pub async fn admin(&self) -> Client<'_> {
+        let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+        let hash = mps::auth::password::hash_password(PASSWORD.into()).await.expect("hash");
+        mps::db::admins::create_admin(&self.pool, &email, "Test Admin", &hash, None, None).await.expect("admin");
+        self.client("admin", &email, PASSWORD).await
+    }
+}
+
+/// A member created through the admin API, with its standard card.
+pub struct TestMember {
+    pub id: String,
+    pub member_no: String,
+    pub phone: String,
+    pub card_id: String,
+    pub card_no: String,
+}
+
+/// A merchant created through the admin API.
+pub struct TestMerchant {
+    pub id: String,
+    pub code: String,
+}
+
+/// A short unique suffix of digits, for phones and codes.
+pub fn unique_digits() -> String {
+    format!("{:010}", uuid::Uuid::new_v4().as_u128() % 10_000_000_000)
+}
+
+impl Client<'_> {
+    /// Admin: creates a member (password [`PASSWORD`]) and returns it with its card.
+    pub async fn create_member(&self, name: &str) -> TestMember {
+        let phone = format!("1{}", unique_digits());
+        let response = self
+            .post("/admin/members", serde_json::json!({ "name": name, "phone": phone, "password": PASSWORD }))
+            .await;
+        assert_eq!(response.status, 201, "create member: {}", response.text);
+        let json = &response.json;
+        TestMember {
+            id: json["member"]["id"].as_str().unwrap().to_owned(),
+            member_no: json["member"]["member_no"].as_str().unwrap().to_owned(),
+            phone,
+            card_id: json["card"]["id"].as_str().unwrap().to_owned(),
+            card_no: json["card"]["card_no"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Admin: creates a merchant (password [`PASSWORD`]).
+    pub async fn create_merchant(&self, name: &str) -> TestMerchant {
+        let code = format!("M{}", unique_digits());
+        let response = self
+            .post("/admin/merchants", serde_json::json!({ "code": code, "name": name, "password": PASSWORD }))
+            .await;
+        assert_eq!(response.status, 201, "create merchant: {}", response.text);
+        TestMerchant { id: response.json["id"].as_str().unwrap().to_owned(), code }
+    }
+}
+
+impl TestApp {
+    pub async fn member_client(&self, member: &TestMember) -> Client<'_> {
+        self.client("member", &member.phone, PASSWORD).await
+    }
+
+    pub async fn merchant_client(&self, merchant: &TestMerchant) -> Client<'_> {
+        self.client("merchant", &merchant.code, PASSWORD).await
     }
 }

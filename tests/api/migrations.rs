@@ -14,9 +14,22 @@ async fn migrations_build_the_full_schema_on_an_empty_database_and_rerun_as_a_no
     .await
     .unwrap();
     for table in [
-        "admins", "audit_events", "card_bindings", "cards", "idempotency_keys", "member_identities", "members",
-        "membership_levels", "merchant_orders", "merchants", "point_ledger", "qr_issues", "qr_tokens", "sessions",
-        "settlements", "transactions",
+        "admins",
+        "audit_events",
+        "card_bindings",
+        "cards",
+        "idempotency_keys",
+        "member_identities",
+        "members",
+        "membership_levels",
+        "merchant_orders",
+        "merchants",
+        "point_ledger",
+        "qr_issues",
+        "qr_tokens",
+        "sessions",
+        "settlements",
+        "transactions",
     ] {
         assert!(tables.iter().any(|t| t == table), "table {table} missing from {tables:?}");
     }
@@ -79,8 +92,10 @@ async fn business_numbers_have_a_minimum_width_and_never_wrap() {
     .unwrap();
     assert_eq!(formatted, ["M00000001", "M99999999", "M100000000", "M12345678901"]);
     sqlx::query("SELECT setval('member_no_seq', 99999999)").execute(&pool).await.unwrap();
-    let member_no: String =
-        sqlx::query_scalar("INSERT INTO members (name) VALUES ('Wide') RETURNING member_no").fetch_one(&pool).await.unwrap();
+    let member_no: String = sqlx::query_scalar("INSERT INTO members (name) VALUES ('Wide') RETURNING member_no")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(member_no, "M100000000", "the number grows past the padding instead of wrapping");
 }
 

@@ -1,0 +1,153 @@
+//! Extractors that authenticate a request (401) and check its permission (403).
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::auth::permissions::{Permission, Role};
+use crate::auth::token::Claims;
+use crate::config::Config;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// The authenticated caller: a verified token whose session is still live.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub role: Role,
+    pub name: String,
+    pub session_id: Uuid,
+    pub permissions: Vec<String>,
+    pub merchant_code: Option<String>,
+    pub operator: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl AuthUser {
+    fn from_claims(claims: Claims) -> AuthUser {
+        AuthUser {
+            id: claims.sub,
+            role: claims.role,
+            name: claims.name,
+            session_id: claims.session_id,
+            permissions: claims.permissions,
+            merchant_code: claims.merchant_code,
+            operator: claims.operator,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_default(),
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, message)
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// Verified claims, cached in the request's extensions so the token is checked once.
+pub fn verified_claims(parts: &mut Parts, state: &AppState) -> Option<Claims> {
+    if let Some(claims) = parts.extensions.get::<Claims>() {
+        return Some(claims.clone());
+    }
+    let claims = state.jwt.verify(bearer_token(parts)?)?;
+    parts.extensions.insert(claims.clone());
+    Some(claims)
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        if bearer_token(parts).is_none() {
+            return Err(unauthenticated("Send `Authorization: Bearer <token>`; log in at POST /auth/login."));
+        }
+        let claims =
+            verified_claims(parts, state).ok_or_else(|| unauthenticated("The token is invalid or has expired."))?;
+        if !crate::auth::session::is_live(state, claims.session_id).await? {
+            return Err(unauthenticated("This session has ended; log in again."));
+        }
+        let user = AuthUser::from_claims(claims);
+        let span = tracing::Span::current();
+        span.record("user_id", tracing::field::display(user.id));
+        span.record("role", user.role.as_str());
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// An authenticated caller holding permission `P`; the route's declaration of what it needs.
+#[derive(Debug, Clone)]
+pub struct Authorized<P: Permission> {
+    pub user: AuthUser,
+    permission: PhantomData<P>,
+}
+
+impl<P: Permission> std::ops::Deref for Authorized<P> {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.user
+    }
+}
+
+impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if !user.permissions.iter().any(|p| p == P::NAME) {
+            return Err(ApiError::new(ErrorCode::Forbidden, format!("This needs the `{}` permission.", P::NAME)));
+        }
+        tracing::Span::current().record("operation", P::NAME);
+        Ok(Authorized { user, permission: PhantomData })
+    }
+}
+
+/// The client's address: the socket's, or — only when the socket is a trusted proxy — the
+/// nearest untrusted address in `X-Forwarded-For`.
+pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
+    let socket = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let trusted = |ip: IpAddr| config.trusted_proxies.iter().any(|p| p.contains(ip));
+    if !trusted(socket) {
+        return socket;
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect::<Vec<_>>();
+    forwarded.into_iter().rev().find(|ip| !trusted(*ip)).unwrap_or(socket)
+}
+
+/// The client address as an extractor.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, &state.config)))
+    }
+}

@@ -1,0 +1,121 @@
+//! Roles and the permissions each grants, named as in the upstream design.
+//!
+//! A route declares the one permission it needs by taking `Authorized<P>` (see `auth::extract`);
+//! the permission's role is implied by which role holds it.
+
+use serde::{Deserialize, Serialize};
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Merchant,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Merchant => "merchant",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Every permission the role holds.
+    pub fn permissions(self) -> &'static [&'static str] {
+        match self {
+            Role::Member => MEMBER,
+            Role::Merchant => MERCHANT,
+            Role::Admin => ADMIN,
+        }
+    }
+}
+
+const MEMBER: &[&str] = &[
+    "member:read_cards",
+    "member:generate_qr",
+    "member:recharge",
+    "member:read_transactions",
+    "member:bind_card",
+    "member:unbind_card",
+];
+
+const MERCHANT: &[&str] = &[
+    "merchant:charge",
+    "merchant:refund",
+    "merchant:recharge",
+    "merchant:validate_qr",
+    "merchant:read_transactions",
+    "merchant:read_summary",
+    "merchant:generate_settlement",
+    "merchant:read_settlements",
+];
+
+const ADMIN: &[&str] = &[
+    "admin:create_member",
+    "admin:read_members",
+    "admin:update_member",
+    "admin:suspend_member",
+    "admin:manage_merchants",
+    "admin:manage_cards",
+    "admin:credit_cards",
+    "admin:adjust_points",
+    "admin:system_maintenance",
+    "admin:read_statistics",
+    "admin:read_audit",
+    "admin:manage_levels",
+    "admin:manage_settlements",
+    "admin:read_transactions",
+    "admin:batch_operations",
+];
+
+/// A permission a route can require: a zero-sized type naming it.
+pub trait Permission: Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+macro_rules! permissions {
+    ($($ty:ident => $name:literal),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", $name, "` permission.")]
+            #[derive(Debug)]
+            pub struct $ty;
+            impl Permission for $ty {
+                const NAME: &'static str = $name;
+            }
+        )*
+    };
+}
+
+permissions! {
+    ReadCards => "member:read_cards",
+    GenerateQr => "member:generate_qr",
+    MemberRecharge => "member:recharge",
+    MemberReadTransactions => "member:read_transactions",
+    BindCard => "member:bind_card",
+    UnbindCard => "member:unbind_card",
+    Charge => "merchant:charge",
+    Refund => "merchant:refund",
+    MerchantRecharge => "merchant:recharge",
+    ValidateQr => "merchant:validate_qr",
+    MerchantReadTransactions => "merchant:read_transactions",
+    ReadSummary => "merchant:read_summary",
+    GenerateSettlement => "merchant:generate_settlement",
+    ReadSettlements => "merchant:read_settlements",
+    CreateMember => "admin:create_member",
+    ReadMembers => "admin:read_members",
+    UpdateMember => "admin:update_member",
+    SuspendMember => "admin:suspend_member",
+    ManageMerchants => "admin:manage_merchants",
+    ManageCards => "admin:manage_cards",
+    CreditCards => "admin:credit_cards",
+    AdjustPoints => "admin:adjust_points",
+    SystemMaintenance => "admin:system_maintenance",
+    ReadStatistics => "admin:read_statistics",
+    ReadAudit => "admin:read_audit",
+    ManageLevels => "admin:manage_levels",
+    ManageSettlements => "admin:manage_settlements",
+    AdminReadTransactions => "admin:read_transactions",
+}

@@ -1,0 +1,183 @@
+//! Server-side sessions: PostgreSQL is the truth; Redis caches liveness.
+//!
+//! A check costs one Redis GET: `live` or `revoked` answer at once; a miss (or Redis down) asks
+//! PostgreSQL and caches the answer with `SET NX`, so it can never overwrite a revocation
+//! tombstone written meanwhile. A revocation commits in PostgreSQL and then writes tombstones;
+//! when Redis cannot take them, they wait in `session_cache_invalidations` and every instance
+//! flushes them as soon as Redis answers again ([`flush_pending_invalidations`]).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{self, AsyncCommands as _};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::auth::permissions::Role;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long a cached "live" marker may be trusted without asking PostgreSQL.
+const LIVE_MARKER_TTL: Duration = Duration::from_secs(300);
+const LIVE: &str = "live";
+const REVOKED: &str = "revoked";
+
+fn marker(session_id: Uuid) -> String {
+    format!("session:{session_id}")
+}
+
+/// Creates a session row inside the caller's transaction.
+pub async fn create_session(
+    conn: &mut PgConnection,
+    role: Role,
+    subject_id: Uuid,
+    operator: Option<&str>,
+    expires_at: DateTime<Utc>,
+    client_ip: std::net::IpAddr,
+) -> Result<Uuid, ApiError> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO sessions (role, subject_id, operator, expires_at, client_ip) \
+         VALUES ($1::actor_role, $2, $3, $4, $5::inet) RETURNING id",
+    )
+    .bind(role.as_str())
+    .bind(subject_id)
+    .bind(operator)
+    .bind(expires_at)
+    .bind(client_ip.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Whether the session is live; PostgreSQL decides when the cache cannot.
+pub async fn is_live(state: &AppState, session_id: Uuid) -> Result<bool, ApiError> {
+    let key = state.cache.key(&marker(session_id));
+    let cached: Result<Option<String>, _> = {
+        let key = key.clone();
+        state.cache.run(|mut c| async move { c.get(key).await }).await
+    };
+    match cached.as_ref().ok().and_then(|v| v.as_deref()) {
+        Some(LIVE) => return Ok(true),
+        Some(REVOKED) => return Ok(false),
+        _ => {}
+    }
+    let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT expires_at FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(session_id)
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(expires_at) = expires_at else { return Ok(false) };
+    if cached.is_ok() {
+        let remaining = (expires_at - Utc::now()).to_std().unwrap_or_default();
+        let ttl = remaining.min(LIVE_MARKER_TTL).as_secs().max(1);
+        let _ = state
+            .cache
+            .run(|mut c| async move {
+                redis::cmd("SET").arg(key).arg(LIVE).arg("NX").arg("EX").arg(ttl).query_async::<()>(&mut c).await
+            })
+            .await;
+    }
+    Ok(true)
+}
+
+/// Which sessions a revocation ends.
+pub enum Revoke {
+    /// One session (logout).
+    Session(Uuid),
+    /// Every live session of an account (suspension, password reset).
+    AllOf(Uuid),
+    /// Every live session of an account but one (password change keeps the caller's).
+    AllOfExcept(Uuid, Uuid),
+}
+
+/// Revokes sessions inside the caller's transaction; returns their ids for [`publish_revocations`]
+/// once the transaction has committed.
+pub async fn revoke_sessions(conn: &mut PgConnection, which: Revoke, reason: &str) -> Result<Vec<Uuid>, ApiError> {
+    let (subject, session, except) = match which {
+        Revoke::Session(id) => (None, Some(id), None),
+        Revoke::AllOf(subject) => (Some(subject), None, None),
+        Revoke::AllOfExcept(subject, keep) => (Some(subject), None, Some(keep)),
+    };
+    let ids = sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = $4 \
+         WHERE revoked_at IS NULL \
+           AND ($1::uuid IS NULL OR subject_id = $1) \
+           AND ($2::uuid IS NULL OR id = $2) \
+           AND ($3::uuid IS NULL OR id <> $3) \
+         RETURNING id",
+    )
+    .bind(subject)
+    .bind(session)
+    .bind(except)
+    .bind(reason)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}
+
+/// Writes revocation tombstones to Redis; when it is down, queues them in PostgreSQL.
+pub async fn publish_revocations(state: &AppState, session_ids: &[Uuid]) {
+    if session_ids.is_empty() || !state.cache.is_configured() {
+        return;
+    }
+    if write_tombstones(state, session_ids).await.is_err() {
+        let queued = sqlx::query(
+            "INSERT INTO session_cache_invalidations (session_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(session_ids)
+        .execute(&state.db)
+        .await;
+        if let Err(e) = queued {
+            tracing::error!(error = %e, "cannot queue session invalidations; cached markers expire within 300 s");
+        }
+    }
+}
+
+async fn write_tombstones(state: &AppState, session_ids: &[Uuid]) -> Result<(), crate::cache::CacheError> {
+    let ttl = u64::try_from(state.config.jwt_expire_hours).unwrap_or(24) * 3600 + 60;
+    let keys: Vec<String> = session_ids.iter().map(|id| state.cache.key(&marker(*id))).collect();
+    state
+        .cache
+        .run(|mut c| async move {
+            let mut pipe = redis::pipe();
+            for key in keys {
+                pipe.set_ex(key, REVOKED, ttl).ignore();
+            }
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+}
+
+/// Pushes queued revocations to Redis; returns how many were flushed.
+pub async fn flush_pending_invalidations(state: &AppState) -> Result<usize, ApiError> {
+    let pending: Vec<Uuid> =
+        sqlx::query_scalar("SELECT session_id FROM session_cache_invalidations ORDER BY created_at LIMIT 1000")
+            .fetch_all(&state.db)
+            .await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    write_tombstones(state, &pending).await?;
+    sqlx::query("DELETE FROM session_cache_invalidations WHERE session_id = ANY($1)")
+        .bind(&pending)
+        .execute(&state.db)
+        .await?;
+    Ok(pending.len())
+}
+
+/// Runs [`flush_pending_invalidations`] every second for the life of the process.
+pub fn spawn_invalidation_flusher(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = flush_pending_invalidations(&state).await
+                && e.status().is_server_error()
+            {
+                tracing::debug!(error = %e, "session invalidations not flushed yet");
+            }
+        }
+    })
+}

@@ -1,0 +1,104 @@
+//! The shapes of SPEC §3 that several areas share: statuses, and the views of members,
+//! merchants, cards and transactions as clients see them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::money::{Discount, Money};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "member_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum MemberStatus {
+    Active,
+    Inactive,
+    Suspended,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "merchant_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum MerchantStatus {
+    Active,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "card_type", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum CardType {
+    Standard,
+    Voucher,
+    Corporate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "card_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum CardStatus {
+    Active,
+    /// Frozen.
+    Inactive,
+    Lost,
+    Expired,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "binding_role", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum BindingRole {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+/// A member as admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct MemberView {
+    pub id: Uuid,
+    pub member_no: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub status: MemberStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A merchant as admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct MerchantView {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub contact: Option<String>,
+    pub status: MerchantStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A card as its members (or admins) see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct CardView {
+    pub id: Uuid,
+    pub card_no: String,
+    pub card_type: CardType,
+    pub name: String,
+    pub balance: Money,
+    pub points: i64,
+    pub level: i32,
+    /// The card's level discount.
+    pub discount: Discount,
+    /// What a payment by this caller would be priced at now (level and corporate discounts).
+    pub effective_discount: Discount,
+    /// The corporate card's fixed discount, if any.
+    pub fixed_discount: Option<Discount>,
+    pub status: CardStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The caller's binding role (`null` for admins who are not bound).
+    pub role: Option<BindingRole>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,12 @@
+//! `/admin`: accounts, cards, points, levels, settlements, statistics and the audit log.
+
+pub mod members;
+pub mod merchants;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(members::router()).merge(merchants::router())
+}

@@ -1,0 +1,66 @@
+//! Finishing touches on the OpenAPI document: the bearer scheme, and the error responses every
+//! operation can give, so the document lists every status the server really sends.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+
+/// Declares `bearer` (JWT) authentication.
+pub struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Error statuses and what they mean, added to operations that can answer them.
+const COMMON_ERRORS: &[(&str, &str)] = &[
+    ("400", "Malformed request (bad JSON, missing or invalid Idempotency-Key)"),
+    ("413", "Request body too large"),
+    ("415", "Body is not JSON"),
+    ("422", "Validation failed"),
+    ("429", "Rate limited; see Retry-After"),
+    ("500", "Internal error"),
+    ("503", "A dependency is unavailable or the request timed out"),
+];
+const AUTH_ERRORS: &[(&str, &str)] =
+    &[("401", "Missing, invalid, expired or revoked token"), ("403", "Wrong role or missing permission")];
+const LOOKUP_ERRORS: &[(&str, &str)] =
+    &[("404", "Not found, or not visible to the caller"), ("405", "Method not allowed")];
+
+/// Adds the error envelope responses to every operation.
+pub fn add_error_responses(openapi: &mut OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut errors: Vec<(&str, &str)> = COMMON_ERRORS.to_vec();
+            errors.extend_from_slice(LOOKUP_ERRORS);
+            if secured {
+                errors.extend_from_slice(AUTH_ERRORS);
+            }
+            add_errors(operation, &errors);
+        }
+    }
+}
+
+fn add_errors(operation: &mut Operation, errors: &[(&str, &str)]) {
+    for (status, description) in errors {
+        if operation.responses.responses.contains_key(*status) {
+            continue;
+        }
+        let response = ResponseBuilder::new()
+            .description(*description)
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build(),
+            )
+            .build();
+        operation.responses.responses.insert((*status).to_owned(), response.into());
+    }
+}
