@@ -9,6 +9,7 @@ pub mod docs;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod pagination;
 pub mod validate;
 
 use axum::Router;
