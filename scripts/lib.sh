@@ -2,21 +2,25 @@
 # shellcheck shell=bash
 
 # ensure_commands CMD:PACKAGE ... — installs (Debian, as root) the packages whose command is
-# missing, quietly.  apt-get update runs only when the first install attempt fails (fresh machine,
-# empty or stale package lists).  Package maintainer scripts are kept from starting services
-# (nginx, prometheus, …) with a temporary policy-rc.d: these tools are for validation and for
-# processes the scripts start and stop themselves.
+# missing.  See apt_install.
 ensure_commands() {
     local missing=() pair
     for pair in "$@"; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
-    ((${#missing[@]})) || return 0
+    ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+}
+
+# apt_install PACKAGE ... — quiet apt-get install.  apt-get update runs only when the first attempt
+# fails (fresh machine, empty or stale package lists).  Package maintainer scripts are kept from
+# starting services (nginx, prometheus, …) with a temporary policy-rc.d: these tools are for
+# validation and for processes the scripts start and stop themselves.
+apt_install() {
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        echo "missing packages: ${missing[*]} (install them, or run as root on Debian)" >&2
+        echo "missing packages: $* (install them, or run as root on Debian)" >&2
         return 1
     fi
-    echo "installing: ${missing[*]}" >&2
+    echo "installing: $*" >&2
     local guard="" rc=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
@@ -24,8 +28,8 @@ ensure_commands() {
         guard=1
     fi
     local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends)
-    if ! "${apt[@]}" "${missing[@]}" >/dev/null 2>&1; then
-        { apt-get update -qq >/dev/null && "${apt[@]}" "${missing[@]}" >/dev/null; } || rc=$?
+    if ! "${apt[@]}" "$@" >/dev/null 2>&1; then
+        { apt-get update -qq >/dev/null && "${apt[@]}" "$@" >/dev/null; } || rc=$?
     fi
     [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
     return "$rc"
