@@ -9,7 +9,7 @@ but wrong edit fails CI too.
     deploy_policy.py dockerfile Dockerfile
     deploy_policy.py compose RENDERED.yml        (output of `docker-compose config`)
     deploy_policy.py nginx nginx.conf
-    deploy_policy.py alerts alerts.yml alerts.test.yml
+    deploy_policy.py alerts alerts.yml alerts.test.yml docs/operations.md
     deploy_policy.py k8s DIR
     deploy_policy.py env .env.example
 
@@ -187,7 +187,7 @@ def check_nginx(path: str) -> None:
 REQUIRED_ALERTS = {"MpsHighErrorRate", "MpsHighLatencyP95", "MpsInstanceDown", "MpsPaymentFailureRateRising"}
 
 
-def check_alerts(rules_path: str, tests_path: str) -> None:
+def check_alerts(rules_path: str, tests_path: str, runbook_path: str) -> None:
     rules = yaml.safe_load(Path(rules_path).read_text())
     alerts = {r["alert"] for g in rules.get("groups", []) for r in g.get("rules", []) if "alert" in r}
     need(REQUIRED_ALERTS <= alerts, f"missing alerts: {sorted(REQUIRED_ALERTS - alerts)}")
@@ -202,6 +202,12 @@ def check_alerts(rules_path: str, tests_path: str) -> None:
     for r in (r for g in rules.get("groups", []) for r in g.get("rules", []) if "alert" in r):
         need("severity" in r.get("labels", {}), f"alert {r['alert']} has no severity label")
         need("runbook" in r.get("annotations", {}), f"alert {r['alert']} has no runbook annotation")
+    # Every runbook link lands on a heading of the operations guide (GitHub's anchor of "### Name").
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.+)$", Path(runbook_path).read_text(), re.M)}
+    for r in (r for g in rules.get("groups", []) for r in g.get("rules", []) if "alert" in r):
+        link = r.get("annotations", {}).get("runbook", "")
+        need("#" in link and link.split("#", 1)[1] in anchors, f"alert {r['alert']}: runbook {link!r} is no heading of {runbook_path}")
 
 
 # ---- k8s ----------------------------------------------------------------------------------------

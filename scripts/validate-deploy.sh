@@ -105,7 +105,7 @@ check_prometheus() {
     promtool check rules "$r/config/alerts.yml" || return 1
     # Rule files in the test file are relative to it.
     (cd "$r/config" && promtool test rules alerts.test.yml) || return 1
-    policy "$r" alerts "$r/config/alerts.yml" "$r/config/alerts.test.yml"
+    policy "$r" alerts "$r/config/alerts.yml" "$r/config/alerts.test.yml" "$r/docs/operations.md"
 }
 
 check_k8s() {
@@ -158,7 +158,7 @@ run() { # run NAME ROOT — one check, its output shown only when it fails
 copy_tree() {
     local d
     d=$(mktemp -d "$WORK/case.XXXX")
-    (cd "$ROOT" && cp -r Dockerfile .dockerignore docker-compose.yml nginx.conf .env.example config k8s scripts "$d/")
+    (cd "$ROOT" && cp -r Dockerfile .dockerignore docker-compose.yml nginx.conf .env.example config k8s scripts docs "$d/")
     echo "$d"
 }
 
@@ -217,6 +217,7 @@ self_test() {
     broken rules-threshold-changed prometheus config/alerts.yml 's/> 0.05/> 0.5/'
     broken rules-test-expectation prometheus config/alerts.test.yml 's/5xx ratio is 10%/5xx ratio is 11%/'
     broken rules-untested-alert prometheus config/alerts.yml '$a \      - alert: MpsUntested\n        expr: vector(1)\n        labels: {severity: warning}\n        annotations: {runbook: none}'
+    broken alert-without-runbook prometheus docs/operations.md 's/^### MpsInstanceDown$/### Instance down/'
     broken k8s-schema k8s k8s/deployment.yaml 's/replicas: 3/replicas: three/'
     broken k8s-unknown-field k8s k8s/deployment.yaml 's/^  revisionHistoryLimit:/  revisionHistoryLimits:/'
     broken k8s-writable-root k8s k8s/deployment.yaml 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/'
