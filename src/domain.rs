@@ -102,3 +102,71 @@ pub struct CardView {
     pub role: Option<BindingRole>,
     pub created_at: DateTime<Utc>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TxType {
+    Payment,
+    Refund,
+    Recharge,
+}
+
+impl TxType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxType::Payment => "payment",
+            TxType::Refund => "refund",
+            TxType::Recharge => "recharge",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TxStatus {
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+    Refunded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentMethod {
+    Balance,
+    Cash,
+    Wechat,
+    Alipay,
+    Bank,
+    Manual,
+}
+
+/// A transaction as clients see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TransactionView {
+    pub id: Uuid,
+    pub tx_no: String,
+    pub tx_type: TxType,
+    pub card_id: Uuid,
+    pub card_no: String,
+    pub merchant_code: Option<String>,
+    pub raw_amount: Money,
+    /// The multiplier used, e.g. `0.950`.
+    pub discount_applied: Discount,
+    pub final_amount: Money,
+    pub points_earned: i64,
+    pub status: TxStatus,
+    pub payment_method: PaymentMethod,
+    /// For refunds: the payment refunded.
+    pub original_tx_no: Option<String>,
+    pub external_order_id: Option<String>,
+    /// Free-form JSON; a merchant's operator (cashier) is recorded under `operator`.
+    #[schema(value_type = Option<Object>)]
+    pub tag: Option<serde_json::Value>,
+    /// The merchant's cashier, when one logged in with an operator name.
+    pub operator: Option<String>,
+    /// For payments: how much has been refunded so far.
+    pub refunded_total: Option<Money>,
+    pub created_at: DateTime<Utc>,
+}

@@ -186,8 +186,11 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<Value>,
     /// Extra response headers such as `Retry-After`.
-    pub retry_after_secs: Option<u64>,
-    internal: Option<String>,
+    pub retry_after_secs: Option<u32>,
+    /// Set when this error is the replay of a stored idempotent outcome: the envelope then
+    /// carries the original request's id, and the response `Idempotent-Replayed: true`.
+    pub replayed_from: Option<Box<str>>,
+    internal: Option<Box<str>>,
 }
 
 /// `Result` with the API error as the default error type.
@@ -195,7 +198,14 @@ pub type ApiResult<T, E = ApiError> = Result<T, E>;
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: None, retry_after_secs: None, internal: None }
+        ApiError {
+            code,
+            message: message.into(),
+            details: None,
+            retry_after_secs: None,
+            replayed_from: None,
+            internal: None,
+        }
     }
 
     /// An error with the code's standard message.
@@ -217,12 +227,12 @@ impl ApiError {
 
     /// A 500 whose cause goes to the log, never to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        ApiError { internal: Some(cause.to_string()), ..ApiError::from_code(ErrorCode::Internal) }
+        ApiError { internal: Some(cause.to_string().into()), ..ApiError::from_code(ErrorCode::Internal) }
     }
 
     /// A 503: a dependency is down. The cause is logged, not sent.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        ApiError { internal: Some(cause.to_string()), ..ApiError::from_code(ErrorCode::Unavailable) }
+        ApiError { internal: Some(cause.to_string().into()), ..ApiError::from_code(ErrorCode::Unavailable) }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -241,7 +251,7 @@ impl ApiError {
                 code: self.code.as_str().to_owned(),
                 message: self.message.clone(),
                 details: self.details.clone(),
-                request_id: request_id.to_owned(),
+                request_id: self.replayed_from.as_deref().unwrap_or(request_id).to_owned(),
             },
         }
     }

@@ -4,6 +4,8 @@
 pub mod auth;
 /// Redis-backed caches and limits with per-process fallbacks.
 pub mod cache;
+/// The cached card list of each member.
+pub mod card_cache;
 /// Typed configuration from the environment.
 pub mod config;
 /// PostgreSQL pool, migrations and wrappers of the SQL functions.

@@ -34,7 +34,9 @@ pub struct Window {
 
 fn rate_limited(retry_after: Duration, message: &str) -> ApiError {
     let mut error = ApiError::new(ErrorCode::RateLimited, message);
-    error.retry_after_secs = Some(retry_after.as_secs_f64().ceil().max(1.0) as u64);
+    error.retry_after_secs = Some(
+        u32::try_from(retry_after.as_secs().max(1) + u64::from(retry_after.subsec_nanos() > 0)).unwrap_or(u32::MAX),
+    );
     error
 }
 

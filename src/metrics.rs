@@ -106,6 +106,13 @@ impl Metrics {
         self.rpc_calls_total.with_label_values(&[function_name, status]).inc();
     }
 
+    /// Observes a completed payment. Histograms take floats, so this is the one place an amount
+    /// becomes one — for the metric only, never for arithmetic.
+    pub fn observe_payment(&self, final_amount: crate::money::Money) {
+        use rust_decimal::prelude::ToPrimitive as _;
+        self.payment_amount.observe(final_amount.amount().to_f64().unwrap_or_default());
+    }
+
     /// The Prometheus text exposition, describing families that have no samples yet too.
     pub fn render(&self) -> String {
         let families = self.registry.gather();

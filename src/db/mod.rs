@@ -155,6 +155,8 @@ pub mod audit;
 pub mod cards;
 pub mod members;
 pub mod merchants;
+pub mod money;
+pub mod transactions;
 
 /// Migrates a database from scratch for `mps migrate`: creates it first when missing.
 pub async fn migrate_database(config: &Config) -> anyhow::Result<()> {

@@ -33,6 +33,9 @@ use crate::state::AppState;
 /// The request id header, accepted from clients and always echoed.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Marks a response replayed from a stored idempotent outcome.
+pub static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
 /// The id of the current request, available to handlers as an extension.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -132,6 +135,9 @@ fn render_error(response: Response, request_id: &str) -> Response {
     parts.status = error.status();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if error.replayed_from.is_some() {
+        parts.headers.insert(IDEMPOTENT_REPLAYED.clone(), HeaderValue::from_static("true"));
+    }
     if let Some(secs) = error.retry_after_secs {
         parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     }

@@ -7,10 +7,17 @@ pub mod admin;
 pub mod auth;
 pub mod docs;
 pub mod extract;
+pub mod filters;
+pub mod idempotency;
+pub mod member;
+pub mod merchant;
 pub mod middleware;
 pub mod ops;
 pub mod pagination;
+pub mod respond;
+pub mod transactions;
 pub mod validate;
+pub mod webhooks;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -28,6 +35,10 @@ use crate::state::AppState;
     modifiers(&SecurityAddon),
     tags(
         (name = "auth", description = "Log in, log out, who am I, change password"),
+        (name = "member", description = "A member's cards, QR codes, recharges, transactions and points"),
+        (name = "merchant", description = "Charge, refund, top up, validate QR codes, read the books"),
+        (name = "transactions", description = "One transaction by number"),
+        (name = "webhooks", description = "Signed notifications from the payment channel"),
         (name = "admin", description = "Back office: accounts, cards, points, levels, settlements, audit"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
@@ -36,7 +47,14 @@ struct ApiDoc;
 
 /// All routes with their OpenAPI description, before middleware.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(auth::router()).merge(admin::router()).merge(ops::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(member::router())
+        .merge(merchant::router())
+        .merge(transactions::router())
+        .merge(webhooks::router())
+        .merge(admin::router())
+        .merge(ops::router())
 }
 
 /// The OpenAPI document of every served route.

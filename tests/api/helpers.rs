@@ -350,3 +350,98 @@ impl TestApp {
         self.client("merchant", &merchant.code, PASSWORD).await
     }
 }
+
+/// A fresh idempotency key.
+pub fn new_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Client<'_> {
+    /// Admin: credits a card (manual recharge) and asserts it worked.
+    pub async fn credit(&self, card_id: &str, amount: &str) {
+        let response = self
+            .post_idempotent(
+                &format!("/admin/cards/{card_id}/recharge"),
+                &new_key(),
+                serde_json::json!({ "amount": amount }),
+            )
+            .await;
+        assert_eq!(response.status, 201, "credit {amount}: {}", response.text);
+    }
+
+    /// Admin: sets a card's points through an adjustment.
+    pub async fn adjust_points(&self, card_id: &str, delta: i64) {
+        let body = serde_json::json!({ "card_id": card_id, "delta_points": delta, "reason": "test" });
+        let response = self.post("/admin/points/adjust", body).await;
+        assert_eq!(response.status, 200, "adjust points: {}", response.text);
+    }
+
+    /// Member: issues a QR token for a card and returns its plain text.
+    pub async fn qr(&self, card_id: &str) -> String {
+        let response = self.post("/member/qr", serde_json::json!({ "card_id": card_id })).await;
+        assert_eq!(response.status, 201, "issue qr: {}", response.text);
+        response.json["qr_plain"].as_str().unwrap().to_owned()
+    }
+
+    /// Merchant: charges a QR token with a fresh key.
+    pub async fn charge(&self, qr: &str, amount: &str) -> TestResponse {
+        self.post_idempotent("/merchant/charge", &new_key(), serde_json::json!({ "qr_plain": qr, "amount": amount }))
+            .await
+    }
+
+    /// Merchant: refunds part of a payment with a fresh key.
+    pub async fn refund(&self, tx_no: &str, amount: &str) -> TestResponse {
+        self.post_idempotent(
+            "/merchant/refund",
+            &new_key(),
+            serde_json::json!({ "original_tx_no": tx_no, "amount": amount }),
+        )
+        .await
+    }
+}
+
+/// A card's balance and points as stored.
+pub async fn card_state(pool: &PgPool, card_id: &str) -> (String, i64, i32) {
+    sqlx::query_as("SELECT balance::text, points, level FROM cards WHERE id = $1::uuid")
+        .bind(card_id)
+        .fetch_one(pool)
+        .await
+        .expect("card exists")
+}
+
+/// Checks the money invariants over every card: balance = completed credits − completed debits,
+/// points = Σ ledger, refunds never exceed their payments. Panics naming the first violation.
+pub async fn assert_books_balance(pool: &PgPool) {
+    let broken: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.card_no, c.balance::text, \
+                (coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type IN ('recharge', 'refund') AND t.status = 'completed'), 0) \
+               - coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')), 0))::text \
+         FROM cards c LEFT JOIN transactions t ON t.card_id = c.id \
+         GROUP BY c.id \
+         HAVING c.balance <> coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type IN ('recharge', 'refund') AND t.status = 'completed'), 0) \
+                          - coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')), 0)",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(broken.is_empty(), "balances that do not equal credits − debits (card, balance, books): {broken:?}");
+    let points: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT c.card_no, c.points, coalesce(sum(l.delta), 0)::bigint FROM cards c \
+         LEFT JOIN point_ledger l ON l.card_id = c.id GROUP BY c.id HAVING c.points <> coalesce(sum(l.delta), 0)",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(points.is_empty(), "points that do not equal the ledger (card, points, ledger): {points:?}");
+    let over_refunded: Vec<(String,)> = sqlx::query_as(
+        "SELECT p.tx_no FROM transactions p JOIN transactions r ON r.original_tx_id = p.id AND r.status = 'completed' \
+         GROUP BY p.id HAVING sum(r.final_amount) > p.final_amount OR sum(r.final_amount) <> p.refunded_total",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(
+        over_refunded.is_empty(),
+        "payments whose refunds exceed them or disagree with refunded_total: {over_refunded:?}"
+    );
+}

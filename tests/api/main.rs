@@ -4,7 +4,12 @@
 mod helpers;
 
 mod auth;
+mod concurrency;
 mod config;
 mod envelope;
+mod idempotency;
 mod migrations;
 mod ops;
+mod payments;
+mod recharges;
+mod refunds;

@@ -2,11 +2,12 @@
 
 pub mod members;
 pub mod merchants;
+pub mod money;
 
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(members::router()).merge(merchants::router())
+    OpenApiRouter::new().merge(members::router()).merge(merchants::router()).merge(money::router())
 }

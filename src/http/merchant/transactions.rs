@@ -1,0 +1,55 @@
+//! A merchant's own transactions.
+
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Authorized;
+use crate::auth::permissions::MerchantReadTransactions;
+use crate::db::transactions::{self, TxFilter, TxOwner};
+use crate::domain::{TransactionView, TxType};
+use crate::error::ApiResult;
+use crate::http::extract::{AppJson, AppQuery};
+use crate::http::filters::parse_date_bound;
+use crate::http::pagination::{Page, PageParams};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_transactions))
+}
+
+/// Filters of `GET /merchant/transactions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MerchantTxQuery {
+    pub tx_type: Option<TxType>,
+    /// Inclusive lower bound: RFC 3339, or YYYY-MM-DD (midnight in the business time zone).
+    pub start_date: Option<String>,
+    /// Exclusive upper bound, same forms.
+    pub end_date: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Your transactions, newest first.
+#[utoipa::path(get, path = "/merchant/transactions", tag = "merchant", security(("bearer" = [])),
+    params(MerchantTxQuery),
+    responses((status = 200, body = Page<TransactionView>)))]
+async fn list_transactions(
+    State(state): State<AppState>,
+    merchant: Authorized<MerchantReadTransactions>,
+    AppQuery(query): AppQuery<MerchantTxQuery>,
+) -> ApiResult<AppJson<Page<TransactionView>>> {
+    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let zone = state.config.business_timezone;
+    let filter = TxFilter {
+        card_id: None,
+        tx_type: query.tx_type,
+        start: parse_date_bound("start_date", query.start_date.as_deref(), zone)?,
+        end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,
+    };
+    let (items, total) =
+        transactions::list_transactions(&state.db, TxOwner::Merchant(merchant.id), filter, paging).await?;
+    Ok(AppJson(Page::new(items, paging, total)))
+}

@@ -1,0 +1,36 @@
+//! `GET /transactions/{tx_no}`: one transaction, for those allowed to see it.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::AuthUser;
+use crate::domain::TransactionView;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::{AppJson, AppPath};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_transaction))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransactionResponse {
+    pub transaction: TransactionView,
+}
+
+/// A transaction, visible to the members of its card, its merchant and admins (404 to others).
+#[utoipa::path(get, path = "/transactions/{tx_no}", tag = "transactions", security(("bearer" = [])),
+    params(("tx_no" = String, Path, description = "PAY…, REF… or RCG…")),
+    responses((status = 200, body = TransactionResponse)))]
+async fn get_transaction(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppPath(tx_no): AppPath<String>,
+) -> ApiResult<AppJson<TransactionResponse>> {
+    let transaction = crate::db::transactions::visible_transaction(&state.db, &user, &tx_no)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::TxNotFound, "No transaction you can see has this number."))?;
+    Ok(AppJson(TransactionResponse { transaction }))
+}
