@@ -11,5 +11,6 @@ mod idempotency;
 mod migrations;
 mod ops;
 mod payments;
+mod reads;
 mod recharges;
 mod refunds;
