@@ -28,6 +28,17 @@ pub fn redis_url() -> String {
     std::env::var("MPS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Connects without statement logging: the harness' own slow DDL (DROP DATABASE) is not news.
+pub async fn quiet_pool(url: &str, max: u32) -> PgPool {
+    use sqlx::ConnectOptions as _;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("valid test database URL");
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(options.disable_statement_logging())
+        .await
+        .expect("test PostgreSQL reachable")
+}
+
 /// The URL of database `name` on the test server.
 pub fn database_url(name: &str) -> String {
     let server = server_url();
@@ -64,7 +75,7 @@ impl TestDb {
     }
 
     pub async fn pool(&self, max: u32) -> PgPool {
-        PgPoolOptions::new().max_connections(max).connect(&self.url).await.expect("connect to test db")
+        quiet_pool(&self.url, max).await
     }
 }
 
@@ -75,12 +86,11 @@ impl Drop for TestDb {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&server_url()).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&admin)
-                        .await;
-                    admin.close().await;
-                }
+                let admin = quiet_pool(&server_url(), 1).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
             });
         })
         .join();
