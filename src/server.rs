@@ -1,13 +1,20 @@
 //! Start-up, serving with graceful shutdown, and the small operational subcommands.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
+use tower::ServiceExt as _;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -28,8 +35,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (API_HOST, API_PORT)"))?;
     tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "mps listening");
-    let drain_limit = state.config.request_timeout + Duration::from_secs(5);
-    serve(listener, crate::build_app(state), shutdown_signal(), drain_limit).await?;
+    let limits = ServeLimits::from_config(&state.config);
+    serve(listener, crate::build_app(state), shutdown_signal(), limits).await?;
     tracing::info!("mps stopped");
     Ok(())
 }
@@ -75,31 +82,71 @@ async fn migrate_with_retries(config: &Config) -> anyhow::Result<()> {
     }
 }
 
-/// Serves `app` until `shutdown` resolves, then stops accepting connections and lets in-flight
-/// requests finish, for at most `drain_limit`.
+/// How long the server waits on clients.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// A connection must deliver a complete request head within this time of opening (or of
+    /// its previous response), else it is closed: slow or silent clients cannot hold it.
+    pub header_read: Duration,
+    /// After shutdown is requested, in-flight requests get at most this long to finish.
+    pub drain: Duration,
+}
+
+impl ServeLimits {
+    /// Heads within `REQUEST_TIMEOUT_SECONDS`; the drain a little longer than one request.
+    pub fn from_config(config: &Config) -> ServeLimits {
+        ServeLimits { header_read: config.request_timeout, drain: config.request_timeout + Duration::from_secs(5) }
+    }
+}
+
+/// Serves `app` until `shutdown` resolves, then closes the listener (new connections are
+/// refused), lets in-flight requests finish and closes idle connections, for at most
+/// `limits.drain`.
+///
+/// This is axum's own serve loop with one addition axum does not offer: hyper's header-read
+/// timeout, which needs a timer. The body and the handler are bounded by the `TimeoutLayer`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    drain_limit: Duration,
+    limits: ServeLimits,
 ) -> std::io::Result<()> {
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let graceful = async move {
-        shutdown.await;
-        tracing::info!("shutdown requested: draining in-flight requests");
-        let _ = signalled_tx.send(());
-    };
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(graceful)
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result,
-        () = async { if signalled_rx.await.is_ok() { tokio::time::sleep(drain_limit).await } else { std::future::pending().await } } => {
-            tracing::warn!("in-flight requests did not finish in time; exiting anyway");
-            Ok(())
-        }
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(remote));
+            request
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %remote, "connection ended with an error");
+            }
+        });
     }
+    drop(listener);
+    tracing::info!("shutdown requested: draining in-flight requests");
+    if tokio::time::timeout(limits.drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish in time; exiting anyway");
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.

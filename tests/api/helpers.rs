@@ -455,3 +455,24 @@ pub async fn assert_books_balance(pool: &PgPool) {
         "payments whose refunds exceed them or disagree with refunded_total: {over_refunded:?}"
     );
 }
+
+/// Starts the real server (`mps::server::serve`, real sockets) on a free port with `extra` routes
+/// merged in; returns its address, a trigger for graceful shutdown and the serving task.
+pub async fn start_server(
+    app: &TestApp,
+    extra: Router,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = extra.merge(mps::build_app(app.state.clone()));
+    let server = tokio::spawn(mps::server::serve(
+        listener,
+        router,
+        async move {
+            let _ = rx.await;
+        },
+        mps::server::ServeLimits::from_config(&app.state.config),
+    ));
+    (addr, tx, server)
+}

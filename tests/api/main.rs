@@ -8,6 +8,7 @@ mod concurrency;
 mod config;
 mod envelope;
 mod idempotency;
+mod limits;
 mod migrations;
 mod ops;
 mod payments;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, start_server};
 
 #[tokio::test]
 async fn health_is_healthy_with_database_and_redis_up() {
@@ -152,26 +152,6 @@ async fn metrics_expose_every_family_of_the_spec_with_route_templates() {
 async fn metrics_can_be_disabled() {
     let app = TestApp::with_vars(&[("METRICS_ENABLED", "false")]).await;
     app.get("/metrics").await.assert_error(404, "NOT_FOUND");
-}
-
-/// Starts the real server on a free port; returns its address and a trigger for shutdown.
-async fn start_server(
-    app: &TestApp,
-    extra: axum::Router,
-) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = extra.merge(mps::build_app(app.state.clone()));
-    let server = tokio::spawn(mps::server::serve(
-        listener,
-        router,
-        async move {
-            let _ = rx.await;
-        },
-        Duration::from_secs(10),
-    ));
-    (addr, tx, server)
 }
 
 async fn raw_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
