@@ -419,41 +419,18 @@ pub async fn card_state(pool: &PgPool, card_id: &str) -> (String, i64, i32) {
         .expect("card exists")
 }
 
-/// Checks the money invariants over every card: balance = completed credits − completed debits,
-/// points = Σ ledger, refunds never exceed their payments. Panics naming the first violation.
+/// The invariants of the books as one query, one row per violation (shared with the fault suite).
+pub const INVARIANTS_SQL: &str = include_str!("../invariants.sql");
+
+/// Checks the invariants of the books (balances = credits − debits, points = ledger, refunds
+/// within their payments, one audit event per mutation, keys executed once…). Panics listing
+/// every violation.
 pub async fn assert_books_balance(pool: &PgPool) {
-    let broken: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT c.card_no, c.balance::text, \
-                (coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type IN ('recharge', 'refund') AND t.status = 'completed'), 0) \
-               - coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')), 0))::text \
-         FROM cards c LEFT JOIN transactions t ON t.card_id = c.id \
-         GROUP BY c.id \
-         HAVING c.balance <> coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type IN ('recharge', 'refund') AND t.status = 'completed'), 0) \
-                          - coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')), 0)",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    assert!(broken.is_empty(), "balances that do not equal credits − debits (card, balance, books): {broken:?}");
-    let points: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT c.card_no, c.points, coalesce(sum(l.delta), 0)::bigint FROM cards c \
-         LEFT JOIN point_ledger l ON l.card_id = c.id GROUP BY c.id HAVING c.points <> coalesce(sum(l.delta), 0)",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    assert!(points.is_empty(), "points that do not equal the ledger (card, points, ledger): {points:?}");
-    let over_refunded: Vec<(String,)> = sqlx::query_as(
-        "SELECT p.tx_no FROM transactions p JOIN transactions r ON r.original_tx_id = p.id AND r.status = 'completed' \
-         GROUP BY p.id HAVING sum(r.final_amount) > p.final_amount OR sum(r.final_amount) <> p.refunded_total",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    assert!(
-        over_refunded.is_empty(),
-        "payments whose refunds exceed them or disagree with refunded_total: {over_refunded:?}"
-    );
+    let violations: Vec<(String, String, String)> =
+        sqlx::query_as(INVARIANTS_SQL).fetch_all(pool).await.expect("the invariants query runs");
+    let listing: Vec<String> =
+        violations.iter().map(|(invariant, subject, detail)| format!("{invariant}: {subject}: {detail}")).collect();
+    assert!(violations.is_empty(), "the books do not balance:\n{}", listing.join("\n"));
 }
 
 /// Starts the real server (`mps::server::serve`, real sockets) on a free port with `extra` routes

@@ -1,0 +1,104 @@
+-- The invariants of the books, one row per violation: (invariant, subject, detail).
+-- Shared by the integration suite (`assert_books_balance`) and the fault suite, which runs it
+-- after every scenario. An empty result means the books balance.
+WITH books AS (
+    SELECT c.id, c.card_no, c.balance,
+           coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type IN ('recharge', 'refund') AND t.status = 'completed'), 0)
+         - coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')), 0)
+           AS expected
+    FROM cards c
+    LEFT JOIN transactions t ON t.card_id = c.id
+    GROUP BY c.id
+),
+ledger AS (
+    SELECT card_id, sum(delta) AS total FROM point_ledger GROUP BY card_id
+),
+refunds AS (
+    SELECT original_tx_id, sum(final_amount) AS total, count(*) AS n
+    FROM transactions WHERE tx_type = 'refund' AND status = 'completed' GROUP BY original_tx_id
+),
+-- How many audit rows each transaction should have, per action. A voucher's initial balance is
+-- written with the card, and audited by the card's creation rather than as a RECHARGE.
+expected_audit AS (
+    SELECT t.id, t.tx_no, a.action,
+           CASE a.action
+               WHEN 'PAYMENT' THEN (t.tx_type = 'payment')::int
+               WHEN 'REFUND' THEN (t.tx_type = 'refund')::int
+               WHEN 'RECHARGE' THEN (t.tx_type = 'recharge' AND t.status = 'completed' AND c.card_type <> 'voucher')::int
+               WHEN 'RECHARGE_ORDER' THEN (t.tx_type = 'recharge' AND t.payment_method IN ('wechat', 'alipay', 'bank'))::int
+           END AS expected
+    FROM transactions t
+    JOIN cards c ON c.id = t.card_id
+    CROSS JOIN (VALUES ('PAYMENT'), ('REFUND'), ('RECHARGE'), ('RECHARGE_ORDER')) AS a (action)
+),
+actual_audit AS (
+    SELECT object_id, action, count(*) AS n
+    FROM audit_events
+    WHERE object_type = 'transaction' AND action IN ('PAYMENT', 'REFUND', 'RECHARGE', 'RECHARGE_ORDER')
+    GROUP BY object_id, action
+)
+SELECT 'balance = completed credits - completed debits' AS invariant, card_no AS subject,
+       format('balance %s, books say %s', balance, expected) AS detail
+FROM books WHERE balance <> expected
+UNION ALL
+SELECT 'no negative balance or points', card_no, format('balance %s, points %s', balance, points)
+FROM cards WHERE balance < 0 OR points < 0
+UNION ALL
+SELECT 'points = sum of the points ledger', c.card_no, format('points %s, ledger %s', c.points, coalesce(l.total, 0))
+FROM cards c LEFT JOIN ledger l ON l.card_id = c.id
+WHERE c.points <> coalesce(l.total, 0)
+UNION ALL
+SELECT 'refunds never exceed their payment and match refunded_total', p.tx_no,
+       format('final %s, refunds %s (%s), refunded_total %s, status %s',
+              p.final_amount, coalesce(r.total, 0), coalesce(r.n, 0), p.refunded_total, p.status)
+FROM transactions p LEFT JOIN refunds r ON r.original_tx_id = p.id
+WHERE p.tx_type = 'payment'
+  AND (coalesce(r.total, 0) > p.final_amount
+       OR coalesce(r.total, 0) <> p.refunded_total
+       OR (p.status = 'refunded') <> (p.refunded_total = p.final_amount))
+UNION ALL
+SELECT 'one audit event per mutation', e.tx_no,
+       format('%s audit rows of %s, expected %s', coalesce(a.n, 0), e.action, e.expected)
+FROM expected_audit e LEFT JOIN actual_audit a ON a.object_id = e.id::text AND a.action = e.action
+WHERE coalesce(a.n, 0) <> e.expected
+UNION ALL
+SELECT 'no audit event without its effect', a.object_id, format('%s rows of %s name no transaction', a.n, a.action)
+FROM actual_audit a
+WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.id::text = a.object_id)
+UNION ALL
+SELECT 'one PAYMENT ledger row per payment that earned points', t.tx_no,
+       format('earned %s, ledger rows %s', t.points_earned,
+              (SELECT count(*) FROM point_ledger l WHERE l.tx_id = t.id AND l.reason = 'payment'))
+FROM transactions t
+WHERE t.tx_type = 'payment'
+  AND (SELECT count(*) FROM point_ledger l WHERE l.tx_id = t.id AND l.reason = 'payment' AND l.delta = t.points_earned)
+      <> (t.points_earned > 0)::int
+UNION ALL
+SELECT 'each payment consumed exactly one QR token', t.tx_no,
+       format('%s QR issues used by it', (SELECT count(*) FROM qr_issues q WHERE q.tx_id = t.id AND q.end_reason = 'used'))
+FROM transactions t
+WHERE t.tx_type = 'payment'
+  AND (SELECT count(*) FROM qr_issues q WHERE q.tx_id = t.id AND q.end_reason = 'used') <> 1
+UNION ALL
+SELECT 'one QR_ISSUE audit event per QR issued', c.card_no,
+       format('%s issues, %s QR_ISSUE rows', coalesce(q.n, 0), coalesce(a.n, 0))
+FROM cards c
+LEFT JOIN (SELECT card_id, count(*) AS n FROM qr_issues GROUP BY card_id) q ON q.card_id = c.id
+LEFT JOIN (SELECT object_id, count(*) AS n FROM audit_events WHERE action = 'QR_ISSUE' GROUP BY object_id) a
+       ON a.object_id = c.id::text
+WHERE coalesce(q.n, 0) <> coalesce(a.n, 0)
+UNION ALL
+SELECT 'one LOGIN_SUCCESS audit event per session', s.id::text, format('%s LOGIN_SUCCESS rows', coalesce(a.n, 0))
+FROM sessions s
+LEFT JOIN (SELECT context ->> 'session_id' AS session_id, count(*) AS n
+           FROM audit_events WHERE action = 'LOGIN_SUCCESS' GROUP BY 1) a ON a.session_id = s.id::text
+WHERE coalesce(a.n, 0) <> 1
+UNION ALL
+SELECT 'an idempotency key executes once', format('%s %s %s', actor_id, tx_type, idempotency_key),
+       format('%s transactions: %s', count(*), string_agg(tx_no, ', ' ORDER BY tx_no))
+FROM transactions WHERE idempotency_key IS NOT NULL
+GROUP BY actor_id, tx_type, idempotency_key HAVING count(*) > 1
+UNION ALL
+SELECT 'no idempotency record is left pending', format('%s %s %s', actor_id, operation, key), outcome::text
+FROM idempotency_keys WHERE outcome ? 'pending'
+ORDER BY 1, 2
