@@ -1,9 +1,16 @@
 //! Redis, used only for what may be lost: caches, shared rate-limit counters and a cache of
 //! session liveness. Every caller has a per-process or PostgreSQL fallback, so the server keeps
 //! serving (correctly) while Redis is down and picks it up again when it returns.
+//!
+//! Writes that fail while Redis is unreachable (revocation tombstones, card-list invalidations)
+//! are lost to Redis, and a Redis that comes back — from its dump, or after a network split —
+//! still holds what they should have replaced. So every failure leaves the cache *unsettled*:
+//! callers then trust no cached positive (a `live` session marker, a cached card list) until
+//! the recovery task (`auth::session::recover_after_redis_failures`) has replayed what was missed
+//! and [`Cache::settle`]d.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use deadpool_redis::redis::{self, AsyncCommands as _};
@@ -29,6 +36,9 @@ pub struct Cache {
     prefix: Arc<str>,
     /// Unix millis before which Redis is skipped after a failure (a tiny circuit breaker).
     skip_until_ms: Arc<AtomicI64>,
+    /// Failures seen so far, and how many of them the recovery has settled.
+    failures: Arc<AtomicU64>,
+    settled: Arc<AtomicU64>,
 }
 
 impl Cache {
@@ -46,7 +56,13 @@ impl Cache {
                 Some(cfg.create_pool(Some(deadpool_redis::Runtime::Tokio1))?)
             }
         };
-        Ok(Cache { pool, prefix: config.redis_key_prefix.as_str().into(), skip_until_ms: Arc::new(AtomicI64::new(0)) })
+        Ok(Cache {
+            pool,
+            prefix: config.redis_key_prefix.as_str().into(),
+            skip_until_ms: Arc::new(AtomicI64::new(0)),
+            failures: Arc::new(AtomicU64::new(0)),
+            settled: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     /// Whether Redis is configured at all.
@@ -79,8 +95,26 @@ impl Cache {
         if let Err(e) = &result {
             tracing::warn!(error = %e, "redis call failed; falling back");
             self.skip_until_ms.store(now + BACKOFF.as_millis() as i64, Ordering::Relaxed);
+            self.failures.fetch_add(1, Ordering::Relaxed);
         }
         result
+    }
+
+    /// True when Redis failed since the last recovery: writes may have missed it, so cached
+    /// positives must not be trusted yet.
+    pub fn unsettled(&self) -> bool {
+        self.failures.load(Ordering::Relaxed) != self.settled.load(Ordering::Relaxed)
+    }
+
+    /// The failure count now; pass it to [`Cache::settle`] once what was missed up to here has
+    /// been replayed. Failures after it keep the cache unsettled.
+    pub fn failure_mark(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Declares the failures up to `mark` dealt with.
+    pub fn settle(&self, mark: u64) {
+        self.settled.fetch_max(mark, Ordering::Relaxed);
     }
 
     /// PING, bypassing the breaker, for the health check.
@@ -96,6 +130,9 @@ impl Cache {
         .is_some();
         if ok {
             self.skip_until_ms.store(0, Ordering::Relaxed);
+        } else {
+            // Down for the health check means down for other instances' writes too.
+            self.failures.fetch_add(1, Ordering::Relaxed);
         }
         ok
     }

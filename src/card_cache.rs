@@ -4,6 +4,10 @@
 //! records the generation it saw before reading PostgreSQL and tags what it caches with it, so a
 //! list read while a change was committing can never be served after the change (the bump makes
 //! the tags differ). Reads cost one MGET; a change costs one pipelined INCR.
+//!
+//! Invalidations that fail while Redis is down are lost, so every cached list is also tagged
+//! with a global epoch, which the recovery after a Redis failure bumps ([`start_new_epoch`]):
+//! lists cached before the outage then never come back. Until then the cache is bypassed.
 
 use std::time::Duration;
 
@@ -21,6 +25,8 @@ const GENERATION_TTL: Duration = Duration::from_secs(3600);
 #[derive(Serialize, Deserialize)]
 struct Cached {
     generation: i64,
+    #[serde(default)]
+    epoch: i64,
     cards: Vec<CardView>,
 }
 
@@ -28,28 +34,45 @@ fn keys(state: &AppState, member_id: Uuid) -> (String, String) {
     (state.cache.key(&format!("member-cards:{member_id}")), state.cache.key(&format!("member-cards-gen:{member_id}")))
 }
 
+fn epoch_key(state: &AppState) -> String {
+    state.cache.key("member-cards-epoch")
+}
+
+/// Makes every card list cached so far stale (after a Redis failure lost invalidations).
+pub async fn start_new_epoch(state: &AppState) -> Result<(), crate::cache::CacheError> {
+    let key = epoch_key(state);
+    state.cache.run(|mut c| async move { c.incr::<_, _, ()>(key, 1).await }).await
+}
+
 /// The cards a member is bound to, from the cache when it is current.
 pub async fn member_cards(state: &AppState, member_id: Uuid) -> Result<Vec<CardView>, ApiError> {
+    if state.cache.unsettled() {
+        return crate::db::cards::cards_for_member(&state.db, member_id).await;
+    }
     let (value_key, generation_key) = keys(state, member_id);
     let cached = {
-        let keys = [value_key.clone(), generation_key];
-        state.cache.run(|mut c| async move { c.mget::<_, (Option<String>, Option<i64>)>(&keys).await }).await
+        let keys = [value_key.clone(), generation_key, epoch_key(state)];
+        state
+            .cache
+            .run(|mut c| async move { c.mget::<_, (Option<String>, Option<i64>, Option<i64>)>(&keys).await })
+            .await
     };
-    let generation = match &cached {
-        Ok((value, generation)) => {
-            let generation = generation.unwrap_or(0);
+    let tags = match &cached {
+        Ok((value, generation, epoch)) => {
+            let (generation, epoch) = (generation.unwrap_or(0), epoch.unwrap_or(0));
             if let Some(hit) = value.as_deref().and_then(|v| serde_json::from_str::<Cached>(v).ok())
                 && hit.generation == generation
+                && hit.epoch == epoch
             {
                 return Ok(hit.cards);
             }
-            Some(generation)
+            Some((generation, epoch))
         }
         Err(_) => None,
     };
     let cards = crate::db::cards::cards_for_member(&state.db, member_id).await?;
-    if let Some(generation) = generation
-        && let Ok(raw) = serde_json::to_string(&Cached { generation, cards: cards.clone() })
+    if let Some((generation, epoch)) = tags
+        && let Ok(raw) = serde_json::to_string(&Cached { generation, epoch, cards: cards.clone() })
     {
         let _ = state
             .cache

@@ -4,7 +4,9 @@
 //! PostgreSQL and caches the answer with `SET NX`, so it can never overwrite a revocation
 //! tombstone written meanwhile. A revocation commits in PostgreSQL and then writes tombstones;
 //! when Redis cannot take them, they wait in `session_cache_invalidations` and every instance
-//! flushes them as soon as Redis answers again ([`flush_pending_invalidations`]).
+//! flushes them as soon as Redis answers again ([`flush_pending_invalidations`]). Until this
+//! process has done so after a Redis failure, it trusts no `live` marker: a Redis that returns
+//! with its old data still holds the markers of sessions revoked meanwhile.
 
 use std::time::Duration;
 
@@ -57,7 +59,7 @@ pub async fn is_live(state: &AppState, session_id: Uuid) -> Result<bool, ApiErro
         state.cache.run(|mut c| async move { c.get(key).await }).await
     };
     match cached.as_ref().ok().and_then(|v| v.as_deref()) {
-        Some(LIVE) => return Ok(true),
+        Some(LIVE) if !state.cache.unsettled() => return Ok(true),
         Some(REVOKED) => return Ok(false),
         _ => {}
     }
@@ -149,10 +151,14 @@ async fn write_tombstones(state: &AppState, session_ids: &[Uuid]) -> Result<(), 
         .await
 }
 
+/// How many queued revocations one flush writes.
+const FLUSH_BATCH: usize = 1000;
+
 /// Pushes queued revocations to Redis; returns how many were flushed.
 pub async fn flush_pending_invalidations(state: &AppState) -> Result<usize, ApiError> {
     let pending: Vec<Uuid> =
-        sqlx::query_scalar("SELECT session_id FROM session_cache_invalidations ORDER BY created_at LIMIT 1000")
+        sqlx::query_scalar("SELECT session_id FROM session_cache_invalidations ORDER BY created_at LIMIT $1")
+            .bind(FLUSH_BATCH as i64)
             .fetch_all(&state.db)
             .await?;
     if pending.is_empty() {
@@ -166,14 +172,31 @@ pub async fn flush_pending_invalidations(state: &AppState) -> Result<usize, ApiE
     Ok(pending.len())
 }
 
-/// Runs [`flush_pending_invalidations`] every second for the life of the process.
+/// Flushes queued revocations and, after a Redis failure, drops every cached card list (their
+/// invalidations may have been lost); then settles the cache so cached positives count again.
+pub async fn recover_after_redis_failures(state: &AppState) -> Result<(), ApiError> {
+    let mark = state.cache.failure_mark();
+    let unsettled = state.cache.unsettled();
+    let flushed = flush_pending_invalidations(state).await?;
+    if unsettled && flushed < FLUSH_BATCH {
+        crate::card_cache::start_new_epoch(state).await?;
+        state.cache.settle(mark);
+        tracing::info!(
+            revocations_flushed = flushed,
+            "redis answers again: missed writes replayed, card lists dropped"
+        );
+    }
+    Ok(())
+}
+
+/// Runs [`recover_after_redis_failures`] every second for the life of the process.
 pub fn spawn_invalidation_flusher(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = flush_pending_invalidations(&state).await
+            if let Err(e) = recover_after_redis_failures(&state).await
                 && e.status().is_server_error()
             {
                 tracing::debug!(error = %e, "session invalidations not flushed yet");

@@ -14,4 +14,5 @@ mod ops;
 mod payments;
 mod reads;
 mod recharges;
+mod redis_outage;
 mod refunds;
