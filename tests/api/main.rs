@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod admin_members;
+mod admin_merchants;
 mod auth;
 mod config;
 mod envelope;
