@@ -6,6 +6,7 @@ mod helpers;
 mod admin_members;
 mod admin_merchants;
 mod auth;
+mod authz_matrix;
 mod config;
 mod envelope;
 mod migrations;
