@@ -9,5 +9,6 @@ mod auth;
 mod authz_matrix;
 mod config;
 mod envelope;
+mod jwt;
 mod migrations;
 mod ops;
