@@ -12,3 +12,4 @@ mod envelope;
 mod jwt;
 mod migrations;
 mod ops;
+mod revocation;
