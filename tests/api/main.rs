@@ -12,4 +12,5 @@ mod envelope;
 mod jwt;
 mod migrations;
 mod ops;
+mod rate_limits;
 mod revocation;
