@@ -122,3 +122,14 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
     login_via(&app, "203.0.113.2", "SHOP2").await.assert_error(401, "INVALID_CREDENTIALS");
     assert_rate_limited(&login_via(&app, "203.0.113.3", "SHOP3").await, 60);
 }
+
+#[tokio::test]
+async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
+    let app = TestApp::with_vars(&[("LOGIN_IP_RATE_LIMIT", "2"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    login_via(&app, "203.0.113.1", "SHOP1").await.assert_error(401, "INVALID_CREDENTIALS");
+    login_via(&app, "203.0.113.1", "SHOP2").await.assert_error(401, "INVALID_CREDENTIALS");
+    assert_rate_limited(&login_via(&app, "203.0.113.1", "SHOP3").await, 60);
+    login_via(&app, "203.0.113.2", "SHOP4").await.assert_error(401, "INVALID_CREDENTIALS");
+    // A client cannot escape by prepending addresses: the nearest untrusted one is believed.
+    assert_rate_limited(&login_via(&app, "198.51.100.9, 203.0.113.1", "SHOP5").await, 60);
+}
