@@ -16,6 +16,7 @@ use crate::http::pagination::Paging;
 /// How admins address, search and change one kind of account (members or merchants), so one
 /// piece of code serves both. Every query aliases the table `m`.
 pub struct AccountTable {
+    /// The role these accounts log in as (whose sessions a suspension ends).
     pub role: Role,
     table: &'static str,
     /// The audit `object_type`, upper-cased as the stem of its actions (`MEMBER_SUSPEND`).
@@ -26,7 +27,9 @@ pub struct AccountTable {
     key: &'static str,
     /// The columns `q` searches.
     searched: &'static [&'static str],
+    /// The PostgreSQL enum of the `status` column.
     status_type: &'static str,
+    /// The 404 code for an id that matches nothing.
     not_found: ErrorCode,
 }
 
@@ -62,6 +65,7 @@ pub struct AccountKey<'a> {
 }
 
 impl<'a> AccountKey<'a> {
+    /// Reads a path parameter: a UUID is an id, anything else a number or code.
     pub fn parse(text: &'a str) -> AccountKey<'a> {
         let text = text.trim();
         AccountKey { id: Uuid::parse_str(text).ok(), text }
@@ -71,7 +75,9 @@ impl<'a> AccountKey<'a> {
 /// What a list request asks for: free text over [`AccountTable`]'s searched columns, a status.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccountSearch<'a> {
+    /// Validated free text, matched as a substring regardless of case.
     pub q: Option<&'a str>,
+    /// A status as stored (`active`, `suspended`, …).
     pub status: Option<&'static str>,
 }
 
