@@ -31,7 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub role: Role,
     /// Member: phone or member_no; merchant: code; admin: email.
@@ -54,7 +55,8 @@ pub struct UserSummary {
     pub operator: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// Send as `Authorization: Bearer <token>`.
     pub token: String,
@@ -276,7 +278,8 @@ async fn me(user: AuthUser) -> AppJson<MeResponse> {
     })
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub old_password: String,
     /// At least 8 characters.

@@ -30,7 +30,8 @@ impl ActionRequest {
 }
 
 /// A new password set by an admin.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordResetRequest {
     /// At least 8 characters.
     pub password: String,

@@ -38,7 +38,8 @@ pub struct ExternalIdentity {
     pub external_id: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct CreateMemberRequest {
     pub name: String,
     pub phone: Option<String>,

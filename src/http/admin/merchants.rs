@@ -31,7 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_merchant_password))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct CreateMerchantRequest {
     /// 3 to 20 letters and digits, unique regardless of case.
     pub code: String,
