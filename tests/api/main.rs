@@ -3,14 +3,20 @@
 
 mod helpers;
 
+mod admin_members;
+mod admin_merchants;
 mod auth;
+mod authz_matrix;
 mod concurrency;
 mod config;
 mod envelope;
 mod idempotency;
+mod jwt;
 mod migrations;
 mod ops;
 mod payments;
+mod rate_limits;
 mod reads;
 mod recharges;
 mod refunds;
+mod revocation;
