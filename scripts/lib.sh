@@ -91,7 +91,8 @@ pg_drop_db() {
     local name
     name=$(pg_db_name "$1")
     [[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "refusing to drop database '$name'" >&2; return 1; }
-    psql "$(pg_admin_url "$1")" -Xq -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"
+    PGOPTIONS="-c client_min_messages=warning" psql "$(pg_admin_url "$1")" -Xq -v ON_ERROR_STOP=1 \
+        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"
 }
 
 # redis_del_prefix URL PREFIX — deletes every key starting with PREFIX (which must not be empty).
