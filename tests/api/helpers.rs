@@ -124,7 +124,9 @@ pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
     redis_prefix: String,
-    _db: TestDb,
+    db_url: String,
+    /// The database this app owns; `None` for a [`TestApp::sibling`], which borrows its owner's.
+    _db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -136,7 +138,21 @@ impl TestApp {
     pub async fn with_vars(overrides: &[(&str, &str)]) -> TestApp {
         let (db, pool) = TestDb::migrated().await;
         let redis_prefix = format!("mps:test:{}:", uuid::Uuid::new_v4().simple());
-        let mut vars = base_vars(&db.url, &redis_prefix);
+        let mut app = TestApp::instance(pool, &db.url, &redis_prefix, overrides);
+        app._db = Some(db);
+        app
+    }
+
+    /// Another server instance on this app's database and Redis prefix, as a second replica
+    /// would be, with its own pool, limiters and some variables overridden. It must not outlive
+    /// this app, which owns the database.
+    pub async fn sibling(&self, overrides: &[(&str, &str)]) -> TestApp {
+        let pool = PgPoolOptions::new().max_connections(10).connect(&self.db_url).await.expect("connect to test db");
+        TestApp::instance(pool, &self.db_url, &self.redis_prefix, overrides)
+    }
+
+    fn instance(pool: PgPool, db_url: &str, redis_prefix: &str, overrides: &[(&str, &str)]) -> TestApp {
+        let mut vars = base_vars(db_url, redis_prefix);
         for (k, v) in overrides {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
@@ -145,7 +161,7 @@ impl TestApp {
         let state = AppState::new(config, pool.clone()).expect("state builds");
         let client_ip: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let router = mps::build_app(state.clone()).layer(MockConnectInfo(client_ip));
-        TestApp { state, router, pool, redis_prefix, _db: db }
+        TestApp { state, router, pool, redis_prefix: redis_prefix.to_owned(), db_url: db_url.to_owned(), _db: None }
     }
 
     /// Sends a request through the whole stack.
@@ -183,6 +199,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if self._db.is_none() {
+            return;
+        }
         let prefix = self.redis_prefix.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

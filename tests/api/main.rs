@@ -3,16 +3,22 @@
 
 mod helpers;
 
+mod admin_members;
+mod admin_merchants;
 mod auth;
+mod authz_matrix;
 mod concurrency;
 mod config;
 mod envelope;
 mod idempotency;
+mod jwt;
 mod limits;
 mod migrations;
 mod ops;
 mod payments;
+mod rate_limits;
 mod reads;
 mod recharges;
 mod redis_outage;
 mod refunds;
+mod revocation;

@@ -1,5 +1,6 @@
 //! `/admin`: accounts, cards, points, levels, settlements, statistics and the audit log.
 
+pub mod accounts;
 pub mod members;
 pub mod merchants;
 pub mod money;
