@@ -94,7 +94,9 @@ impl LoginRequest {
 /// Every failure — unknown account, wrong password, suspended or inactive account — is the same
 /// 401 `INVALID_CREDENTIALS`. Logins are limited per client IP and failed logins per identifier.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse)))]
+    responses((status = 200, body = LoginResponse),
+              (status = 401, description = "INVALID_CREDENTIALS: unknown account, wrong password or inactive account",
+               body = crate::error::ErrorEnvelope)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

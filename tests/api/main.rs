@@ -9,6 +9,7 @@ mod auth;
 mod authz_matrix;
 mod concurrency;
 mod config;
+mod contract;
 mod envelope;
 mod idempotency;
 mod jwt;
