@@ -101,7 +101,7 @@ async fn adjust_points(
     admin: Authorized<AdjustPoints>,
     AppJson(request): AppJson<AdjustPointsRequest>,
 ) -> ApiResult<AppJson<AdjustPointsResponse>> {
-    if request.delta_points == 0 || request.delta_points.abs() > 100_000_000 {
+    if request.delta_points == 0 || request.delta_points.unsigned_abs() > 100_000_000 {
         return Err(ApiError::validation("delta_points", "must be non-zero and at most 100000000 in size"));
     }
     let reason = validate::text("reason", &request.reason, 500)?;
