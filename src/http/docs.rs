@@ -3,7 +3,7 @@
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 /// Declares `bearer` (JWT) authentication.
 pub struct SecurityAddon;
@@ -32,6 +32,12 @@ const AUTH_ERRORS: &[(&str, &str)] =
     &[("401", "Missing, invalid, expired or revoked token"), ("403", "Wrong role or missing permission")];
 const LOOKUP_ERRORS: &[(&str, &str)] =
     &[("404", "Not found, or not visible to the caller"), ("405", "Method not allowed")];
+/// Every operation that takes an `Idempotency-Key` can meet a reused key, a concurrent duplicate
+/// or a business rule that refuses it (stored and replayed like a success).
+const IDEMPOTENT_ERRORS: &[(&str, &str)] = &[(
+    "409",
+    "IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_IN_PROGRESS, or a business rule refused the operation (see the code)",
+)];
 
 /// Adds the error envelope responses to every operation.
 pub fn add_error_responses(openapi: &mut OpenApi) {
@@ -44,9 +50,19 @@ pub fn add_error_responses(openapi: &mut OpenApi) {
             if secured {
                 errors.extend_from_slice(AUTH_ERRORS);
             }
+            if takes_idempotency_key(operation) {
+                errors.extend_from_slice(IDEMPOTENT_ERRORS);
+            }
             add_errors(operation, &errors);
         }
     }
+}
+
+fn takes_idempotency_key(operation: &Operation) -> bool {
+    operation.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(parameter) => parameter.name.eq_ignore_ascii_case("Idempotency-Key"),
+        RefOr::Ref(_) => false,
+    })
 }
 
 fn add_errors(operation: &mut Operation, errors: &[(&str, &str)]) {

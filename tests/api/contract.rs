@@ -38,3 +38,35 @@ async fn a_points_adjustment_of_the_smallest_integer_is_a_422_not_a_panic() {
         response.assert_error(422, "VALIDATION_FAILED");
     }
 }
+
+#[tokio::test]
+async fn an_unknown_qr_token_is_a_409_that_validate_and_charge_both_document() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let merchant = app.merchant_client(&admin.create_merchant("Shop").await).await;
+    let validated = merchant.post("/merchant/qr/validate", json!({ "qr_plain": "P" })).await;
+    validated.assert_error(409, "QR_EXPIRED_OR_INVALID");
+    assert_documented(&app, "post", "/merchant/qr/validate", &validated).await;
+    let charged = merchant.charge("P", "1.00").await;
+    charged.assert_error(409, "QR_EXPIRED_OR_INVALID");
+    assert_documented(&app, "post", "/merchant/charge", &charged).await;
+}
+
+#[tokio::test]
+async fn every_operation_taking_an_idempotency_key_documents_409() {
+    let app = TestApp::new().await;
+    let document = app.get("/openapi.json").await.json;
+    let mut keyed = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let takes_key = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"].as_str() == Some("Idempotency-Key")));
+            if takes_key {
+                keyed += 1;
+                assert!(operation["responses"].get("409").is_some(), "{method} {path} takes a key but lists no 409");
+            }
+        }
+    }
+    assert!(keyed >= 5, "the money operations take keys: found {keyed}");
+}

@@ -94,7 +94,8 @@ pub struct AdjustPointsResponse {
 /// Add or remove points on a standard card; the level follows the new total.
 #[utoipa::path(post, path = "/admin/points/adjust", tag = "admin", security(("bearer" = [])),
     request_body = AdjustPointsRequest,
-    responses((status = 200, body = AdjustPointsResponse)))]
+    responses((status = 200, body = AdjustPointsResponse),
+              (status = 409, description = "CARD_CLOSED", body = crate::error::ErrorEnvelope)))]
 async fn adjust_points(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

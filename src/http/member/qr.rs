@@ -68,7 +68,9 @@ struct IssuedToken {
 /// Show a payment QR for one of your standard or voucher cards; the card's previous token dies.
 #[utoipa::path(post, path = "/member/qr", tag = "member", security(("bearer" = [])),
     request_body = IssueQrRequest,
-    responses((status = 201, body = QrResponse)))]
+    responses((status = 201, body = QrResponse),
+              (status = 409, description = "MEMBER_NOT_ACTIVE, CARD_NOT_ACTIVE, CARD_EXPIRED or CARD_CLOSED",
+               body = crate::error::ErrorEnvelope)))]
 async fn issue_qr(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

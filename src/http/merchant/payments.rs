@@ -206,7 +206,8 @@ pub struct ValidatedQr {
 /// Check a QR token without charging it.
 #[utoipa::path(post, path = "/merchant/qr/validate", tag = "merchant", security(("bearer" = [])),
     request_body = ValidateQrRequest,
-    responses((status = 200, body = ValidatedQr)))]
+    responses((status = 200, body = ValidatedQr),
+              (status = 409, description = "QR_EXPIRED_OR_INVALID or MERCHANT_NOT_ACTIVE", body = crate::error::ErrorEnvelope)))]
 async fn validate_qr(
     State(state): State<AppState>,
     merchant: Authorized<ValidateQr>,
