@@ -429,7 +429,8 @@ impl Client {
         let member = self.member();
         let qr = Req::post("/member/qr", Some(&member.token), json!({ "card_id": member.card_id }));
         let Some(qr) = self.api.expect(&qr, 201).await else { return };
-        let amount = self.rng.amount(4000);
+        // Large enough against the top-ups that some charges meet INSUFFICIENT_BALANCE, a stored refusal.
+        let amount = self.rng.amount(15000);
         let body = json!({ "qr_plain": qr.body["qr_plain"], "amount": amount.to_string() });
         let Some(answer) = self.api.resolve(&Req::money("/merchant/charge", &self.merchant_token, body)).await else {
             return;
@@ -467,7 +468,7 @@ impl Client {
 
     async fn topup(&mut self) {
         let member = self.member();
-        let body = json!({ "card_no": member.card_no, "amount": self.rng.amount(5000).to_string() });
+        let body = json!({ "card_no": member.card_no, "amount": self.rng.amount(3000).to_string() });
         let Some(answer) = self.api.resolve(&Req::money("/merchant/recharge", &self.merchant_token, body)).await else {
             return;
         };
@@ -478,7 +479,7 @@ impl Client {
 
     async fn member_recharge(&mut self) {
         let member = self.member();
-        let amount = self.rng.amount(10000).to_string();
+        let amount = self.rng.amount(6000).to_string();
         let order = json!({ "card_id": member.card_id, "amount": amount, "payment_method": "wechat" });
         let Some(answer) = self.api.resolve(&Req::money("/member/recharge", &member.token, order)).await else {
             return;
