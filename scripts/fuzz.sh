@@ -10,8 +10,11 @@
 #   member    /member/* /auth/me /transactions/*                      a member's token
 #   merchant  /merchant/* /auth/me /transactions/*                    a merchant's token
 #   admin     /admin/* /auth/me /transactions/*                       an admin's token
+#   known-*   the GET operations of each role again, with the seeded ids in their paths
 #   session   /auth/logout /auth/password, once per role              throwaway tokens (these
 #             endpoints end or change the caller's session, so they never get a shared token)
+# The admin runs come last: the stateful phase follows ids found in list answers, so they may
+# suspend the seeded accounts or reset their passwords.
 #
 # Usage: scripts/fuzz.sh [--ci]
 #   --ci   fixed seed, 20 examples per operation (a few minutes)
@@ -27,7 +30,7 @@ ci=false
 for arg in "$@"; do
     case "$arg" in
         --ci) ci=true ;;
-        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "fuzz: unknown argument $arg" >&2; exit 2 ;;
     esac
 done
@@ -98,14 +101,26 @@ post() { # post PATH TOKEN BODY [IDEMPOTENCY-KEY]
 login() { post /auth/login "" "{\"role\":\"$1\",\"identifier\":\"$2\",\"password\":\"$PASSWORD\"}" | json "['token']"; }
 
 ADMIN=$(login admin fuzz@example.com)
-CARD=$(post /admin/members "$ADMIN" "{\"name\":\"Fuzz Member\",\"phone\":\"13900000001\",\"password\":\"$PASSWORD\"}" | json "['card']['id']")
+CREATED=$(post /admin/members "$ADMIN" "{\"name\":\"Fuzz Member\",\"phone\":\"13900000001\",\"password\":\"$PASSWORD\"}")
+CARD=$(json "['card']['id']" <<<"$CREATED")
+MEMBER_ID=$(json "['member']['id']" <<<"$CREATED")
 post /admin/merchants "$ADMIN" "{\"code\":\"FUZZ1\",\"name\":\"Fuzz Shop\",\"password\":\"$PASSWORD\"}" >/dev/null
 post "/admin/cards/$CARD/recharge" "$ADMIN" '{"amount":"1000.00"}' "seed-credit" >/dev/null
 MEMBER=$(login member 13900000001)
 MERCHANT=$(login merchant FUZZ1)
 # One payment, so transaction and refund endpoints have something real to find.
 QR=$(post /member/qr "$MEMBER" "{\"card_id\":\"$CARD\"}" | json "['qr_plain']")
-post /merchant/charge "$MERCHANT" "{\"qr_plain\":\"$QR\",\"amount\":\"10.00\"}" "seed-charge" >/dev/null
+TX=$(post /merchant/charge "$MERCHANT" "{\"qr_plain\":\"$QR\",\"amount\":\"10.00\"}" "seed-charge" | json "['transaction']['tx_no']")
+# The "known ids" runs use these for path parameters, so lookups reach real rows (and their 200
+# bodies get checked against the schema) instead of mostly answering 404.
+cat >"$OUT/known-ids.toml" <<EOF
+[parameters]
+card_id = "$CARD"
+id = "$CARD"
+id_or_no = "$MEMBER_ID"
+id_or_code = "FUZZ1"
+tx_no = "$TX"
+EOF
 say "serving $API (database $DB); $examples examples per operation, seed $seed"
 
 # ---- runs -----------------------------------------------------------------------------------------
@@ -114,11 +129,13 @@ CHECKS=not_a_server_error,status_code_conformance,response_schema_conformance,co
 # which CPython 3.11 can fail at ("AST constructor recursion depth mismatch"), an error of the tool.
 failed=()
 summary=()
-fuzz() { # fuzz NAME PATH-REGEX [TOKEN]
-    local name=$1 regex=$2 token=${3:-} auth=() status=0
+fuzz() { # fuzz NAME PATH-REGEX TOKEN [SCHEMATHESIS-RUN-OPTION...]
+    local name=$1 regex=$2 token=$3 auth=() config=() status=0
+    shift 3
     [ -z "$token" ] || auth=(-H "Authorization: Bearer $token")
+    [[ "$name" != known-* ]] || config=(--config-file "$OUT/known-ids.toml")
     local started=$SECONDS
-    schemathesis run "$API/openapi.json" --checks "$CHECKS" --max-examples "$examples" --seed "$seed" \
+    schemathesis "${config[@]}" run "$API/openapi.json" "$@" --checks "$CHECKS" --max-examples "$examples" --seed "$seed" \
         --include-path-regex "$regex" "${auth[@]}" --workers 1 --request-timeout 20 --no-color \
         --suppress-health-check all --report junit --report-junit-path "$OUT/$name.xml" \
         >"$OUT/$name.log" 2>&1 || status=$?
@@ -133,13 +150,23 @@ fuzz() { # fuzz NAME PATH-REGEX [TOKEN]
     fi
 }
 
-fuzz public '^/(health|ready|metrics|levels|auth/login|webhooks/)'
+fuzz public '^/(health|ready|metrics|levels|auth/login|webhooks/)' ""
 fuzz member '^/(member/|auth/me$|transactions/)' "$MEMBER"
 fuzz merchant '^/(merchant/|auth/me$|transactions/)' "$MERCHANT"
+# Reads again with real ids in the path (writes keep random ones: with a real id the admin run
+# would suspend or reset the very accounts the other runs use).
+fuzz known-member '^/(member/|transactions/)' "$MEMBER" --include-method GET
+fuzz known-merchant '^/(merchant/|transactions/)' "$MERCHANT" --include-method GET
+SESSION_MEMBER=$(login member 13900000001)
+SESSION_MERCHANT=$(login merchant FUZZ1)
+SESSION_ADMIN=$(login admin fuzz@example.com)
+fuzz session-member '^/auth/(logout|password)$' "$SESSION_MEMBER"
+fuzz session-merchant '^/auth/(logout|password)$' "$SESSION_MERCHANT"
+fuzz session-admin '^/auth/(logout|password)$' "$SESSION_ADMIN"
+# Last: its stateful phase follows ids from list answers, so it may suspend the seeded accounts
+# or reset their passwords.
+fuzz known-admin '^/(admin/|transactions/)' "$ADMIN" --include-method GET
 fuzz admin '^/(admin/|auth/me$|transactions/)' "$ADMIN"
-fuzz session-member '^/auth/(logout|password)$' "$(login member 13900000001)"
-fuzz session-merchant '^/auth/(logout|password)$' "$(login merchant FUZZ1)"
-fuzz session-admin '^/auth/(logout|password)$' "$(login admin fuzz@example.com)"
 
 if grep -q '"level":"ERROR"' "$OUT/server.log"; then
     echo "---- server errors logged during the runs:"
