@@ -22,14 +22,14 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_member))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExternalIdentity {
     /// e.g. `wechat`: lower-case letters, digits and `_`.
     pub provider: String,
     pub external_id: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateMemberRequest {
     pub name: String,
     pub phone: Option<String>,
