@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::args::{BindRole, Channel, KeyArg, PageArg, wire_name};
 use super::error::{CliError, CliResult};
-use super::table::{Align, Cell, Table};
+use super::table::{Cell, Column, Table};
 use super::ui::{Style, local_time, wire};
 use super::{Ctx, idempotency_key, page_query, print_page_footer, secret, tx};
 use crate::auth::Role;
@@ -35,15 +35,15 @@ pub async fn cards(ctx: &Ctx) -> CliResult {
     let reply = ctx.api.get("/member/cards", &[]).await?;
     ctx.show(&reply, |ui, cards: MemberCardsResponse| {
         let mut table = Table::new(&[
-            ("CARD", Align::Left),
-            ("TYPE", Align::Left),
-            ("NAME", Align::Left),
-            ("ROLE", Align::Left),
-            ("LEVEL", Align::Right),
-            ("DISCOUNT", Align::Right),
-            ("POINTS", Align::Right),
-            ("BALANCE", Align::Right),
-            ("STATUS", Align::Left),
+            ("CARD", Column::Id),
+            ("TYPE", Column::Text),
+            ("NAME", Column::Text),
+            ("ROLE", Column::Text),
+            ("LEVEL", Column::Number),
+            ("DISCOUNT", Column::Number),
+            ("POINTS", Column::Number),
+            ("BALANCE", Column::Number),
+            ("STATUS", Column::Text),
         ]);
         for card in &cards.items {
             table.row(vec![
@@ -65,8 +65,12 @@ pub async fn cards(ctx: &Ctx) -> CliResult {
             ui.paint(
                 Style::Dim,
                 &format!(
-                    "{} cards, {} active · balance {} · {} points",
-                    summary.total_cards, summary.active_cards, summary.total_balance, summary.total_points
+                    "{} card{}, {} active · balance {} · {} points",
+                    summary.total_cards,
+                    if summary.total_cards == 1 { "" } else { "s" },
+                    summary.active_cards,
+                    summary.total_balance,
+                    summary.total_points
                 )
             )
         );
@@ -121,12 +125,12 @@ pub async fn points(ctx: &Ctx, card_no: &str, page: PageArg) -> CliResult {
     ctx.show(&reply, |ui, ledger: Page<LedgerEntry>| {
         println!("{} · {} points · level {}", ui.paint(Style::Bold, &card.card_no), card.points, card.level);
         let mut table = Table::new(&[
-            ("TIME", Align::Left),
-            ("CHANGE", Align::Right),
-            ("AFTER", Align::Right),
-            ("REASON", Align::Left),
-            ("TX", Align::Left),
-            ("NOTE", Align::Left),
+            ("TIME", Column::Id),
+            ("CHANGE", Column::Number),
+            ("AFTER", Column::Number),
+            ("REASON", Column::Text),
+            ("TX", Column::Id),
+            ("NOTE", Column::Text),
         ]);
         for entry in &ledger.items {
             table.row(vec![

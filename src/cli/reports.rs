@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::args::{PageArg, SettleMode, wire_name};
 use super::error::CliResult;
-use super::table::{Align, Cell, Table};
+use super::table::{Cell, Column, Table};
 use super::ui::{Style, Ui, local_time_of, text_of};
 use super::{Ctx, page_query, print_page_footer};
 use crate::auth::Role;
@@ -52,7 +52,7 @@ fn print_hours(ui: &Ui, hours: &[Value]) {
     let top = busy.iter().map(|h| amount(h)).fold(0.0_f64, f64::max).max(0.01);
     let bar_room = ui.width.saturating_sub(30).clamp(5, 50) as f64;
     let mut table =
-        Table::new(&[("HOUR", Align::Left), ("COUNT", Align::Right), ("AMOUNT", Align::Right), ("", Align::Left)]);
+        Table::new(&[("HOUR", Column::Id), ("COUNT", Column::Number), ("AMOUNT", Column::Number), ("", Column::Text)]);
     for hour in busy {
         let label = match &hour["hour"] {
             Value::Null => local_time_of(&hour["start"]).chars().skip(11).take(5).collect(),
@@ -103,15 +103,15 @@ pub async fn settlements(ctx: &Ctx, page: PageArg) -> CliResult {
     let reply = ctx.api.get("/merchant/settlements", &page_query(page)).await?;
     ctx.show(&reply, |ui, page: Value| {
         let mut table = Table::new(&[
-            ("SETTLEMENT", Align::Left),
-            ("MODE", Align::Left),
-            ("FROM", Align::Left),
-            ("UNTIL", Align::Left),
-            ("PAYMENTS", Align::Right),
-            ("REFUNDS", Align::Right),
-            ("TOP-UPS", Align::Right),
-            ("NET", Align::Right),
-            ("STATUS", Align::Left),
+            ("SETTLEMENT", Column::Id),
+            ("MODE", Column::Text),
+            ("FROM", Column::Id),
+            ("UNTIL", Column::Id),
+            ("PAYMENTS", Column::Number),
+            ("REFUNDS", Column::Number),
+            ("TOP-UPS", Column::Number),
+            ("NET", Column::Number),
+            ("STATUS", Column::Text),
         ]);
         for s in page["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
             table.row(vec![

@@ -1,16 +1,20 @@
-//! Tables sized to the terminal: money right-aligned, text columns shortened with `…` when the
-//! row would not fit, colours applied after padding so alignment never counts escape codes.
+//! Tables sized to the terminal: numbers and money right-aligned, free text shortened with `…`
+//! when a row would not fit (never numbers, money or identifiers such as card numbers), colours
+//! applied after padding so alignment never counts escape codes.
 
 use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
 use super::ui::{Style, Ui, status_style};
 
-/// How a column lines up.
+/// What a column holds, which decides how it lines up and whether it may be shortened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
-    Left,
-    /// Numbers and money; never shortened.
-    Right,
+pub enum Column {
+    /// Free text (names, emails): left-aligned, shortened first when space runs out.
+    Text,
+    /// Identifiers and times (card numbers, tx numbers): left-aligned, never shortened.
+    Id,
+    /// Numbers and money: right-aligned, never shortened.
+    Number,
 }
 
 /// One cell: its text and an optional style.
@@ -52,7 +56,7 @@ impl From<&str> for Cell {
 /// A table under construction.
 #[derive(Debug)]
 pub struct Table {
-    columns: Vec<(&'static str, Align)>,
+    columns: Vec<(&'static str, Column)>,
     rows: Vec<Vec<Cell>>,
 }
 
@@ -60,7 +64,7 @@ const GAP: usize = 2;
 const MIN_SHRUNK: usize = 6;
 
 impl Table {
-    pub fn new(columns: &[(&'static str, Align)]) -> Table {
+    pub fn new(columns: &[(&'static str, Column)]) -> Table {
         Table { columns: columns.to_vec(), rows: Vec::new() }
     }
 
@@ -92,7 +96,7 @@ impl Table {
 
     fn line(&self, ui: &Ui, cells: &[Cell], widths: &[usize]) -> String {
         let mut parts = Vec::with_capacity(self.columns.len());
-        for (i, (_, align)) in self.columns.iter().enumerate() {
+        for (i, (_, kind)) in self.columns.iter().enumerate() {
             let cell = cells.get(i).cloned().unwrap_or_else(|| Cell::plain(""));
             let text = shorten(&cell.text, widths[i]);
             let pad = " ".repeat(widths[i].saturating_sub(text.width()));
@@ -100,15 +104,15 @@ impl Table {
                 Some(style) => ui.paint(style, &text),
                 None => text,
             };
-            parts.push(match align {
-                Align::Left => format!("{text}{pad}"),
-                Align::Right => format!("{pad}{text}"),
+            parts.push(match kind {
+                Column::Text | Column::Id => format!("{text}{pad}"),
+                Column::Number => format!("{pad}{text}"),
             });
         }
         parts.join(&" ".repeat(GAP)).trim_end().to_owned()
     }
 
-    /// Column widths: natural, then the widest text columns shortened until the row fits.
+    /// Column widths: natural, then the widest free-text columns shortened until the row fits.
     fn fit(&self, available: usize) -> Vec<usize> {
         let mut widths: Vec<usize> = self.columns.iter().map(|(name, _)| name.width()).collect();
         for row in &self.rows {
@@ -119,7 +123,7 @@ impl Table {
         let total = |w: &[usize]| w.iter().sum::<usize>() + GAP * w.len().saturating_sub(1);
         while total(&widths) > available {
             let widest = (0..widths.len())
-                .filter(|&i| self.columns[i].1 == Align::Left && widths[i] > MIN_SHRUNK)
+                .filter(|&i| self.columns[i].1 == Column::Text && widths[i] > MIN_SHRUNK)
                 .max_by_key(|&i| widths[i]);
             match widest {
                 Some(i) => widths[i] -= 1,
@@ -158,7 +162,7 @@ mod tests {
     }
 
     fn sample() -> Table {
-        let mut table = Table::new(&[("CARD", Align::Left), ("NAME", Align::Left), ("BALANCE", Align::Right)]);
+        let mut table = Table::new(&[("CARD", Column::Id), ("NAME", Column::Text), ("BALANCE", Column::Number)]);
         table.row(vec!["STD00000001".into(), "A rather long card name indeed".into(), "1234.50".into()]);
         table.row(vec!["VCH00000002".into(), "会员卡".into(), "5.00".into()]);
         table
@@ -179,6 +183,7 @@ mod tests {
         }
         assert!(lines[1].contains('…'), "{lines:?}");
         assert!(lines[1].ends_with("1234.50"), "money is never cut: {lines:?}");
+        assert!(lines[1].starts_with("STD00000001 "), "identifiers are never cut: {lines:?}");
     }
 
     #[test]

@@ -1,20 +1,20 @@
 //! Transactions as tables and short receipts, shared by member and merchant commands.
 
-use super::table::{Align, Cell, Table};
+use super::table::{Cell, Column, Table};
 use super::ui::{Style, Ui, local_time, wire};
 use crate::domain::{TransactionView, TxType};
 
 /// A table of transactions; amounts signed from the card's point of view.
 pub fn print_table(ui: &Ui, items: &[TransactionView]) {
     let mut table = Table::new(&[
-        ("TIME", Align::Left),
-        ("TX", Align::Left),
-        ("TYPE", Align::Left),
-        ("CARD", Align::Left),
-        ("MERCHANT", Align::Left),
-        ("AMOUNT", Align::Right),
-        ("POINTS", Align::Right),
-        ("STATUS", Align::Left),
+        ("TIME", Column::Id),
+        ("TX", Column::Id),
+        ("TYPE", Column::Text),
+        ("CARD", Column::Id),
+        ("MERCHANT", Column::Text),
+        ("AMOUNT", Column::Number),
+        ("POINTS", Column::Number),
+        ("STATUS", Column::Text),
     ]);
     for tx in items {
         let amount = signed_amount(tx);

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::super::args::{AccountCommand, CreateAccount};
 use super::super::error::{CliError, CliResult};
-use super::super::table::{Align, Cell, Table};
+use super::super::table::{Cell, Column, Table};
 use super::super::ui::{Style, local_time, wire};
 use super::super::{Ctx, page_query, print_page_footer, secret};
 use crate::domain::{MemberView, MerchantView};
@@ -147,12 +147,12 @@ async fn act(ctx: &Ctx, kind: Kind, account: &str, action: &str, reason: Option<
 
 fn member_table() -> Table {
     Table::new(&[
-        ("MEMBER", Align::Left),
-        ("NAME", Align::Left),
-        ("PHONE", Align::Left),
-        ("EMAIL", Align::Left),
-        ("STATUS", Align::Left),
-        ("CREATED", Align::Left),
+        ("MEMBER", Column::Id),
+        ("NAME", Column::Text),
+        ("PHONE", Column::Text),
+        ("EMAIL", Column::Text),
+        ("STATUS", Column::Text),
+        ("CREATED", Column::Id),
     ])
 }
 
@@ -169,11 +169,11 @@ fn member_row(member: &MemberView) -> Vec<Cell> {
 
 fn merchant_table() -> Table {
     Table::new(&[
-        ("CODE", Align::Left),
-        ("NAME", Align::Left),
-        ("CONTACT", Align::Left),
-        ("STATUS", Align::Left),
-        ("CREATED", Align::Left),
+        ("CODE", Column::Id),
+        ("NAME", Column::Text),
+        ("CONTACT", Column::Text),
+        ("STATUS", Column::Text),
+        ("CREATED", Column::Id),
     ])
 }
 

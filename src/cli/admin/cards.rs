@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::super::args::{CardCommand, wire_name};
 use super::super::error::CliResult;
-use super::super::table::{Align, Cell, Table};
+use super::super::table::{Cell, Column, Table};
 use super::super::ui::{Style, local_time_of, text_of};
 use super::super::{Ctx, idempotency_key, page_query, print_page_footer, secret, tx};
 use super::{action_body, id_in};
@@ -105,10 +105,10 @@ pub async fn run(ctx: &Ctx, command: CardCommand) -> CliResult {
             ctx.show(&reply, |ui, body: Value| {
                 let items = body.as_array().or_else(|| body["items"].as_array()).map(Vec::as_slice).unwrap_or_default();
                 let mut table = Table::new(&[
-                    ("MEMBER", Align::Left),
-                    ("NAME", Align::Left),
-                    ("ROLE", Align::Left),
-                    ("SINCE", Align::Left),
+                    ("MEMBER", Column::Id),
+                    ("NAME", Column::Text),
+                    ("ROLE", Column::Text),
+                    ("SINCE", Column::Id),
                 ]);
                 for binding in items {
                     table.row(vec![
@@ -151,14 +151,14 @@ async fn status_change(ctx: &Ctx, card: &str, action: &str, reason: Option<Strin
 
 fn print_cards(ui: &super::super::ui::Ui, cards: &[Value]) {
     let mut table = Table::new(&[
-        ("CARD", Align::Left),
-        ("TYPE", Align::Left),
-        ("NAME", Align::Left),
-        ("OWNER", Align::Left),
-        ("LEVEL", Align::Right),
-        ("POINTS", Align::Right),
-        ("BALANCE", Align::Right),
-        ("STATUS", Align::Left),
+        ("CARD", Column::Id),
+        ("TYPE", Column::Text),
+        ("NAME", Column::Text),
+        ("OWNER", Column::Text),
+        ("LEVEL", Column::Number),
+        ("POINTS", Column::Number),
+        ("BALANCE", Column::Number),
+        ("STATUS", Column::Text),
     ]);
     for card in cards {
         table.row(vec![

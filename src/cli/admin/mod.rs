@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::args::{AdminCommand, PageArg};
 use super::error::{CliError, CliResult};
-use super::table::{Align, Table};
+use super::table::{Column, Table};
 use super::ui::{Style, local_time_of, text_of};
 use super::{Ctx, page_query, print_page_footer};
 use crate::auth::Role;
@@ -86,11 +86,11 @@ async fn audit(ctx: &Ctx, filters: [(&'static str, Option<String>); 6], page: Pa
     let reply = ctx.api.get("/admin/audit", &query).await?;
     ctx.show(&reply, |ui, page: Value| {
         let mut table = Table::new(&[
-            ("TIME", Align::Left),
-            ("ACTOR", Align::Left),
-            ("ACTION", Align::Left),
-            ("OBJECT", Align::Left),
-            ("REQUEST", Align::Left),
+            ("TIME", Column::Id),
+            ("ACTOR", Column::Text),
+            ("ACTION", Column::Text),
+            ("OBJECT", Column::Text),
+            ("REQUEST", Column::Text),
         ]);
         for event in page["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let actor_id = text_of(&event["actor_id"]);
