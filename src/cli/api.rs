@@ -80,6 +80,7 @@ impl Api {
         &self.base
     }
 
+    /// A GET, retried when it fails on the way.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> CliResult<Reply> {
         self.send(Call { method: Method::GET, path, query, body: None, key: None }).await
     }
@@ -94,6 +95,7 @@ impl Api {
         self.send(Call { method: Method::POST, path, query: &[], body: Some(to_json(body)?), key: Some(key) }).await
     }
 
+    /// A DELETE, not repeated once sent.
     pub async fn delete(&self, path: &str) -> CliResult<Reply> {
         self.send(Call { method: Method::DELETE, path, query: &[], body: None, key: None }).await
     }

@@ -25,6 +25,7 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// Text without style.
     pub fn plain(text: impl Into<String>) -> Cell {
         Cell { text: text.into(), style: None }
     }
@@ -36,6 +37,7 @@ impl Cell {
         Cell { text, style }
     }
 
+    /// Text in a style.
     pub fn styled(text: impl Into<String>, style: Style) -> Cell {
         Cell { text: text.into(), style: Some(style) }
     }
@@ -64,16 +66,14 @@ const GAP: usize = 2;
 const MIN_SHRUNK: usize = 6;
 
 impl Table {
+    /// A table with these headers and kinds of column.
     pub fn new(columns: &[(&'static str, Column)]) -> Table {
         Table { columns: columns.to_vec(), rows: Vec::new() }
     }
 
+    /// Adds a row; missing cells print empty.
     pub fn row(&mut self, cells: Vec<Cell>) {
         self.rows.push(cells);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     /// Prints the table, or `empty` when it has no rows.
