@@ -161,6 +161,19 @@ impl<'de> Deserialize<'de> for AmountInput {
     }
 }
 
+impl Serialize for AmountInput {
+    /// As a string, so a client never sends an amount through a float.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl From<Money> for AmountInput {
+    fn from(money: Money) -> Self {
+        AmountInput(money.to_string())
+    }
+}
+
 impl utoipa::PartialSchema for AmountInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
