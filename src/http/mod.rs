@@ -14,6 +14,7 @@ pub mod merchant;
 pub mod middleware;
 pub mod ops;
 pub mod pagination;
+pub mod periods;
 pub mod respond;
 pub mod transactions;
 pub mod validate;
