@@ -3,13 +3,19 @@
 
 mod helpers;
 
+mod admin_cards;
+mod audit_log;
 mod auth;
+mod bindings;
+mod card_status;
 mod concurrency;
 mod config;
 mod envelope;
 mod idempotency;
+mod levels;
 mod migrations;
 mod ops;
 mod payments;
+mod programme_support;
 mod recharges;
 mod refunds;

@@ -1,0 +1,73 @@
+//! Helpers for the programme around the money: issuing cards, binding, and what was audited.
+
+use axum::http::Method;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{Client, TestResponse};
+
+/// A card issued by an admin.
+pub struct IssuedCard {
+    pub id: String,
+    pub card_no: String,
+}
+
+impl IssuedCard {
+    fn from(response: &TestResponse) -> IssuedCard {
+        assert_eq!(response.status, 201, "issue card: {}", response.text);
+        IssuedCard {
+            id: response.json["card"]["id"].as_str().unwrap().to_owned(),
+            card_no: response.json["card"]["card_no"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+impl Client<'_> {
+    /// Admin: issues a corporate card to `owner_id` with a fixed discount and binding password.
+    pub async fn issue_corporate(&self, owner_id: &str, discount: &str, password: Option<&str>) -> IssuedCard {
+        let body = json!({ "card_type": "corporate", "owner_member_id": owner_id, "fixed_discount": discount,
+                           "binding_password": password });
+        IssuedCard::from(&self.post("/admin/cards", body).await)
+    }
+
+    /// Admin: issues a voucher to `owner_id` with an initial balance.
+    pub async fn issue_voucher(&self, owner_id: &str, balance: &str) -> IssuedCard {
+        let body = json!({ "card_type": "voucher", "owner_member_id": owner_id, "initial_balance": balance });
+        IssuedCard::from(&self.post("/admin/cards", body).await)
+    }
+
+    /// Admin: moves a card's status.
+    pub async fn card_status(&self, card: &str, status: &str) -> TestResponse {
+        self.post(&format!("/admin/cards/{card}/status"), json!({ "status": status })).await
+    }
+
+    /// Member: tries to join a card by number.
+    pub async fn bind(&self, card_no: &str, role: &str, password: &str) -> TestResponse {
+        self.post("/member/bindings", json!({ "card_no": card_no, "role": role, "binding_password": password })).await
+    }
+
+    /// Member: leaves a card.
+    pub async fn leave(&self, card_id: &str) -> TestResponse {
+        self.call(Method::DELETE, &format!("/member/bindings/{card_id}"), None, &[]).await
+    }
+
+    /// Sends a PUT with a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> TestResponse {
+        self.call(Method::PUT, path, Some(body), &[]).await
+    }
+
+    /// Sends a PATCH with a JSON body.
+    pub async fn patch(&self, path: &str, body: Value) -> TestResponse {
+        self.call(Method::PATCH, path, Some(body), &[]).await
+    }
+}
+
+/// The actions audited for one request, in order.
+pub async fn audited_actions(pool: &PgPool, response: &TestResponse) -> Vec<String> {
+    let request_id = response.header("x-request-id").expect("request id");
+    sqlx::query_scalar("SELECT action FROM audit_events WHERE request_id = $1 ORDER BY id")
+        .bind(request_id)
+        .fetch_all(pool)
+        .await
+        .expect("audit events")
+}
