@@ -19,3 +19,5 @@ mod payments;
 mod programme_support;
 mod recharges;
 mod refunds;
+mod reports;
+mod settlements;

@@ -1,4 +1,5 @@
-//! Helpers for the programme around the money: issuing cards, binding, and what was audited.
+//! Helpers for the programme around the money: issuing cards, binding, settling, and placing
+//! transactions in time.
 
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -51,6 +52,11 @@ impl Client<'_> {
         self.call(Method::DELETE, &format!("/member/bindings/{card_id}"), None, &[]).await
     }
 
+    /// Merchant: asks for a settlement.
+    pub async fn settle(&self, body: Value) -> TestResponse {
+        self.post("/merchant/settlements", body).await
+    }
+
     /// Sends a PUT with a JSON body.
     pub async fn put(&self, path: &str, body: Value) -> TestResponse {
         self.call(Method::PUT, path, Some(body), &[]).await
@@ -62,6 +68,17 @@ impl Client<'_> {
     }
 }
 
+/// Moves a transaction to another instant, to place it in a period.
+pub async fn backdate(pool: &PgPool, tx_no: &str, at: &str) {
+    let moved = sqlx::query("UPDATE transactions SET created_at = $2::timestamptz WHERE tx_no = $1")
+        .bind(tx_no)
+        .bind(at)
+        .execute(pool)
+        .await
+        .expect("backdate");
+    assert_eq!(moved.rows_affected(), 1, "{tx_no} exists");
+}
+
 /// The actions audited for one request, in order.
 pub async fn audited_actions(pool: &PgPool, response: &TestResponse) -> Vec<String> {
     let request_id = response.header("x-request-id").expect("request id");
@@ -70,4 +87,11 @@ pub async fn audited_actions(pool: &PgPool, response: &TestResponse) -> Vec<Stri
         .fetch_all(pool)
         .await
         .expect("audit events")
+}
+
+/// The `tx_no` of a charge or refund response.
+pub fn tx_no(response: &TestResponse) -> String {
+    assert_eq!(response.status, 201, "{}", response.text);
+    let tx = if response.json["refund"].is_object() { &response.json["refund"] } else { &response.json["transaction"] };
+    tx["tx_no"].as_str().unwrap().to_owned()
 }

@@ -8,6 +8,8 @@ pub mod levels;
 pub mod members;
 pub mod merchants;
 pub mod money;
+pub mod settlements;
+pub mod statistics;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -23,4 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(card_bindings::router())
         .merge(levels::router())
         .merge(audit::router())
+        .merge(settlements::router())
+        .merge(statistics::router())
 }
