@@ -17,7 +17,7 @@ apt_install() {
 if ! postgres_up; then
   echo "ensure-services: PostgreSQL is not answering on 127.0.0.1:5432; starting it"
   ls /etc/postgresql >/dev/null 2>&1 || apt_install postgresql
-  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
   hba=/etc/postgresql/$version/main/pg_hba.conf
   # Tests connect as postgres over TCP without a password: trust loopback only.
   if ! grep -q "mps: trust loopback" "$hba"; then

@@ -1,4 +1,5 @@
-# Shared helpers of scripts/validate-deploy.sh and scripts/stack.sh (sourced, not run).
+# Shared helpers of scripts/validate-deploy.sh, scripts/stack.sh and scripts/backup-restore-proof.sh
+# (sourced, not run).
 # shellcheck shell=bash
 
 # ensure_commands CMD:PACKAGE ... — installs (Debian, as root) the packages whose command is
@@ -11,10 +12,11 @@ ensure_commands() {
     ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 }
 
-# apt_install PACKAGE ... — quiet apt-get install.  apt-get update runs only when the first attempt
-# fails (fresh machine, empty or stale package lists).  Package maintainer scripts are kept from
-# starting services (nginx, prometheus, …) with a temporary policy-rc.d: these tools are for
-# validation and for processes the scripts start and stop themselves.
+# apt_install PACKAGE ... — quiet apt-get install.  `apt-get update` runs once per script run,
+# before the first install (a fresh machine has empty or stale package lists).  Package maintainer
+# scripts are kept from starting services (nginx, prometheus, …) with a temporary policy-rc.d:
+# these tools are for validation and for processes the scripts start and stop themselves.
+APT_UPDATED=${APT_UPDATED:-}
 apt_install() {
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         echo "missing packages: $* (install them, or run as root on Debian)" >&2
@@ -27,12 +29,77 @@ apt_install() {
         chmod 0755 /usr/sbin/policy-rc.d
         guard=1
     fi
-    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends)
-    if ! "${apt[@]}" "$@" >/dev/null 2>&1; then
-        { apt-get update -qq >/dev/null && "${apt[@]}" "$@" >/dev/null; } || rc=$?
+    if [ -z "$APT_UPDATED" ]; then
+        apt-get update -qq >/dev/null || rc=$?
+        APT_UPDATED=1
+    fi
+    if [ "$rc" = 0 ]; then
+        env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null || rc=$?
     fi
     [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
     return "$rc"
+}
+
+# mps_binary ROOT — prints the mps binary to run: $MPS_BIN when set; else the newer of
+# target/release/mps and target/debug/mps; else it makes a debug build now (`cargo build --locked`,
+# a few minutes cold) and prints target/debug/mps.  Says on stderr which one it chose.
+mps_binary() {
+    local root=$1 target b chosen=""
+    if [ -n "${MPS_BIN:-}" ]; then
+        [ -x "$MPS_BIN" ] || { echo "MPS_BIN=$MPS_BIN is not executable" >&2; return 1; }
+        echo "$MPS_BIN"
+        return 0
+    fi
+    target=${CARGO_TARGET_DIR:-$root/target}
+    for b in "$target/release/mps" "$target/debug/mps"; do
+        [ -x "$b" ] || continue
+        if [ -z "$chosen" ] || [ "$b" -nt "$chosen" ]; then chosen=$b; fi
+    done
+    if [ -z "$chosen" ]; then
+        command -v cargo >/dev/null 2>&1 \
+            || { echo "no mps binary and no cargo: build it, or set MPS_BIN" >&2; return 1; }
+        echo "no mps binary yet: building a debug one (cargo build --locked)" >&2
+        (cd "$root" && cargo build --locked) >&2 || return 1
+        chosen=$target/debug/mps
+    fi
+    echo "using $chosen (built $(date -r "$chosen" '+%F %T'))" >&2
+    echo "$chosen"
+}
+
+# pg_db_name URL — the database name in a postgres:// URL.
+pg_db_name() {
+    local u=${1%%\?*}
+    echo "${u##*/}"
+}
+
+# pg_admin_url URL — the same server and options, database `postgres` (to create or drop URL's).
+pg_admin_url() {
+    local u=$1 q=""
+    [[ $u != *\?* ]] || q="?${u#*\?}"
+    u=${u%%\?*}
+    echo "${u%/*}/postgres$q"
+}
+
+# pg_db_exists URL — whether URL's database exists.
+pg_db_exists() {
+    [ "$(psql "$(pg_admin_url "$1")" -XAtqc "SELECT 1 FROM pg_database WHERE datname = '$(pg_db_name "$1")'")" = 1 ]
+}
+
+# pg_drop_db URL — drops URL's database, disconnecting its sessions.  Only plain names
+# (letters, digits, _) are accepted, so nothing needs quoting.
+pg_drop_db() {
+    local name
+    name=$(pg_db_name "$1")
+    [[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "refusing to drop database '$name'" >&2; return 1; }
+    PGOPTIONS="-c client_min_messages=warning" psql "$(pg_admin_url "$1")" -Xq -v ON_ERROR_STOP=1 \
+        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"
+}
+
+# redis_del_prefix URL PREFIX — deletes every key starting with PREFIX (which must not be empty).
+redis_del_prefix() {
+    local url=$1 prefix=$2
+    [ -n "$prefix" ] || return 1
+    redis-cli -u "$url" --scan --pattern "$prefix*" | xargs -r -n 100 redis-cli -u "$url" del >/dev/null
 }
 
 # stop_pidfile FILE NAME — stops the process whose pid FILE holds, if it is still the program NAME

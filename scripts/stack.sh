@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # The docker-compose topology, run natively on loopback (no Docker needed):
 #
-#   PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379   used when already running, started otherwise
-#   mps serve            127.0.0.1:$STACK_API_PORT    (8000)  target/release/mps or target/debug/mps
-#   nginx                127.0.0.1:$STACK_HTTP_PORT   (8080) -> HTTPS 127.0.0.1:$STACK_HTTPS_PORT (8443)
+#   PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379   used when already running, started otherwise;
+#                        the stack's own database (mps_stack) and Redis key prefix (mps_stack:)
+#   mps serve            127.0.0.1:$STACK_API_PORT    (18000) $MPS_BIN, else the newer of
+#                        target/release/mps and target/debug/mps, else a debug build made by `up`
+#   nginx                127.0.0.1:$STACK_HTTP_PORT   (18080) -> HTTPS 127.0.0.1:$STACK_HTTPS_PORT (18443)
 #                        the repo's nginx.conf, rendered for loopback, with a generated certificate
-#   Prometheus           127.0.0.1:$STACK_PROM_PORT   (9090)  the repo's config/prometheus.yml and
+#   Prometheus           127.0.0.1:$STACK_PROM_PORT   (19090) the repo's config/prometheus.yml and
 #                        alerts.yml, rendered for loopback, with a throwaway storage directory
 #
 # Usage: scripts/stack.sh up | down | status | smoke | render DIR
-#   up      start everything (migrates, creates the admin admin@example.com), wait until healthy
-#   smoke   the money path over HTTPS through nginx, then checks that Prometheus scraped it
-#   down    stop exactly what `up` started (pids and "started" markers in $STACK_STATE)
+#   up      start everything (creates and migrates the database, creates the admin
+#           admin@example.com with `mps create-admin`), wait until healthy
+#   smoke   the money path over HTTPS through nginx (balance checked to the cent), then asks
+#           Prometheus that it scraped it; last line "N passed, M failed", non-zero on a failure
+#   down    stop exactly what `up` started (pids and "started" markers in $STACK_STATE), drop the
+#           database `up` created and delete the stack's Redis keys
 #   render  only write the loopback nginx.conf (+ certificate) and prometheus.yml into DIR
 #
 # State, logs, the admin password and the JWT secret live in $STACK_STATE (target/stack).
 # Override the binary with MPS_BIN, the database with STACK_DATABASE_URL (on Debian's default
-# pg_hba.conf TCP needs a password: postgres://postgres:PASSWORD@127.0.0.1:5432/mps_stack).
+# pg_hba.conf TCP needs a password: postgres://postgres:PASSWORD@127.0.0.1:5432/mps_stack), the
+# Redis key prefix with STACK_REDIS_KEY_PREFIX.  Installs missing tools (Debian, as root).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,12 +30,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/scripts/lib.sh"
 
 STATE=${STACK_STATE:-$ROOT/target/stack}
-API_PORT=${STACK_API_PORT:-8000}
-HTTP_PORT=${STACK_HTTP_PORT:-8080}
-HTTPS_PORT=${STACK_HTTPS_PORT:-8443}
-PROM_PORT=${STACK_PROM_PORT:-9090}
+# Not the compose ports (8000, 80/443, 9090): a developer's `cargo run` keeps 8000.
+API_PORT=${STACK_API_PORT:-18000}
+HTTP_PORT=${STACK_HTTP_PORT:-18080}
+HTTPS_PORT=${STACK_HTTPS_PORT:-18443}
+PROM_PORT=${STACK_PROM_PORT:-19090}
 DATABASE_URL=${STACK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mps_stack}
 REDIS_URL=${STACK_REDIS_URL:-redis://127.0.0.1:6379}
+REDIS_KEY_PREFIX=${STACK_REDIS_KEY_PREFIX:-mps_stack:}
 ADMIN_EMAIL=admin@example.com
 
 die() { echo "stack: $*" >&2; exit 1; }
@@ -99,19 +107,6 @@ wait_for() { # wait_for WHAT SECONDS PIDNAME COMMAND...
     die "$what not ready after ${secs}s (log: $STATE/$name.log)"
 }
 
-find_binary() {
-    if [ -n "${MPS_BIN:-}" ]; then
-        [ -x "$MPS_BIN" ] || die "MPS_BIN=$MPS_BIN is not executable"
-        echo "$MPS_BIN"
-    elif [ -x "$ROOT/target/release/mps" ]; then
-        echo "$ROOT/target/release/mps"
-    elif [ -x "$ROOT/target/debug/mps" ]; then
-        echo "$ROOT/target/debug/mps"
-    else
-        die "no mps binary: cargo build --release --locked (or set MPS_BIN)"
-    fi
-}
-
 ensure_postgres() {
     port_open 5432 && return 0
     command -v pg_ctlcluster >/dev/null 2>&1 || ensure_commands pg_ctlcluster:postgresql
@@ -142,6 +137,7 @@ ensure_redis() {
 # developer's ./.env is not read.
 mps_env() {
     MPS_ENV=(APP_ENV=production DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL"
+        REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX"
         JWT_SECRET="$(cat "$STATE/jwt-secret")" API_HOST=127.0.0.1 API_PORT="$API_PORT"
         TRUSTED_PROXIES=127.0.0.1 LOG_FORMAT=json METRICS_ENABLED=true)
 }
@@ -155,14 +151,25 @@ up() {
     for p in "$API_PORT" "$HTTP_PORT" "$HTTPS_PORT" "$PROM_PORT"; do
         ! port_open "$p" || die "port $p is already in use"
     done
-    ensure_commands nginx:nginx prometheus:prometheus openssl:openssl curl:curl
-    local bin
-    bin=$(find_binary)
+    ensure_commands nginx:nginx prometheus:prometheus openssl:openssl curl:curl \
+        psql:postgresql-client redis-cli:redis-tools
+    local bin reused=""
+    bin=$(mps_binary "$ROOT") || die "no mps binary"
+    echo "$bin" >"$STATE/mps.bin"
     # Anything that fails from here on (a failed command or a die) undoes what was started.
     trap 'echo "stack: up failed; stopping what it started" >&2; down' EXIT
 
     ensure_postgres
     ensure_redis
+    # The stack's own database: created here (by `mps migrate`) and dropped by down.  One that
+    # exists without our marker belongs to someone else and is left alone.
+    if pg_db_exists "$DATABASE_URL"; then
+        [ "$(cat "$STATE/created-database" 2>/dev/null)" = "$DATABASE_URL" ] \
+            || die "database $(pg_db_name "$DATABASE_URL") exists and was not created by stack.sh: drop it or set STACK_DATABASE_URL"
+        reused=1
+        say "reusing database $(pg_db_name "$DATABASE_URL") from an earlier up (down drops it)"
+    fi
+    echo "$DATABASE_URL" >"$STATE/created-database"
     [ -s "$STATE/jwt-secret" ] || openssl rand -base64 48 | tr -d '\n' >"$STATE/jwt-secret"
     [ -s "$STATE/admin-password" ] || openssl rand -hex 16 >"$STATE/admin-password"
     chmod 0600 "$STATE/jwt-secret" "$STATE/admin-password"
@@ -171,12 +178,15 @@ up() {
     say "migrating $DATABASE_URL with $bin"
     (cd "$STATE" && env "${MPS_ENV[@]}" "$bin" migrate) >>"$STATE/mps.log" 2>&1 \
         || { tail -n 20 "$STATE/mps.log" >&2; false; }
-    # Fails when the admin exists from an earlier run: that admin keeps the same saved password.
+    # In a reused database the admin exists already, with the same saved password.
     if (cd "$STATE" && MPS_ADMIN_PASSWORD="$(cat "$STATE/admin-password")" \
         env "${MPS_ENV[@]}" "$bin" create-admin --email "$ADMIN_EMAIL" --name Admin) >>"$STATE/mps.log" 2>&1; then
-        say "created admin $ADMIN_EMAIL (password in $STATE/admin-password)"
+        say "created admin $ADMIN_EMAIL with mps create-admin (password in $STATE/admin-password)"
+    elif [ -n "$reused" ]; then
+        say "create-admin failed in the reused database (admin exists?); see $STATE/mps.log"
     else
-        say "create-admin failed (admin from an earlier run?); see $STATE/mps.log"
+        tail -n 5 "$STATE/mps.log" >&2
+        die "mps create-admin failed"
     fi
 
     (cd "$STATE" && exec nohup env "${MPS_ENV[@]}" "$bin" serve) >>"$STATE/mps.log" 2>&1 </dev/null &
@@ -211,8 +221,24 @@ down() {
     [ -d "$STATE" ] || { say "nothing to stop"; return 0; }
     stop_pidfile "$STATE/prometheus.pid" prometheus
     stop_pidfile "$STATE/nginx.pid" nginx
-    stop_pidfile "$STATE/mps.pid" "$(basename "$(find_binary 2>/dev/null || echo mps)")"
-    stop_pidfile "$STATE/redis.pid" redis-server
+    local bin=mps
+    [ ! -s "$STATE/mps.bin" ] || bin=$(basename "$(cat "$STATE/mps.bin")")
+    stop_pidfile "$STATE/mps.pid" "$bin"
+    if [ -f "$STATE/created-database" ]; then
+        local url
+        url=$(cat "$STATE/created-database")
+        if pg_drop_db "$url"; then
+            rm -f "$STATE/created-database"
+            say "dropped database $(pg_db_name "$url")"
+        else
+            echo "stack: could not drop database $(pg_db_name "$url")" >&2
+        fi
+    fi
+    if [ -f "$STATE/redis.pid" ]; then
+        stop_pidfile "$STATE/redis.pid" redis-server # started by up: its keys go with it
+    elif command -v redis-cli >/dev/null 2>&1 && redis_del_prefix "$REDIS_URL" "$REDIS_KEY_PREFIX" 2>/dev/null; then
+        say "deleted Redis keys $REDIS_KEY_PREFIX*"
+    fi
     if [ -f "$STATE/started-postgres" ]; then
         pg_ctlcluster "$(cat "$STATE/started-postgres")" main stop || true
         rm -f "$STATE/started-postgres"
@@ -228,6 +254,7 @@ status() {
         if alive "$p"; then echo "$p: running (pid $(cat "$STATE/$p.pid"))"; else echo "$p: not started by stack"; fi
     done
     [ ! -f "$STATE/started-postgres" ] || echo "postgres: started by stack"
+    [ ! -f "$STATE/created-database" ] || echo "database: $(pg_db_name "$(cat "$STATE/created-database")") (created by stack)"
 }
 
 # ---- smoke --------------------------------------------------------------------------------------
@@ -235,7 +262,7 @@ status() {
 PASSED=0
 FAILED=0
 ok() { PASSED=$((PASSED + 1)); echo "  ok    $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "  FAIL  $*" >&2; }
+fail() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; } # stdout: in order with the summary
 
 # call METHOD PATH TOKEN BODY [HEADER...] — sets CODE, BODY, HEADERS.
 call() {
@@ -265,6 +292,12 @@ expect() {
     return 1
 }
 
+# cents AMOUNT — "87.66" -> 8766; anything not of the form digits.two-digits -> "invalid"
+cents() {
+    if [[ $1 =~ ^([0-9]+)\.([0-9]{2})$ ]]; then echo $((10#${BASH_REMATCH[1]} * 100 + 10#${BASH_REMATCH[2]}))
+    else echo invalid; fi
+}
+
 promql() { # promql QUERY — the first sample's value, or empty
     curl -fsS -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" \
         | jq -r '.data.result[0].value[1] // empty'
@@ -275,6 +308,7 @@ smoke() {
     ensure_commands jq:jq curl:curl
     RUN=$(date +%s)$RANDOM
     local before admin member merchant card_id qr phone code amount charge
+    local balance_before balance_after
     before=$(promql 'sum(mps_api_requests_total)') || before=""
     before=${before:-0}
 
@@ -290,41 +324,60 @@ smoke() {
     else fail "X-Request-Id not echoed: $(grep -i request-id <<<"$HEADERS")"; fi
 
     call POST /auth/login "" "{\"role\":\"admin\",\"identifier\":\"$ADMIN_EMAIL\",\"password\":\"$(cat "$STATE/admin-password")\"}"
-    expect "admin login" 200 '.token | length > 0' || return 1
+    expect "admin login (admin made by mps create-admin)" 200 '.token | length > 0' || return 1
     admin=$(jq -r .token <<<"$BODY")
 
     phone="139${RUN: -8}"
     call POST /admin/members "$admin" "{\"name\":\"Smoke $RUN\",\"phone\":\"$phone\",\"password\":\"smoke-member-$RUN\"}"
-    expect "create member" '2??' '.member.id and .card.id' || return 1
+    expect "create member" 201 '.member.id and .card.id and .card.card_no' || return 1
     card_id=$(jq -r .card.id <<<"$BODY")
 
     code="SMK${RUN: -10}"
     call POST /admin/merchants "$admin" "{\"code\":\"$code\",\"name\":\"Smoke shop $RUN\",\"password\":\"smoke-merchant-$RUN\"}"
-    expect "create merchant" '2??' '.code or .id' || return 1
+    expect "create merchant" 201 ".code == \"$code\"" || return 1
 
     call POST "/admin/cards/$card_id/recharge" "$admin" '{"amount":"100.00"}' "Idempotency-Key: smoke-rcg-$RUN"
-    expect "admin recharge 100.00" '2??' '.transaction.status == "completed"' || return 1
+    expect "admin recharge 100.00" 201 '.transaction.status == "completed" and .transaction.final_amount == "100.00"' || return 1
 
     call POST /auth/login "" "{\"role\":\"member\",\"identifier\":\"$phone\",\"password\":\"smoke-member-$RUN\"}"
     expect "member login" 200 '.token | length > 0' || return 1
     member=$(jq -r .token <<<"$BODY")
 
+    call GET /member/cards "$member" ""
+    expect "member sees the credited card: balance 100.00" 200 \
+        ".items[] | select(.id == \"$card_id\") | .balance == \"100.00\"" || return 1
+    balance_before=$(jq -r ".items[] | select(.id == \"$card_id\") | .balance" <<<"$BODY")
+
     call POST /member/qr "$member" "{\"card_id\":\"$card_id\"}"
-    expect "member QR" '2??' '.qr_plain | length > 0' || return 1
+    expect "member QR" 201 '.qr_plain | length > 0' || return 1
     qr=$(jq -r .qr_plain <<<"$BODY")
 
-    call POST /auth/login "" "{\"role\":\"merchant\",\"identifier\":\"$code\",\"password\":\"smoke-merchant-$RUN\"}"
+    call POST /auth/login "" "{\"role\":\"merchant\",\"identifier\":\"$code\",\"password\":\"smoke-merchant-$RUN\",\"operator\":\"till-1\"}"
     expect "merchant login" 200 '.token | length > 0' || return 1
     merchant=$(jq -r .token <<<"$BODY")
 
     amount=12.34
     charge="{\"qr_plain\":\"$qr\",\"amount\":\"$amount\"}"
     call POST /merchant/charge "$merchant" "$charge" "Idempotency-Key: smoke-pay-$RUN"
-    expect "charge $amount" '2??' ".transaction.status == \"completed\" and .transaction.final_amount == \"$amount\"" || return 1
+    expect "charge $amount" 201 ".transaction.status == \"completed\" and .transaction.final_amount == \"$amount\"
+        and .transaction.card_id == \"$card_id\"" || return 1
     call POST /merchant/charge "$merchant" "$charge" "Idempotency-Key: smoke-pay-$RUN"
-    expect "charge replay (same Idempotency-Key)" '2??' ".transaction.final_amount == \"$amount\"" || true
+    expect "charge replay (same Idempotency-Key)" 201 ".transaction.final_amount == \"$amount\"" || true
     if grep -qi '^idempotent-replayed: true' <<<"$HEADERS"; then ok "replay marked Idempotent-Replayed"
     else fail "replay without Idempotent-Replayed: true"; fi
+
+    # The balance moved by exactly the amount, once (the replay charged nothing), as the member sees
+    # it (a merchant's answer does not show balances).  Compared in cents, as integers.
+    call GET /member/cards "$member" ""
+    expect "member cards after the charge" 200 '.items | length > 0' || return 1
+    balance_after=$(jq -r ".items[] | select(.id == \"$card_id\") | .balance" <<<"$BODY")
+    local want=invalid
+    if [[ $(cents "$balance_before") != invalid ]]; then want=$(($(cents "$balance_before") - $(cents "$amount"))); fi
+    if [ "$want" != invalid ] && [ "$(cents "$balance_after")" = "$want" ]; then
+        ok "balance moved exactly: $balance_before - $amount = $balance_after (charged once)"
+    else
+        fail "balance: before $balance_before, charged $amount, now ${balance_after:-?}; want $want cents"
+    fi
 
     # Prometheus scrapes every 5 s in the rendered config.
     local i up after
@@ -350,7 +403,7 @@ case "${1:-}" in
     render) [ -n "${2:-}" ] || die "usage: $0 render DIR"; ensure_commands openssl:openssl; render "$2"; say "rendered into $2" ;;
     smoke)
         smoke || true
-        echo "smoke: $PASSED passed, $FAILED failed"
+        echo "$PASSED passed, $FAILED failed"
         [ "$FAILED" = 0 ] && [ "$PASSED" -gt 0 ]
         ;;
     *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

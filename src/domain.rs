@@ -18,12 +18,34 @@ pub enum MemberStatus {
     Deleted,
 }
 
+impl MemberStatus {
+    /// The status as stored and sent: `active`, `inactive`, `suspended`, `deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Inactive => "inactive",
+            MemberStatus::Suspended => "suspended",
+            MemberStatus::Deleted => "deleted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[sqlx(type_name = "merchant_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum MerchantStatus {
     Active,
     Suspended,
+}
+
+impl MerchantStatus {
+    /// The status as stored and sent: `active` or `suspended`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MerchantStatus::Active => "active",
+            MerchantStatus::Suspended => "suspended",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]

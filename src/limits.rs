@@ -4,7 +4,9 @@
 //!   limiter in this process (governor): cheap enough for every request.
 //! - Limits that must hold across instances (logins per IP, failed logins per identifier,
 //!   binding attempts per member) are fixed windows counted in Redis, one round trip each;
-//!   while Redis is down they are counted in this process instead.
+//!   while Redis is down they are counted in this process instead. A limit on *failed*
+//!   attempts counts every attempt up front and forgives the ones that succeed
+//!   ([`Limits::forgive`]): checking first and counting after would let a burst through.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -31,6 +33,10 @@ pub struct Window {
     pub limit: u32,
     pub length: Duration,
 }
+
+/// Decrements a window's count if the window still exists and holds something.
+const FORGIVE_SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+     if n > 0 then return redis.call('DECR', KEYS[1]) end return 0";
 
 fn rate_limited(retry_after: Duration, message: &str) -> ApiError {
     let mut error = ApiError::new(ErrorCode::RateLimited, message);
@@ -69,18 +75,20 @@ impl Limits {
         Ok(())
     }
 
-    /// Refuses when the window already holds `limit` events, without counting one.
-    pub async fn check(&self, cache: &Cache, name: &str, window: Window, message: &str) -> Result<(), ApiError> {
-        let (count, retry_after) = self.current(cache, name, window).await;
-        if count >= window.limit {
-            return Err(rate_limited(retry_after, message));
+    /// Takes back one event counted by [`Limits::hit`], for attempt limits that only count
+    /// failures: count the attempt with `hit` *before* checking the secret — so attempts sent
+    /// at once cannot all pass a check that has not seen the others yet — and forgive it when
+    /// it succeeds. A window that has ended is never recreated.
+    pub async fn forgive(&self, cache: &Cache, name: &str) {
+        let key = cache.key(&format!("limit:{name}"));
+        let shared = cache
+            .run(|mut c| async move {
+                redis::cmd("EVAL").arg(FORGIVE_SCRIPT).arg(1).arg(key).query_async::<i64>(&mut c).await
+            })
+            .await;
+        if shared.is_err() {
+            self.forgive_locally(name);
         }
-        Ok(())
-    }
-
-    /// Counts one event without refusing anything (e.g. a failed login).
-    pub async fn record(&self, cache: &Cache, name: &str, window: Window) {
-        self.increment(cache, name, window).await;
     }
 
     async fn increment(&self, cache: &Cache, name: &str, window: Window) -> (u32, Duration) {
@@ -106,20 +114,6 @@ impl Limits {
         }
     }
 
-    async fn current(&self, cache: &Cache, name: &str, window: Window) -> (u32, Duration) {
-        let key = cache.key(&format!("limit:{name}"));
-        let shared =
-            cache
-                .run(|mut c| async move {
-                    redis::pipe().get(&key).ttl(&key).query_async::<(Option<u32>, i64)>(&mut c).await
-                })
-                .await;
-        match shared {
-            Ok((count, ttl)) => (count.unwrap_or(0), Duration::from_secs(ttl.max(1) as u64)),
-            Err(_) => self.current_locally(name, window),
-        }
-    }
-
     fn increment_locally(&self, name: &str, window: Window) -> (u32, Duration) {
         let now = Instant::now();
         let mut windows = self.local_windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -134,14 +128,10 @@ impl Limits {
         (entry.1, window.length.saturating_sub(now.duration_since(entry.0)))
     }
 
-    fn current_locally(&self, name: &str, window: Window) -> (u32, Duration) {
-        let now = Instant::now();
-        let windows = self.local_windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match windows.get(name) {
-            Some((started, count)) if now.duration_since(*started) < window.length => {
-                (*count, window.length.saturating_sub(now.duration_since(*started)))
-            }
-            _ => (0, window.length),
+    fn forgive_locally(&self, name: &str) {
+        let mut windows = self.local_windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, count)) = windows.get_mut(name) {
+            *count = count.saturating_sub(1);
         }
     }
 }

@@ -38,43 +38,41 @@ fn help(name: &str) -> &'static str {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// Registers every family; fails only on a programming error in the definitions.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let counter = |name: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help(name)), labels).expect("valid metric definition");
-            registry.register(Box::new(c.clone())).expect("metric registered once");
-            c
+        let counter = |name: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(name, help(name)), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
         };
-        let requests_total = counter("mps_api_requests_total", &["method", "endpoint", "status"]);
-        let rpc_calls_total = counter("mps_api_rpc_calls_total", &["function_name", "status"]);
-        let auth_attempts_total = counter("mps_api_auth_attempts_total", &["role", "status"]);
-        let member_logins_total = counter("mps_member_logins_total", &["status"]);
+        let requests_total = counter("mps_api_requests_total", &["method", "endpoint", "status"])?;
+        let rpc_calls_total = counter("mps_api_rpc_calls_total", &["function_name", "status"])?;
+        let auth_attempts_total = counter("mps_api_auth_attempts_total", &["role", "status"])?;
+        let member_logins_total = counter("mps_member_logins_total", &["status"])?;
 
         let request_duration = HistogramVec::new(
             HistogramOpts::new("mps_api_request_duration_seconds", help("mps_api_request_duration_seconds"))
                 .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             &["method", "endpoint"],
-        )
-        .expect("valid metric definition");
-        registry.register(Box::new(request_duration.clone())).expect("metric registered once");
+        )?;
+        registry.register(Box::new(request_duration.clone()))?;
 
         let payment_amount = Histogram::with_opts(
             HistogramOpts::new("mps_payment_amount", help("mps_payment_amount"))
                 .buckets(vec![10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0]),
-        )
-        .expect("valid metric definition");
-        registry.register(Box::new(payment_amount.clone())).expect("metric registered once");
+        )?;
+        registry.register(Box::new(payment_amount.clone()))?;
 
-        let gauge = |name: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help(name)), labels).expect("valid metric definition");
-            registry.register(Box::new(g.clone())).expect("metric registered once");
-            g
+        let gauge = |name: &str, labels: &[&str]| -> Result<IntGaugeVec, prometheus::Error> {
+            let g = IntGaugeVec::new(Opts::new(name, help(name)), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
         };
-        let active_sessions = gauge("mps_active_sessions", &["role"]);
-        let db_pool_connections = gauge("mps_db_pool_connections", &["state"]);
-        let db_pool_max = IntGauge::new("mps_db_pool_max_connections", help("mps_db_pool_max_connections"))
-            .expect("valid metric definition");
-        registry.register(Box::new(db_pool_max.clone())).expect("metric registered once");
+        let active_sessions = gauge("mps_active_sessions", &["role"])?;
+        let db_pool_connections = gauge("mps_db_pool_connections", &["state"])?;
+        let db_pool_max = IntGauge::new("mps_db_pool_max_connections", help("mps_db_pool_max_connections"))?;
+        registry.register(Box::new(db_pool_max.clone()))?;
 
         // Finite label sets start at zero so dashboards see them before the first event.
         for role in ["member", "merchant", "admin"] {
@@ -87,7 +85,7 @@ impl Metrics {
             member_logins_total.with_label_values(&[status]);
         }
 
-        Metrics {
+        Ok(Metrics {
             registry,
             requests_total,
             request_duration,
@@ -98,7 +96,7 @@ impl Metrics {
             active_sessions,
             db_pool_connections,
             db_pool_max,
-        }
+        })
     }
 
     /// Counts one call of a database function with its outcome (`ok` or an error code).
@@ -127,11 +125,5 @@ impl Metrics {
             }
         }
         text
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
     }
 }

@@ -25,7 +25,7 @@ impl AppState {
     /// Wires the state from a configuration and an open (possibly lazy) pool.
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<AppState> {
         let cache = Cache::new(&config)?;
-        let metrics = Metrics::new();
+        let metrics = Metrics::new()?;
         metrics.db_pool_max.set(i64::from(config.db_max_connections));
         let jwt = Arc::new(JwtKeys::new(&config));
         let limits = Arc::new(Limits::new(&config));

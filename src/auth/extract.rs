@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -119,10 +120,14 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
 /// The client's address: the socket's, or — only when the socket is a trusted proxy — the
 /// nearest untrusted address in `X-Forwarded-For`.
 pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
+    // As axum's own `ConnectInfo` extractor does, fall back to a `MockConnectInfo` layer (how
+    // in-process callers such as the tests give the router a peer address).
     let socket = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+        .map(|ConnectInfo(addr)| *addr)
+        .or_else(|| parts.extensions.get::<MockConnectInfo<SocketAddr>>().map(|MockConnectInfo(addr)| *addr))
+        .map(|addr| addr.ip().to_canonical())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let trusted = |ip: IpAddr| config.trusted_proxies.iter().any(|p| p.contains(ip));
     if !trusted(socket) {

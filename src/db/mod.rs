@@ -149,6 +149,7 @@ pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
     matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))
 }
 
+pub mod account_management;
 pub mod accounts;
 pub mod admins;
 pub mod audit;

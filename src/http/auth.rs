@@ -31,7 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub role: Role,
     /// Member: phone or member_no; merchant: code; admin: email.
@@ -54,7 +55,8 @@ pub struct UserSummary {
     pub operator: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// Send as `Authorization: Bearer <token>`.
     pub token: String,
@@ -107,33 +109,46 @@ async fn login(
         .hit(&state.cache, &format!("login-ip:{ip}"), ip_window, "Too many logins from this address; wait a minute.")
         .await?;
     let identifier = request.identifier.trim().to_lowercase();
-    let identifier_key = format!("login-fail:{}:{identifier}", request.role.as_str());
-    let failures = Window { limit: config.login_rate_limit, length: LOGIN_WINDOW };
-    state
-        .limits
-        .check(&state.cache, &identifier_key, failures, "Too many failed logins for this account; wait a minute.")
-        .await?;
-
-    let account = accounts::find_for_login(&state.db, request.role, &identifier).await?;
-    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
-    let password_ok = verify_password(request.password, hash).await?;
     let role = request.role;
-    let account = match account {
-        Some(account) if password_ok && account.active => account,
+    // Every attempt counts as a failure until it succeeds, so a burst sent at once cannot get
+    // more guesses than the limit allows.
+    let identifier_key = format!("login-fail:{}:{identifier}", role.as_str());
+    let failures = Window { limit: config.login_rate_limit, length: LOGIN_WINDOW };
+    let message = "Too many failed logins for this account; wait a minute.";
+    state.limits.hit(&state.cache, &identifier_key, failures, message).await?;
+    let account = authenticate(&state, role, &identifier, request.password, &request_id).await;
+    if !matches!(&account, Err(e) if e.code == ErrorCode::InvalidCredentials) {
+        state.limits.forgive(&state.cache, &identifier_key).await;
+    }
+    let response = start_session(&state, role, account?, request.operator, ip, &request_id).await?;
+    count_login(&state, role, "success");
+    Ok(AppJson(response))
+}
+
+/// The account a login names, if the password is right and the account may log in; otherwise
+/// the uniform `INVALID_CREDENTIALS`, audited and counted.
+async fn authenticate(
+    state: &AppState,
+    role: Role,
+    identifier: &str,
+    password: String,
+    request_id: &str,
+) -> ApiResult<LoginAccount> {
+    let account = accounts::find_for_login(&state.db, role, identifier).await?;
+    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+    let password_ok = verify_password(password, hash).await?;
+    match account {
+        Some(account) if password_ok && account.active => Ok(account),
         account => {
-            state.limits.record(&state.cache, &identifier_key, failures).await;
             let reason = match &account {
                 None => "unknown_account",
                 Some(_) if !password_ok => "wrong_password",
                 Some(_) => "account_not_active",
             };
-            record_failed_login(&state, role, account.as_ref(), &identifier, reason, &request_id).await;
-            return Err(ApiError::new(ErrorCode::InvalidCredentials, "The identifier or password is wrong."));
+            record_failed_login(state, role, account.as_ref(), identifier, reason, request_id).await;
+            Err(ApiError::new(ErrorCode::InvalidCredentials, "The identifier or password is wrong."))
         }
-    };
-    let response = start_session(&state, role, account, request.operator, ip, &request_id).await?;
-    count_login(&state, role, "success");
-    Ok(AppJson(response))
+    }
 }
 
 fn count_login(state: &AppState, role: Role, status: &str) {
@@ -263,7 +278,8 @@ async fn me(user: AuthUser) -> AppJson<MeResponse> {
     })
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub old_password: String,
     /// At least 8 characters.

@@ -28,6 +28,17 @@ pub fn redis_url() -> String {
     std::env::var("MPS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Connects without statement logging: the harness' own slow DDL (DROP DATABASE) is not news.
+pub async fn quiet_pool(url: &str, max: u32) -> PgPool {
+    use sqlx::ConnectOptions as _;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("valid test database URL");
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(options.disable_statement_logging())
+        .await
+        .expect("test PostgreSQL reachable")
+}
+
 /// The URL of database `name` on the test server.
 pub fn database_url(name: &str) -> String {
     let server = server_url();
@@ -64,7 +75,7 @@ impl TestDb {
     }
 
     pub async fn pool(&self, max: u32) -> PgPool {
-        PgPoolOptions::new().max_connections(max).connect(&self.url).await.expect("connect to test db")
+        quiet_pool(&self.url, max).await
     }
 }
 
@@ -75,12 +86,11 @@ impl Drop for TestDb {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&server_url()).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&admin)
-                        .await;
-                    admin.close().await;
-                }
+                let admin = quiet_pool(&server_url(), 1).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
             });
         })
         .join();
@@ -114,7 +124,9 @@ pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
     redis_prefix: String,
-    _db: TestDb,
+    db_url: String,
+    /// The database this app owns; `None` for a [`TestApp::sibling`], which borrows its owner's.
+    _db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -126,7 +138,21 @@ impl TestApp {
     pub async fn with_vars(overrides: &[(&str, &str)]) -> TestApp {
         let (db, pool) = TestDb::migrated().await;
         let redis_prefix = format!("mps:test:{}:", uuid::Uuid::new_v4().simple());
-        let mut vars = base_vars(&db.url, &redis_prefix);
+        let mut app = TestApp::instance(pool, &db.url, &redis_prefix, overrides);
+        app._db = Some(db);
+        app
+    }
+
+    /// Another server instance on this app's database and Redis prefix, as a second replica
+    /// would be, with its own pool, limiters and some variables overridden. It must not outlive
+    /// this app, which owns the database.
+    pub async fn sibling(&self, overrides: &[(&str, &str)]) -> TestApp {
+        let pool = PgPoolOptions::new().max_connections(10).connect(&self.db_url).await.expect("connect to test db");
+        TestApp::instance(pool, &self.db_url, &self.redis_prefix, overrides)
+    }
+
+    fn instance(pool: PgPool, db_url: &str, redis_prefix: &str, overrides: &[(&str, &str)]) -> TestApp {
+        let mut vars = base_vars(db_url, redis_prefix);
         for (k, v) in overrides {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
@@ -135,7 +161,7 @@ impl TestApp {
         let state = AppState::new(config, pool.clone()).expect("state builds");
         let client_ip: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let router = mps::build_app(state.clone()).layer(MockConnectInfo(client_ip));
-        TestApp { state, router, pool, redis_prefix, _db: db }
+        TestApp { state, router, pool, redis_prefix: redis_prefix.to_owned(), db_url: db_url.to_owned(), _db: None }
     }
 
     /// Sends a request through the whole stack.
@@ -173,6 +199,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if self._db.is_none() {
+            return;
+        }
         let prefix = self.redis_prefix.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

@@ -1,5 +1,6 @@
 //! `/admin`: accounts, cards, points, levels, settlements, statistics and the audit log.
 
+pub mod accounts;
 pub mod audit;
 pub mod card_bindings;
 pub mod card_status;

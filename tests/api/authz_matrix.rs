@@ -1,0 +1,195 @@
+//! The authorization matrix: every route the server documents — read from the OpenAPI document
+//! at run time, so routes added later are covered without touching this file — called
+//! anonymously and with a member, a merchant and an admin token.
+//!
+//! Who may call a route follows from its path: `/member/…` members, `/merchant/…` merchants,
+//! `/admin/…` admins, `/auth/…` and `/transactions/…` any logged-in caller; a short list is public.
+
+use axum::http::Method;
+
+use crate::helpers::{Client, TestApp, TestResponse};
+
+/// Routes anyone may call without a token.
+const PUBLIC: &[&str] =
+    &["/auth/login", "/health", "/ready", "/metrics", "/openapi.json", "/levels", "/webhooks/payments"];
+
+/// Who a route is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Public,
+    AnyRole,
+    Only(&'static str),
+}
+
+fn audience(template: &str) -> Audience {
+    if PUBLIC.contains(&template) {
+        return Audience::Public;
+    }
+    for role in ["member", "merchant", "admin"] {
+        if template.starts_with(&format!("/{role}/")) || template == format!("/{role}") {
+            return Audience::Only(role);
+        }
+    }
+    if template.starts_with("/auth/") || template.starts_with("/transactions/") {
+        return Audience::AnyRole;
+    }
+    panic!("no authorization rule for {template}: give it a role prefix or add it to this matrix");
+}
+
+/// One operation of the document, its path parameters replaced by a random UUID.
+#[derive(Debug)]
+struct Operation {
+    method: Method,
+    template: String,
+    path: String,
+    secured: bool,
+}
+
+impl Operation {
+    fn name(&self) -> String {
+        format!("{} {}", self.method, self.template)
+    }
+}
+
+fn fill_parameters(template: &str) -> String {
+    let mut path = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}').map(|e| start + e).expect("parameters are closed");
+        path.push_str(&rest[..start]);
+        path.push_str(&uuid::Uuid::new_v4().to_string());
+        rest = &rest[end + 1..];
+    }
+    path.push_str(rest);
+    path
+}
+
+/// The keys of an OpenAPI path item that are operations (the others are `parameters`, …).
+const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+fn documented_operations() -> Vec<Operation> {
+    let document = serde_json::to_value(mps::http::openapi()).expect("the document serialises");
+    let paths = document["paths"].as_object().expect("the document has paths");
+    let mut operations = Vec::new();
+    for (template, item) in paths {
+        for (method, operation) in item.as_object().expect("path items are objects") {
+            if !HTTP_METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a valid method");
+            let secured = operation["security"].as_array().is_some_and(|s| !s.is_empty());
+            operations.push(Operation { method, template: template.clone(), path: fill_parameters(template), secured });
+        }
+    }
+    operations
+}
+
+async fn call_anonymously(app: &TestApp, operation: &Operation) -> TestResponse {
+    app.call(operation.method.clone(), &operation.path, None, &[]).await
+}
+
+#[tokio::test]
+async fn the_matrix_covers_the_routes_of_this_issue() {
+    let names: Vec<String> = documented_operations().iter().map(Operation::name).collect();
+    for expected in [
+        "GET /admin/members",
+        "PATCH /admin/members/{id_or_no}",
+        "POST /admin/members/{id_or_no}/suspend",
+        "POST /admin/merchants/{id_or_code}/password",
+        "POST /auth/logout",
+        "GET /health",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} is documented; the document has {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn secured_routes_and_public_routes_are_exactly_the_intended_ones() {
+    let wrong: Vec<String> = documented_operations()
+        .iter()
+        .filter(|op| op.secured == (audience(&op.template) == Audience::Public))
+        .map(|op| format!("{} declares security: {}", op.name(), op.secured))
+        .collect();
+    assert!(wrong.is_empty(), "only the public routes may go without `security`:\n{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn anonymous_callers_get_401_on_every_secured_route_and_never_on_public_ones() {
+    let app = TestApp::with_vars(&[("RATE_LIMIT_REQUESTS", "100000"), ("LOGIN_IP_RATE_LIMIT", "100000")]).await;
+    let mut wrong = Vec::new();
+    for operation in documented_operations() {
+        let response = call_anonymously(&app, &operation).await;
+        let unauthenticated = response.status == 401 && response.error_code() == "UNAUTHENTICATED";
+        if operation.secured != unauthenticated || response.status == 403 {
+            wrong.push(format!("{} → {} {}", operation.name(), response.status, response.text));
+        }
+    }
+    assert!(wrong.is_empty(), "anonymous calls answered wrongly:\n{}", wrong.join("\n"));
+}
+
+/// Calls a route as `client`; a route that ends the session (logout) gets a throwaway login.
+async fn call_as<'a>(
+    app: &'a TestApp,
+    client: &Client<'a>,
+    login: (&str, &str),
+    operation: &Operation,
+) -> TestResponse {
+    if operation.template == "/auth/logout" {
+        let throwaway = app.client(login.0, login.1, crate::helpers::PASSWORD).await;
+        return throwaway.call(operation.method.clone(), &operation.path, None, &[]).await;
+    }
+    client.call(operation.method.clone(), &operation.path, None, &[]).await
+}
+
+#[tokio::test]
+async fn each_role_is_refused_403_on_the_routes_of_other_roles_and_let_through_on_its_own() {
+    let app = TestApp::with_vars(&[("RATE_LIMIT_REQUESTS", "100000"), ("LOGIN_IP_RATE_LIMIT", "100000")]).await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Matrix Member").await;
+    let merchant = admin.create_merchant("Matrix Shop").await;
+    let admin_email: String =
+        sqlx::query_scalar("SELECT email FROM admins WHERE id = $1").bind(admin.id).fetch_one(&app.pool).await.unwrap();
+    let member_client = app.member_client(&member).await;
+    let merchant_client = app.merchant_client(&merchant).await;
+    let callers = [
+        ("member", &member_client, member.phone.as_str()),
+        ("merchant", &merchant_client, merchant.code.as_str()),
+        ("admin", &admin, admin_email.as_str()),
+    ];
+
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for operation in documented_operations() {
+        let audience = audience(&operation.template);
+        if audience == Audience::Public {
+            continue;
+        }
+        for (role, client, identifier) in &callers {
+            let response = call_as(&app, client, (role, identifier), &operation).await;
+            let allowed = match audience {
+                Audience::Only(owner) => owner == *role,
+                _ => true,
+            };
+            let ok = if allowed {
+                response.status != 401 && response.status != 403
+            } else {
+                response.status == 403 && response.error_code() == "FORBIDDEN"
+            };
+            if !ok {
+                let expected = if allowed { "anything but 401/403" } else { "403 FORBIDDEN" };
+                wrong.push(format!(
+                    "{role} {}: expected {expected}, got {} {}",
+                    operation.name(),
+                    response.status,
+                    response.text
+                ));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3 * 12, "the matrix checked only {checked} calls");
+    assert!(wrong.is_empty(), "role checks answered wrongly:\n{}", wrong.join("\n"));
+    for (role, client, _) in &callers {
+        assert_eq!(client.get("/auth/me").await.status, 200, "the {role} session survived the walk");
+    }
+}
