@@ -94,8 +94,7 @@ pub async fn search_cards(
     Ok((items, total))
 }
 
-/// A validated card issue.
-#[derive(Debug)]
+/// A validated card issue (no `Debug`: it holds a password hash).
 pub struct NewCard<'a> {
     pub card_type: CardType,
     pub owner_member_id: Uuid,

@@ -12,6 +12,7 @@ use crate::auth::permissions::ManageCards;
 use crate::db::card_admin::{self, AdminCardView, StatusMove};
 use crate::domain::CardStatus;
 use crate::error::ApiResult;
+use crate::http::admin::accounts::ActionRequest;
 use crate::http::admin::cards::load_admin_card;
 use crate::http::admin::money::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, OptionalJson};
@@ -26,13 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unfreeze_card))
         .routes(routes!(set_card_status))
         .routes(routes!(set_binding_password))
-}
-
-/// The optional body of freeze and unfreeze: none, `{}` or `{"reason": "…"}`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct CardActionRequest {
-    /// Why, for the audit log (at most 500 characters).
-    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -70,7 +64,7 @@ async fn move_status(
 
 /// Freeze an active card (active → inactive); its live QR token dies.
 #[utoipa::path(post, path = "/admin/cards/{id}/freeze", tag = "admin", security(("bearer" = [])),
-    request_body = Option<CardActionRequest>,
+    request_body = Option<ActionRequest>,
     params(("id" = String, Path, description = "Card id or card_no")),
     responses((status = 200, body = CardStatusResponse),
               (status = 409, description = "INVALID_STATUS_TRANSITION", body = crate::error::ErrorEnvelope)))]
@@ -79,9 +73,9 @@ async fn freeze_card(
     Extension(RequestId(request_id)): Extension<RequestId>,
     admin: Authorized<ManageCards>,
     AppPath(id_or_no): AppPath<String>,
-    OptionalJson(request): OptionalJson<CardActionRequest>,
+    OptionalJson(request): OptionalJson<ActionRequest>,
 ) -> ApiResult<AppJson<CardStatusResponse>> {
-    let reason = validate::optional_text("reason", request.reason.as_deref(), 500)?;
+    let reason = request.reason()?;
     let status_move =
         StatusMove { to: CardStatus::Inactive, only_from: Some(CardStatus::Active), action: "CARD_FREEZE", reason };
     move_status(&state, &admin, &id_or_no, status_move, &request_id).await
@@ -89,7 +83,7 @@ async fn freeze_card(
 
 /// Unfreeze a frozen card (inactive → active).
 #[utoipa::path(post, path = "/admin/cards/{id}/unfreeze", tag = "admin", security(("bearer" = [])),
-    request_body = Option<CardActionRequest>,
+    request_body = Option<ActionRequest>,
     params(("id" = String, Path, description = "Card id or card_no")),
     responses((status = 200, body = CardStatusResponse),
               (status = 409, description = "INVALID_STATUS_TRANSITION", body = crate::error::ErrorEnvelope)))]
@@ -98,9 +92,9 @@ async fn unfreeze_card(
     Extension(RequestId(request_id)): Extension<RequestId>,
     admin: Authorized<ManageCards>,
     AppPath(id_or_no): AppPath<String>,
-    OptionalJson(request): OptionalJson<CardActionRequest>,
+    OptionalJson(request): OptionalJson<ActionRequest>,
 ) -> ApiResult<AppJson<CardStatusResponse>> {
-    let reason = validate::optional_text("reason", request.reason.as_deref(), 500)?;
+    let reason = request.reason()?;
     let status_move =
         StatusMove { to: CardStatus::Active, only_from: Some(CardStatus::Inactive), action: "CARD_UNFREEZE", reason };
     move_status(&state, &admin, &id_or_no, status_move, &request_id).await
@@ -126,7 +120,8 @@ async fn set_card_status(
     move_status(&state, &admin, &id_or_no, status_move, &request_id).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a secret that must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct BindingPasswordRequest {
     /// At least 8 characters; `null` removes it, so members can no longer join the card.
     pub binding_password: Option<String>,

@@ -16,6 +16,7 @@ use crate::auth::permissions::ManageCards;
 use crate::db::card_admin::{self, AdminCardView, CardSearch, NewCard};
 use crate::domain::{CardStatus, CardType, TransactionView};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::admin::accounts::search_text;
 use crate::http::admin::money::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
@@ -36,7 +37,8 @@ pub async fn load_admin_card(state: &AppState, card_id: Uuid) -> ApiResult<Admin
         .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it may hold a binding password, which must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct CreateCardRequest {
     /// `corporate` or `voucher` (standard cards come with their member).
     pub card_type: CardType,
@@ -160,7 +162,7 @@ async fn list_cards(
     AppQuery(query): AppQuery<CardListQuery>,
 ) -> ApiResult<AppJson<Page<AdminCardView>>> {
     let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
-    let q = validate::optional_text("q", query.q.as_deref(), 100)?;
+    let q = search_text(query.q.as_deref())?;
     let search = CardSearch { q, card_type: query.card_type, status: query.status };
     let (items, total) = card_admin::search_cards(&state.db, search, paging).await?;
     Ok(AppJson(Page::new(items, paging, total)))

@@ -49,7 +49,8 @@ impl From<MemberBindingRole> for BindingRole {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds the binding password, which must never reach a log.
+#[derive(Deserialize, ToSchema)]
 pub struct BindRequest {
     /// The card's number; or give `card_id`.
     pub card_no: Option<String>,
