@@ -15,17 +15,19 @@ ENV SQLX_OFFLINE=true \
 # Dependency layer: only the manifests, with stub sources.  The slow build of every dependency is
 # then cached until Cargo.toml or Cargo.lock changes, not on every source edit.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+RUN mkdir -p src/bin \
  && echo 'fn main() {}' > src/main.rs \
+ && echo 'fn main() {}' > src/bin/mps-cli.rs \
  && touch src/lib.rs \
  && cargo build --release --locked \
- && rm -rf src target/release/mps target/release/deps/mps-* target/release/deps/libmps-* \
-           target/release/.fingerprint/mps-*
+ && rm -rf src target/release/mps target/release/mps-cli target/release/deps/mps-* target/release/deps/mps_cli-* \
+           target/release/deps/libmps-* target/release/.fingerprint/mps-*
 
 # Real sources.  .dockerignore admits only what the build reads (src/, migrations/, .sqlx/, …);
 # migrations are embedded in the binary, so the runtime stage needs nothing else.
 COPY . .
-RUN cargo build --release --locked \
+# Only the server goes into the image; the terminal client (mps-cli) is not built here.
+RUN cargo build --release --locked --bin mps \
  && install -D -m 0755 target/release/mps /out/mps
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime

@@ -26,10 +26,12 @@ SET search_path = public, pg_temp
 RETURN (SELECT member_id FROM card_bindings WHERE card_id = p_card_id AND active AND role = 'owner'
         ORDER BY created_at LIMIT 1);
 
--- Credits a card at once with a completed recharge transaction.
+-- Credits a card at once with a completed recharge transaction. `p_audit` is false only when the
+-- credit is part of a larger mutation that writes its own single audit event (a voucher's issue).
 CREATE FUNCTION credit_card(p_card cards, p_amount numeric, p_method payment_method, p_merchant_id uuid,
                             p_operator text, p_idempotency_key text, p_reason text, p_actor_id uuid,
-                            p_actor_role actor_role, p_request_id text) RETURNS jsonb
+                            p_actor_role actor_role, p_request_id text, p_audit boolean DEFAULT true)
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -44,9 +46,11 @@ BEGIN
             p_actor_id, p_actor_role)
     RETURNING id INTO v_tx_id;
     UPDATE cards SET balance = balance + p_amount, updated_at = now() WHERE id = p_card.id;
-    PERFORM audit(p_actor_id, p_actor_role, 'RECHARGE', 'transaction', v_tx_id::text,
-                  jsonb_build_object('card_no', p_card.card_no, 'amount', p_amount::text,
-                                     'payment_method', p_method, 'reason', p_reason), p_request_id);
+    IF p_audit THEN
+        PERFORM audit(p_actor_id, p_actor_role, 'RECHARGE', 'transaction', v_tx_id::text,
+                      jsonb_build_object('card_no', p_card.card_no, 'amount', p_amount::text,
+                                         'payment_method', p_method, 'reason', p_reason), p_request_id);
+    END IF;
     RETURN jsonb_build_object('transaction', transaction_json(v_tx_id),
                               'affected_members', card_member_ids(p_card.id));
 END $$;

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod cache;
 /// The cached card list of each member.
 pub mod card_cache;
+/// `mps-cli`, the terminal client, sharing the API's request and response types.
+pub mod cli;
 /// Typed configuration from the environment.
 pub mod config;
 /// PostgreSQL pool, migrations and wrappers of the SQL functions.

@@ -161,6 +161,19 @@ impl<'de> Deserialize<'de> for AmountInput {
     }
 }
 
+impl Serialize for AmountInput {
+    /// As a string, so a client never sends an amount through a float.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl From<Money> for AmountInput {
+    fn from(money: Money) -> Self {
+        AmountInput(money.to_string())
+    }
+}
+
 impl utoipa::PartialSchema for AmountInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
@@ -173,6 +186,47 @@ impl utoipa::PartialSchema for AmountInput {
 }
 
 impl utoipa::ToSchema for AmountInput {}
+
+/// A decimal exactly as a client sent it (string or JSON number text), such as a discount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecimalInput(String);
+
+impl DecimalInput {
+    pub fn new(text: impl Into<String>) -> Self {
+        DecimalInput(text.into())
+    }
+
+    /// Parses plain decimal text (digits, an optional fraction; no sign or exponent) exactly;
+    /// anything else is a 422 `VALIDATION_FAILED` naming `field`.
+    pub fn parse(&self, field: &str) -> Result<Decimal, ApiError> {
+        let text = self.0.trim();
+        let (int_part, frac_part) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(int_part) || (text.contains('.') && !digits(frac_part)) {
+            return Err(ApiError::validation(field, "must be a decimal such as \"0.95\" (no sign or exponent)"));
+        }
+        text.parse().map_err(|_| ApiError::validation(field, "must be a decimal such as \"0.95\""))
+    }
+}
+
+impl<'de> Deserialize<'de> for DecimalInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        AmountInput::deserialize(deserializer).map(|AmountInput(text)| DecimalInput(text))
+    }
+}
+
+impl utoipa::PartialSchema for DecimalInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).examples(["0.95"]))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some("Decimal as a string or JSON number (no sign or exponent)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DecimalInput {}
 
 /// A price multiplier in (0, 1] with three decimal places, e.g. `0.950`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
@@ -231,6 +285,60 @@ impl utoipa::PartialSchema for Discount {
 }
 
 impl utoipa::ToSchema for Discount {}
+
+/// An amount that may be negative, such as a settlement's net; two decimal places on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct SignedMoney(Decimal);
+
+impl SignedMoney {
+    pub fn from_decimal(value: Decimal) -> SignedMoney {
+        let mut value = value;
+        value.rescale(2);
+        SignedMoney(value)
+    }
+
+    pub fn amount(self) -> Decimal {
+        self.0
+    }
+}
+
+impl std::fmt::Display for SignedMoney {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+impl Serialize for SignedMoney {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedMoney {
+    /// Reads what the API itself writes: a decimal string with up to two places.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let value: Decimal = text.parse().map_err(serde::de::Error::custom)?;
+        if value.scale() > 2 {
+            return Err(serde::de::Error::custom("not an amount with 2 decimals"));
+        }
+        Ok(SignedMoney::from_decimal(value))
+    }
+}
+
+impl utoipa::PartialSchema for SignedMoney {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^-?[0-9]+\.[0-9]{2}$"))
+            .examples(["-12.50"])
+            .description(Some("Exact amount with two decimal places, possibly negative, as a string"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SignedMoney {}
 
 #[cfg(test)]
 mod tests {

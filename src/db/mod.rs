@@ -153,10 +153,16 @@ pub mod account_management;
 pub mod accounts;
 pub mod admins;
 pub mod audit;
+pub mod audit_log;
+pub mod bindings;
+pub mod card_admin;
 pub mod cards;
+pub mod levels;
 pub mod members;
 pub mod merchants;
 pub mod money;
+pub mod reports;
+pub mod settlements;
 pub mod transactions;
 
 /// Migrates a database from scratch for `mps migrate`: creates it first when missing.

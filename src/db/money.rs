@@ -40,7 +40,8 @@ struct StoredError {
     details: Option<Value>,
 }
 
-fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+/// Decodes a SQL function's jsonb result into its Rust shape.
+pub(crate) fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::internal(format!("unexpected function result: {e}")))
 }
 

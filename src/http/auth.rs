@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 // No `Debug`: it holds a secret that must never reach a log.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub role: Role,
     /// Member: phone or member_no; merchant: code; admin: email.

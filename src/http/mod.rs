@@ -9,11 +9,13 @@ pub mod docs;
 pub mod extract;
 pub mod filters;
 pub mod idempotency;
+pub mod levels;
 pub mod member;
 pub mod merchant;
 pub mod middleware;
 pub mod ops;
 pub mod pagination;
+pub mod periods;
 pub mod respond;
 pub mod transactions;
 pub mod validate;
@@ -39,6 +41,7 @@ use crate::state::AppState;
         (name = "merchant", description = "Charge, refund, top up, validate QR codes, read the books"),
         (name = "transactions", description = "One transaction by number"),
         (name = "webhooks", description = "Signed notifications from the payment channel"),
+        (name = "levels", description = "The membership level table"),
         (name = "admin", description = "Back office: accounts, cards, points, levels, settlements, audit"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
@@ -54,6 +57,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(transactions::router())
         .merge(webhooks::router())
         .merge(admin::router())
+        .merge(levels::router())
         .merge(ops::router())
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -18,7 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Overall state: `healthy`, `degraded` (Redis down) or `unhealthy` (database down).
-#[derive(Debug, Serialize, ToSchema, PartialEq, Eq, Clone, Copy)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Healthy,
@@ -27,7 +27,7 @@ pub enum HealthStatus {
 }
 
 /// State of one dependency.
-#[derive(Debug, Serialize, ToSchema, PartialEq, Eq, Clone, Copy)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceStatus {
     Up,
@@ -36,13 +36,13 @@ pub enum ServiceStatus {
     Disabled,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Services {
     pub database: ServiceStatus,
     pub redis: ServiceStatus,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
     pub status: HealthStatus,
     /// Version of the running binary.

@@ -3,23 +3,31 @@
 
 mod helpers;
 
+mod admin_cards;
 mod admin_members;
 mod admin_merchants;
+mod audit_log;
 mod auth;
 mod authz_matrix;
+mod bindings;
+mod card_status;
 mod concurrency;
 mod config;
 mod contract;
 mod envelope;
 mod idempotency;
 mod jwt;
+mod levels;
 mod limits;
 mod migrations;
 mod ops;
 mod payments;
+mod programme_support;
 mod rate_limits;
 mod reads;
 mod recharges;
 mod redis_outage;
 mod refunds;
+mod reports;
 mod revocation;
+mod settlements;

@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_member_password))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExternalIdentity {
     /// e.g. `wechat`: lower-case letters, digits and `_`.
     pub provider: String,
@@ -39,7 +39,7 @@ pub struct ExternalIdentity {
 }
 
 // No `Debug`: it holds a secret that must never reach a log.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreateMemberRequest {
     pub name: String,
     pub phone: Option<String>,

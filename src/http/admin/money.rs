@@ -37,7 +37,7 @@ pub async fn resolve_card_id(state: &AppState, id_or_no: &str) -> ApiResult<Uuid
         .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreditRequest {
     pub amount: AmountInput,
     pub reason: Option<String>,
@@ -70,7 +70,7 @@ async fn credit_card(
     respond::idempotent(&state, "admin_credit_card", outcome, StatusCode::CREATED)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AdjustPointsRequest {
     pub card_id: Uuid,
     /// Points to add (positive) or remove (negative); never zero.

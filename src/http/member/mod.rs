@@ -1,5 +1,6 @@
 //! `/member`: a member's cards, QR codes, recharges, transactions and points.
 
+pub mod bindings;
 pub mod cards;
 pub mod qr;
 pub mod recharge;
@@ -9,5 +10,5 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(cards::router()).merge(qr::router()).merge(recharge::router())
+    OpenApiRouter::new().merge(cards::router()).merge(qr::router()).merge(recharge::router()).merge(bindings::router())
 }

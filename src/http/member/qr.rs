@@ -36,7 +36,7 @@ pub fn qr_hash(plain: &str) -> Vec<u8> {
     Sha256::digest(plain.trim().as_bytes()).to_vec()
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct IssueQrRequest {
     pub card_id: Uuid,
     /// Lifetime in seconds: default 900, clamped to [60, 3600] (configurable).

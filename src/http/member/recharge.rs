@@ -45,7 +45,7 @@ impl RechargeChannel {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RechargeRequest {
     pub card_id: Uuid,
     pub amount: AmountInput,

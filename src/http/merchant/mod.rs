@@ -1,6 +1,8 @@
 //! `/merchant`: charge by QR, refund, counter top-up, QR validation and the merchant's books.
 
 pub mod payments;
+pub mod settlements;
+pub mod summary;
 pub mod transactions;
 
 use serde_json::Value;
@@ -10,7 +12,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(payments::router()).merge(transactions::router())
+    OpenApiRouter::new()
+        .merge(payments::router())
+        .merge(transactions::router())
+        .merge(settlements::router())
+        .merge(summary::router())
 }
 
 /// Largest `tag` accepted, serialized.

@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(validate_qr))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChargeRequest {
     /// The token shown by the member's QR code.
     pub qr_plain: String,
@@ -99,7 +99,7 @@ async fn charge(
     respond::idempotent(&state, "charge_by_qr", outcome, StatusCode::CREATED)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RefundRequest {
     pub original_tx_no: String,
     pub amount: AmountInput,
@@ -156,7 +156,7 @@ async fn refund(
     respond::idempotent(&state, "refund_payment", outcome, StatusCode::CREATED)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TopupRequest {
     pub card_no: String,
     pub amount: AmountInput,
@@ -187,7 +187,7 @@ async fn topup(
     respond::idempotent(&state, "merchant_topup", outcome, StatusCode::CREATED)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ValidateQrRequest {
     pub qr_plain: String,
 }
