@@ -17,18 +17,24 @@ refunds AS (
     SELECT original_tx_id, sum(final_amount) AS total, count(*) AS n
     FROM transactions WHERE tx_type = 'refund' AND status = 'completed' GROUP BY original_tx_id
 ),
--- How many audit rows each transaction should have, per action. A voucher's initial balance is
--- written with the card, and audited by the card's creation rather than as a RECHARGE.
+-- A voucher's initial balance is written with the card and audited by its CREATE_CARD event,
+-- which names the transaction, rather than by a RECHARGE event of its own.
+issue_credits AS (
+    SELECT context ->> 'initial_tx_no' AS tx_no, count(*) AS n
+    FROM audit_events WHERE action = 'CREATE_CARD' AND context ->> 'initial_tx_no' IS NOT NULL
+    GROUP BY 1
+),
+-- How many audit rows each transaction should have, per action.
 expected_audit AS (
     SELECT t.id, t.tx_no, a.action,
            CASE a.action
                WHEN 'PAYMENT' THEN (t.tx_type = 'payment')::int
                WHEN 'REFUND' THEN (t.tx_type = 'refund')::int
-               WHEN 'RECHARGE' THEN (t.tx_type = 'recharge' AND t.status = 'completed' AND c.card_type <> 'voucher')::int
+               WHEN 'RECHARGE' THEN (t.tx_type = 'recharge' AND t.status = 'completed' AND i.tx_no IS NULL)::int
                WHEN 'RECHARGE_ORDER' THEN (t.tx_type = 'recharge' AND t.payment_method IN ('wechat', 'alipay', 'bank'))::int
            END AS expected
     FROM transactions t
-    JOIN cards c ON c.id = t.card_id
+    LEFT JOIN issue_credits i ON i.tx_no = t.tx_no
     CROSS JOIN (VALUES ('PAYMENT'), ('REFUND'), ('RECHARGE'), ('RECHARGE_ORDER')) AS a (action)
 ),
 actual_audit AS (
@@ -61,6 +67,9 @@ SELECT 'one audit event per mutation', e.tx_no,
        format('%s audit rows of %s, expected %s', coalesce(a.n, 0), e.action, e.expected)
 FROM expected_audit e LEFT JOIN actual_audit a ON a.object_id = e.id::text AND a.action = e.action
 WHERE coalesce(a.n, 0) <> e.expected
+UNION ALL
+SELECT 'a voucher issue credit is named by one CREATE_CARD event', i.tx_no, format('%s CREATE_CARD events name it', i.n)
+FROM issue_credits i WHERE i.n <> 1 OR NOT EXISTS (SELECT 1 FROM transactions t WHERE t.tx_no = i.tx_no)
 UNION ALL
 SELECT 'no audit event without its effect', a.object_id, format('%s rows of %s name no transaction', a.n, a.action)
 FROM actual_audit a

@@ -233,18 +233,8 @@ async fn the_same_external_order_is_charged_at_most_once() {
 #[tokio::test]
 async fn voucher_cards_pay_at_face_value_without_points_and_corporate_cards_cannot_pay() {
     let (app, member, merchant) = shop("0.01").await;
-    let voucher: String = sqlx::query_scalar(
-        "WITH c AS (INSERT INTO cards (card_no, card_type, name, balance) \
-                    VALUES (next_card_no('voucher'), 'voucher', 'Gift', 50) RETURNING id), \
-              b AS (INSERT INTO card_bindings (card_id, member_id, role) SELECT id, $1::uuid, 'owner' FROM c), \
-              t AS (INSERT INTO transactions (tx_no, tx_type, card_id, raw_amount, final_amount, status, payment_method, actor_role) \
-                    SELECT next_tx_no('recharge'), 'recharge', id, 50, 50, 'completed', 'manual', 'admin' FROM c) \
-         SELECT id::text FROM c",
-    )
-    .bind(&member.id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let admin = app.admin().await;
+    let voucher = admin.issue_voucher(&member.id, "50.00").await.id;
     let ana = app.member_client(&member).await;
     let shop = app.merchant_client(&merchant).await;
     let response = shop.charge(&ana.qr(&voucher).await, "20.00").await;
@@ -253,16 +243,7 @@ async fn voucher_cards_pay_at_face_value_without_points_and_corporate_cards_cann
     assert_eq!(response.json["transaction"]["points_earned"], 0);
     assert_eq!(card_state(&app.pool, &voucher).await, ("30.00".into(), 0, 0));
 
-    let corporate: String = sqlx::query_scalar(
-        "WITH c AS (INSERT INTO cards (card_no, card_type, name, fixed_discount) \
-                    VALUES (next_card_no('corporate'), 'corporate', 'Acme', 0.80) RETURNING id), \
-              b AS (INSERT INTO card_bindings (card_id, member_id, role) SELECT id, $1::uuid, 'owner' FROM c) \
-         SELECT id::text FROM c",
-    )
-    .bind(&member.id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let corporate = admin.issue_corporate(&member.id, "0.80", None).await.id;
     ana.post("/member/qr", serde_json::json!({"card_id": corporate}))
         .await
         .assert_error(422, "CORPORATE_CARD_CANNOT_PAY");
