@@ -332,12 +332,13 @@ pub fn money(value: &Value) -> Decimal {
     value.as_str().and_then(|s| Decimal::from_str(s).ok()).unwrap_or_default()
 }
 
-/// A member a client acts for, with its standard card.
+/// A member a client acts for, with its standard card and a voucher.
 #[derive(Debug, Clone)]
 pub struct Member {
     pub token: String,
     pub card_id: String,
     pub card_no: String,
+    pub voucher_id: String,
 }
 
 /// A payment that can still be refunded.
@@ -427,7 +428,9 @@ impl Client {
 
     async fn charge(&mut self) {
         let member = self.member();
-        let qr = Req::post("/member/qr", Some(&member.token), json!({ "card_id": member.card_id }));
+        // One charge in four pays with the voucher (face value, no points).
+        let card_id = if self.rng.below(4) == 0 { &member.voucher_id } else { &member.card_id };
+        let qr = Req::post("/member/qr", Some(&member.token), json!({ "card_id": card_id }));
         let Some(qr) = self.api.expect(&qr, 201).await else { return };
         // Large enough against the top-ups that some charges meet INSUFFICIENT_BALANCE, a stored refusal.
         let amount = self.rng.amount(15000);

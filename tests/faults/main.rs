@@ -231,7 +231,8 @@ async fn token(api: &Api, login: &Req) -> String {
     answer.body["token"].as_str().expect("token").to_owned()
 }
 
-/// A member with a standard card credited 500.00 (through the API, so the ledger knows it).
+/// A member with a standard card credited 500.00 and a voucher issued with 200.00, through the
+/// API, so the ledger knows both credits.
 async fn seed_member(api: &Api, admin: &str, ledger: &Arc<Mutex<Ledger>>, phone: &str) -> (Member, Answer) {
     let body = json!({ "name": format!("Member {phone}"), "phone": phone, "password": PASSWORD });
     let created = api.expect(&Req::post("/admin/members", Some(admin), body), 201).await.expect("member");
@@ -240,8 +241,13 @@ async fn seed_member(api: &Api, admin: &str, ledger: &Arc<Mutex<Ledger>>, phone:
     let credit = Req::money(format!("/admin/cards/{card_id}/recharge"), admin, json!({ "amount": "500.00" }));
     let credited = api.expect(&credit, 201).await.expect("credit");
     ledger.lock().unwrap_or_else(|p| p.into_inner()).record_answer(&credited.body["transaction"]);
+    let member_id = created.body["member"]["id"].clone();
+    let voucher = json!({ "card_type": "voucher", "owner_member_id": member_id, "initial_balance": "200.00" });
+    let issued = api.expect(&Req::post("/admin/cards", Some(admin), voucher), 201).await.expect("voucher");
+    ledger.lock().unwrap_or_else(|p| p.into_inner()).record_answer(&issued.body["initial_transaction"]);
+    let voucher_id = issued.body["card"]["id"].as_str().expect("voucher id").to_owned();
     let member_token = token(api, &login("member", phone, None)).await;
-    (Member { token: member_token, card_id, card_no }, created)
+    (Member { token: member_token, card_id, card_no, voucher_id }, created)
 }
 
 /// What the load itself must never have seen, whatever the fault.
@@ -403,7 +409,7 @@ async fn redis_stopped_under_load_keeps_money_right_and_revocations_enforced() {
     let mut notes = Vec::new();
     // Cache what Redis can cache: the session's liveness and the card list.
     api.expect(&me(&revoked), 200).await;
-    let balance_before = spare_balance(&api, &kept).await;
+    let balance_before = spare_balance(&api, &kept, &env.spare.card_id).await;
     let load = env.start_load(&settings);
 
     for round in 0..settings.rounds {
@@ -430,7 +436,7 @@ async fn redis_stopped_under_load_keeps_money_right_and_revocations_enforced() {
         }
         let expected = balance_before + rust_decimal::Decimal::new(1000 * (i64::from(round) + 1), 2);
         check_revocation(&api, &revoked, &kept, "while Redis is down", &mut failures).await;
-        let seen = spare_balance(&api, &kept).await;
+        let seen = spare_balance(&api, &kept, &env.spare.card_id).await;
         if seen != expected {
             failures.push(format!("while Redis is down the card list shows {seen}, the books {expected}"));
         }
@@ -447,7 +453,7 @@ async fn redis_stopped_under_load_keeps_money_right_and_revocations_enforced() {
             check_revocation(&api, &revoked, &kept, "after Redis returned", &mut failures).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let seen = spare_balance(&api, &kept).await;
+        let seen = spare_balance(&api, &kept, &env.spare.card_id).await;
         if seen != expected {
             failures.push(format!("after Redis returned the card list shows {seen}, the books {expected}"));
         }
@@ -461,9 +467,11 @@ async fn redis_stopped_under_load_keeps_money_right_and_revocations_enforced() {
     env.check("Redis stopped under load", &faults, failures, &notes).await;
 }
 
-async fn spare_balance(api: &Api, token: &str) -> rust_decimal::Decimal {
+/// The balance `GET /member/cards` shows for one card.
+async fn spare_balance(api: &Api, token: &str, card_id: &str) -> rust_decimal::Decimal {
     let cards = api.expect(&Req::get("/member/cards", token), 200).await;
-    cards.map(|c| driver::money(&c.body["items"][0]["balance"])).unwrap_or_default()
+    let items = cards.map(|c| c.body["items"].as_array().cloned().unwrap_or_default()).unwrap_or_default();
+    items.iter().find(|c| c["id"] == card_id).map(|c| driver::money(&c["balance"])).unwrap_or_default()
 }
 
 async fn check_revocation(api: &Api, revoked: &str, kept: &str, when: &str, failures: &mut Vec<String>) {
