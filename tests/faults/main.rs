@@ -485,7 +485,22 @@ async fn check_revocation(api: &Api, revoked: &str, kept: &str, when: &str, fail
     }
 }
 
-/// Sends a charge whose body arrives in two parts; `between` runs after the first part.
+/// Waits until new connections to `port` are refused (the listener is closed), at most `limit`;
+/// returns how long that took.
+async fn await_refused(port: u16, limit: Duration) -> Result<Duration, String> {
+    let started = Instant::now();
+    loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(started.elapsed()),
+            other if started.elapsed() > limit => {
+                return Err(format!("new connections still not refused {limit:?} after SIGTERM: {other:?}"));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Starts a charge and sends half its body; returns the connection and the other half.
 async fn trickled_charge(port: u16, merchant_token: &str, qr_plain: &str) -> (tokio::net::TcpStream, Vec<u8>) {
     let body = serde_json::to_vec(&json!({ "qr_plain": qr_plain, "amount": "1.00" })).expect("json");
     let head = format!(
@@ -521,11 +536,13 @@ async fn sigterm_under_load_finishes_in_flight_requests_refuses_new_ones_and_exi
         tokio::time::sleep(Duration::from_millis(200)).await;
         env.server.sigterm();
         let signalled = Instant::now();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        match tokio::net::TcpStream::connect(("127.0.0.1", env.server.port)).await {
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
-            other => failures.push(format!("round {round}: a new connection after SIGTERM was not refused: {other:?}")),
-        }
+        let refused = match await_refused(env.server.port, Duration::from_secs(3)).await {
+            Ok(after) => format!("new connections refused {} ms after SIGTERM", after.as_millis()),
+            Err(e) => {
+                failures.push(format!("round {round}: {e}"));
+                "new connections NOT refused".into()
+            }
+        };
         let _ = in_flight.write_all(&rest).await;
         let mut response = Vec::new();
         let _ = tokio::time::timeout(REQUEST_TIMEOUT * 2, in_flight.read_to_end(&mut response)).await;
@@ -541,9 +558,10 @@ async fn sigterm_under_load_finishes_in_flight_requests_refuses_new_ones_and_exi
             failures.push(format!("round {round}: the in-flight charge did not complete: {response:?}"));
         }
         match env.server.wait_exit(REQUEST_TIMEOUT + Duration::from_secs(10)).await {
-            Some(status) if status.code() == Some(0) => {
-                notes.push(format!("round {round}: exited 0 {} ms after SIGTERM", signalled.elapsed().as_millis()))
-            }
+            Some(status) if status.code() == Some(0) => notes.push(format!(
+                "round {round}: {refused}; exited 0 {} ms after SIGTERM",
+                signalled.elapsed().as_millis()
+            )),
             other => failures.push(format!("round {round}: exit after SIGTERM was {other:?}, not 0")),
         }
         env.server.start().await;
