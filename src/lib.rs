@@ -2,6 +2,8 @@
 
 /// Passwords, tokens, sessions and permissions.
 pub mod auth;
+/// The load harness behind the `mps-bench` binary.
+pub mod bench;
 /// Redis-backed caches and limits with per-process fallbacks.
 pub mod cache;
 /// The cached card list of each member.
