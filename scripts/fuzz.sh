@@ -39,14 +39,16 @@ seed=${FUZZ_SEED:-20240917}
 say() { echo "fuzz: $*"; }
 
 # ---- tools ----------------------------------------------------------------------------------------
-if ! command -v schemathesis >/dev/null 2>&1; then
+if ! command -v schemathesis >/dev/null 2>&1 && ! python3 -m schemathesis.cli --version >/dev/null 2>&1; then
     say "installing schemathesis"
-    command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+    python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
     python3 -m pip install -q 'schemathesis>=4,<5' 2>/dev/null \
         || python3 -m pip install -q --break-system-packages 'schemathesis>=4,<5'
     hash -r
 fi
-command -v schemathesis >/dev/null || { echo "fuzz: schemathesis is not on PATH after installing it" >&2; exit 1; }
+# The command, or the module when pip put the command where PATH does not look.
+if command -v schemathesis >/dev/null 2>&1; then ST=(schemathesis); else ST=(python3 -m schemathesis.cli); fi
+"${ST[@]}" --version >/dev/null || { echo "fuzz: schemathesis does not run after installing it" >&2; exit 1; }
 ensure_commands curl:curl psql:postgresql-client
 
 # ---- server ---------------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ fuzz() { # fuzz NAME PATH-REGEX TOKEN [SCHEMATHESIS-RUN-OPTION...]
     [ -z "$token" ] || auth=(-H "Authorization: Bearer $token")
     [[ "$name" != known-* ]] || config=(--config-file "$OUT/known-ids.toml")
     local started=$SECONDS
-    schemathesis "${config[@]}" run "$API/openapi.json" "$@" --checks "$CHECKS" --max-examples "$examples" --seed "$seed" \
+    "${ST[@]}" "${config[@]}" run "$API/openapi.json" "$@" --checks "$CHECKS" --max-examples "$examples" --seed "$seed" \
         --include-path-regex "$regex" "${auth[@]}" --workers 1 --request-timeout 20 --no-color \
         --suppress-health-check all --report junit --report-junit-path "$OUT/$name.xml" \
         >"$OUT/$name.log" 2>&1 || status=$?
