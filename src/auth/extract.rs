@@ -65,19 +65,26 @@ pub fn verified_claims(parts: &mut Parts, state: &AppState) -> Option<Claims> {
     Some(claims)
 }
 
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(user) = parts.extensions.get::<AuthUser>() {
-            return Ok(user.clone());
-        }
+impl AuthUser {
+    /// Authenticates a request whose session `check_session` decides on: it answers whether the
+    /// session is live and may bring back more from the same round trip (see
+    /// `card_cache::lookup_with_session`).
+    pub async fn authenticate_with<T, F, Fut>(
+        parts: &mut Parts,
+        state: &AppState,
+        check_session: F,
+    ) -> Result<(AuthUser, T), ApiError>
+    where
+        F: FnOnce(&Claims) -> Fut,
+        Fut: Future<Output = Result<(bool, T), ApiError>>,
+    {
         if bearer_token(parts).is_none() {
             return Err(unauthenticated("Send `Authorization: Bearer <token>`; log in at POST /auth/login."));
         }
         let claims =
             verified_claims(parts, state).ok_or_else(|| unauthenticated("The token is invalid or has expired."))?;
-        if !crate::auth::session::is_live(state, claims.session_id).await? {
+        let (live, extra) = check_session(&claims).await?;
+        if !live {
             return Err(unauthenticated("This session has ended; log in again."));
         }
         let user = AuthUser::from_claims(claims);
@@ -85,7 +92,22 @@ impl FromRequestParts<AppState> for AuthUser {
         span.record("user_id", tracing::field::display(user.id));
         span.record("role", user.role.as_str());
         parts.extensions.insert(user.clone());
-        Ok(user)
+        Ok((user, extra))
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        let check = |claims: &Claims| {
+            let session_id = claims.session_id;
+            async move { Ok((crate::auth::session::is_live(state, session_id).await?, ())) }
+        };
+        Ok(AuthUser::authenticate_with(parts, state, check).await?.0)
     }
 }
 
@@ -108,7 +130,13 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user = AuthUser::from_request_parts(parts, state).await?;
+        Authorized::grant(AuthUser::from_request_parts(parts, state).await?)
+    }
+}
+
+impl<P: Permission> Authorized<P> {
+    /// The caller, if they hold `P`; 403 `FORBIDDEN` otherwise.
+    pub fn grant(user: AuthUser) -> Result<Authorized<P>, ApiError> {
         if !user.permissions.iter().any(|p| p == P::NAME) {
             return Err(ApiError::new(ErrorCode::Forbidden, format!("This needs the `{}` permission.", P::NAME)));
         }

@@ -51,18 +51,34 @@ pub async fn create_session(
     Ok(id)
 }
 
+/// The Redis key of a session's liveness marker, for callers that read it together with
+/// keys of their own in one round trip.
+pub fn marker_key(state: &AppState, session_id: Uuid) -> String {
+    state.cache.key(&marker(session_id))
+}
+
+/// What a cached marker decides on its own: `Some(live)`, or `None` when PostgreSQL must.
+pub fn cached_verdict(state: &AppState, marker: Option<&str>) -> Option<bool> {
+    match marker {
+        Some(LIVE) if !state.cache.unsettled() => Some(true),
+        Some(REVOKED) => Some(false),
+        _ => None,
+    }
+}
+
 /// Whether the session is live; PostgreSQL decides when the cache cannot.
 pub async fn is_live(state: &AppState, session_id: Uuid) -> Result<bool, ApiError> {
-    let key = state.cache.key(&marker(session_id));
-    let cached: Result<Option<String>, _> = {
-        let key = key.clone();
-        state.cache.run(|mut c| async move { c.get(key).await }).await
-    };
-    match cached.as_ref().ok().and_then(|v| v.as_deref()) {
-        Some(LIVE) if !state.cache.unsettled() => return Ok(true),
-        Some(REVOKED) => return Ok(false),
-        _ => {}
+    let key = marker_key(state, session_id);
+    let cached: Result<Option<String>, _> = state.cache.run(|mut c| async move { c.get(key).await }).await;
+    if let Some(verdict) = cached.as_ref().ok().and_then(|marker| cached_verdict(state, marker.as_deref())) {
+        return Ok(verdict);
     }
+    is_live_in_database(state, session_id, cached.is_ok()).await
+}
+
+/// Asks PostgreSQL; a live answer is cached with `SET NX` when Redis answered the read
+/// (`redis_answered`), so it can never overwrite a revocation tombstone written meanwhile.
+pub async fn is_live_in_database(state: &AppState, session_id: Uuid, redis_answered: bool) -> Result<bool, ApiError> {
     let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
         "SELECT expires_at FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > now()",
     )
@@ -70,7 +86,8 @@ pub async fn is_live(state: &AppState, session_id: Uuid) -> Result<bool, ApiErro
     .fetch_optional(&state.db)
     .await?;
     let Some(expires_at) = expires_at else { return Ok(false) };
-    if cached.is_ok() {
+    if redis_answered {
+        let key = marker_key(state, session_id);
         let remaining = (expires_at - Utc::now()).to_std().unwrap_or_default();
         let ttl = remaining.min(LIVE_MARKER_TTL).as_secs().max(1);
         let _ = state

@@ -1,14 +1,17 @@
 //! A member's cards, their transactions and points.
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::Authorized;
 use crate::auth::permissions::{MemberReadTransactions, ReadCards};
+use crate::auth::token::Claims;
+use crate::auth::{AuthUser, Authorized};
+use crate::card_cache::{self, Lookup};
 use crate::db::transactions::{self, LedgerEntry, TxFilter, TxOwner};
 use crate::domain::{BindingRole, CardStatus, CardView, TransactionView, TxType};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -45,9 +48,9 @@ pub struct MemberCardsResponse {
     responses((status = 200, body = MemberCardsResponse)))]
 async fn list_cards(
     State(state): State<AppState>,
-    member: Authorized<ReadCards>,
+    CardListReader { member, lookup }: CardListReader,
 ) -> ApiResult<AppJson<MemberCardsResponse>> {
-    let items = crate::card_cache::member_cards(&state, member.id).await?;
+    let items = card_cache::member_cards(&state, member.id, lookup).await?;
     let summary = CardsSummary {
         total_cards: items.len(),
         active_cards: items.iter().filter(|c| c.status == CardStatus::Active).count(),
@@ -55,6 +58,23 @@ async fn list_cards(
         total_points: items.iter().map(|c| c.points).sum(),
     };
     Ok(AppJson(MemberCardsResponse { items, summary }))
+}
+
+/// A member allowed to read their cards, authenticated in the same Redis round trip that looks
+/// up their cached card list.
+struct CardListReader {
+    member: Authorized<ReadCards>,
+    lookup: Lookup,
+}
+
+impl FromRequestParts<AppState> for CardListReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let check = |claims: &Claims| card_cache::lookup_with_session(state, claims.sub, claims.session_id);
+        let (user, lookup) = AuthUser::authenticate_with(parts, state, check).await?;
+        Ok(CardListReader { member: Authorized::grant(user)?, lookup })
+    }
 }
 
 /// A binding of a card, shown to its owner.
