@@ -9,10 +9,11 @@
 //! the recovery task (`auth::session::recover_after_redis_failures`) has replayed what was missed
 //! and [`Cache::settle`]d.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncCommands as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,6 +34,8 @@ pub struct CacheError(String);
 #[derive(Clone)]
 pub struct Cache {
     pool: Option<deadpool_redis::Pool>,
+    /// The connection every call shares (see [`Cache::connection`]).
+    shared: Arc<Mutex<Option<MultiplexedConnection>>>,
     prefix: Arc<str>,
     /// Unix millis before which Redis is skipped after a failure (a tiny circuit breaker).
     skip_until_ms: Arc<AtomicI64>,
@@ -48,7 +51,8 @@ impl Cache {
             None => None,
             Some(url) => {
                 let mut cfg = deadpool_redis::Config::from_url(url.expose());
-                let mut pool_cfg = deadpool_redis::PoolConfig::new(32);
+                // Only opens connections: calls share one (see `connection`); the health check takes another.
+                let mut pool_cfg = deadpool_redis::PoolConfig::new(4);
                 pool_cfg.timeouts.wait = Some(CALL_TIMEOUT);
                 pool_cfg.timeouts.create = Some(CALL_TIMEOUT);
                 pool_cfg.timeouts.recycle = Some(CALL_TIMEOUT);
@@ -58,6 +62,7 @@ impl Cache {
         };
         Ok(Cache {
             pool,
+            shared: Arc::new(Mutex::new(None)),
             prefix: config.redis_key_prefix.as_str().into(),
             skip_until_ms: Arc::new(AtomicI64::new(0)),
             failures: Arc::new(AtomicU64::new(0)),
@@ -78,7 +83,7 @@ impl Cache {
     /// Runs one Redis command batch, with a timeout and the circuit breaker.
     pub async fn run<T, F, Fut>(&self, f: F) -> Result<T, CacheError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let pool = self.pool.as_ref().ok_or_else(|| CacheError("not configured".into()))?;
@@ -87,17 +92,38 @@ impl Cache {
             return Err(CacheError("backing off after a recent failure".into()));
         }
         let result = tokio::time::timeout(CALL_TIMEOUT, async {
-            let conn = pool.get().await.map_err(|e| CacheError(e.to_string()))?;
+            let conn = self.connection(pool).await?;
             f(conn).await.map_err(|e| CacheError(e.to_string()))
         })
         .await
         .unwrap_or_else(|_| Err(CacheError("timed out".into())));
         if let Err(e) = &result {
+            // The connection may be what failed: the next call opens a new one.
+            self.lock_shared().take();
             tracing::warn!(error = %e, "redis call failed; falling back");
             self.skip_until_ms.store(now + BACKOFF.as_millis() as i64, Ordering::Relaxed);
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
         result
+    }
+
+    /// The shared connection, opened through the pool when there is none yet.
+    ///
+    /// A multiplexed connection pipelines every concurrent call over one socket, so many
+    /// requests' commands leave in one write and their replies come back in one read. Checking a
+    /// connection out of the pool per call instead cost an extra round trip each time (deadpool
+    /// PINGs a connection before handing it out) and a socket per concurrent request.
+    async fn connection(&self, pool: &deadpool_redis::Pool) -> Result<MultiplexedConnection, CacheError> {
+        if let Some(conn) = self.lock_shared().as_ref() {
+            return Ok(conn.clone());
+        }
+        let fresh = pool.get().await.map_err(|e| CacheError(e.to_string()))?;
+        let conn = deadpool_redis::Connection::take(fresh);
+        Ok(self.lock_shared().get_or_insert(conn).clone())
+    }
+
+    fn lock_shared(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+        self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// True when Redis failed since the last recovery: writes may have missed it, so cached

@@ -75,12 +75,14 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
+/// A random (v4) UUID from the thread-local generator: `Uuid::new_v4` makes a getrandom system
+/// call per request.
+fn new_request_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+}
+
 async fn request_context(mut request: Request, next: Next) -> Response {
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(acceptable_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = request.headers().get(&REQUEST_ID).and_then(acceptable_request_id).unwrap_or_else(new_request_id);
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!(
         "request",
