@@ -19,6 +19,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// SQLSTATE our SQL functions raise business errors with; the message is the error code.
 const BUSINESS_ERROR_SQLSTATE: &str = "P0001";
 
+/// How long a pooled connection may sit unused before it is pinged when handed out.
+const STALE_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 /// Opens the pool lazily, so the server starts and answers `/health` while the database is down.
 pub fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
     let options = connect_options(config.database_url.expose())?;
@@ -28,6 +31,19 @@ pub fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
         // Fail fast while the database is down, so money endpoints answer 503 instead of hanging.
         .acquire_timeout(Duration::from_secs(3))
         .idle_timeout(Duration::from_secs(300))
+        // sqlx pings every connection it hands out by default: a second round trip per query.
+        // Only a connection that has sat idle long enough to have gone stale gets one; a busy
+        // one that broke fails its query with 503 `UNAVAILABLE`, which clients retry (money
+        // calls with the same Idempotency-Key).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > STALE_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 
