@@ -297,6 +297,26 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         ("charge amounts".to_owned(), "1.00–9.99, level discounts apply".to_owned()),
         ("argon2".to_owned(), dataset.argon2.clone()),
     ]);
+    let conditions = vec![
+        format!(
+            "Rate limits raised for this run (RATE_LIMIT_REQUESTS={}, LOGIN_RATE_LIMIT={}, LOGIN_IP_RATE_LIMIT={}): \
+             seeding {} logins from one address would otherwise take half an hour. The limiters stay in the \
+             request path and do their usual work.",
+            env["RATE_LIMIT_REQUESTS"],
+            env["LOGIN_RATE_LIMIT"],
+            env["LOGIN_IP_RATE_LIMIT"],
+            dataset.members.len() + dataset.merchants.len()
+        ),
+        format!(
+            "LOG_LEVEL={}: {}",
+            env["LOG_LEVEL"],
+            if env["LOG_LEVEL"] == "info" {
+                "one JSON log line per request, as in a default deployment"
+            } else {
+                "no per-request log line (a default deployment logs each request at info)"
+            }
+        ),
+    ];
     let mut summary = Summary {
         generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         mode: if options.quick { "quick" } else { "full" }.into(),
@@ -304,6 +324,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         machine,
         server_binary: binary.display().to_string(),
         server_env,
+        conditions,
         dataset: dataset_info,
         scenarios,
         ratios: BTreeMap::new(),

@@ -61,6 +61,8 @@ pub struct Summary {
     pub server_binary: String,
     /// The server's environment (the JWT secret left out).
     pub server_env: BTreeMap<String, String>,
+    /// How this run's server differs from a default deployment, and why.
+    pub conditions: Vec<String>,
     pub dataset: BTreeMap<String, String>,
     pub scenarios: Vec<Scenario>,
     /// HTTP charge throughput over the pgbench ceiling, per concurrency.
@@ -146,6 +148,12 @@ impl Summary {
             self.machine.load_average_at_start
         );
         let _ = writeln!(md, "Command: `{}`\n", self.command);
+        for condition in &self.conditions {
+            let _ = writeln!(md, "- {condition}");
+        }
+        if !self.conditions.is_empty() {
+            md.push('\n');
+        }
         let _ = writeln!(
             md,
             "| scenario | op | conns | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | server peak RSS MiB | server CPU s (µs/op) | machine CPU % |"
