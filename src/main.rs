@@ -68,7 +68,7 @@ async fn run() -> ExitCode {
     if matches!(cli.command, Some(Command::Healthcheck)) {
         return if mps::server::healthcheck(&config).await { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
-    mps::telemetry::init(&config);
+    let _log_writer = mps::telemetry::init(&config);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => mps::server::run(config).await,
         Command::Migrate => mps::db::migrate_database(&config).await.map(|()| tracing::info!("migrations applied")),

@@ -157,7 +157,10 @@ impl TestApp {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
         let config = config_from(&vars);
-        mps::telemetry::init(&config);
+        if let Some(log_writer) = mps::telemetry::init(&config) {
+            // The test process ends without dropping statics: the writer just runs until then.
+            std::mem::forget(log_writer);
+        }
         let state = AppState::new(config, pool.clone()).expect("state builds");
         let client_ip: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let router = mps::build_app(state.clone()).layer(MockConnectInfo(client_ip));
