@@ -95,7 +95,7 @@ fn server_env(options: &Options, port: u16) -> anyhow::Result<BTreeMap<String, S
         ("JWT_SECRET", secret),
         ("API_HOST", "127.0.0.1".into()),
         ("API_PORT", port.to_string()),
-        ("LOG_LEVEL", "warn".into()),
+        ("LOG_LEVEL", "info".into()),
         ("LOG_FORMAT", "json".into()),
         ("MIGRATE_ON_START", "false".into()),
         // Raised so the generator measures the server, not its limiters (which stay in the path).
@@ -118,12 +118,25 @@ fn default_server_binary() -> anyhow::Result<PathBuf> {
     Ok(me.with_file_name("mps"))
 }
 
+/// How many requests the server has answered, by its own `mps_api_requests_total`: the scenario's
+/// CPU time covers its warm-up and untimed requests too, so it is divided by all of them.
+async fn requests_served(addr: std::net::SocketAddr) -> u64 {
+    let mut conn = http::Conn::new(addr);
+    let Ok(answer) = conn.send(axum::http::Method::GET, "/metrics", None, None, None).await else { return 0 };
+    String::from_utf8_lossy(&answer.body)
+        .lines()
+        .filter(|line| line.starts_with("mps_api_requests_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 /// Runs a scenario against the server, with its peak RSS, CPU time and the machine's load.
 async fn observed<T>(
     server: &ServerProcess,
     work: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<(T, ProcessFigures, f64)> {
     let reset = server.reset_peak_rss();
+    let requests_before = requests_served(server.addr).await;
     let cpu_before = server.cpu_seconds().unwrap_or(0.0);
     let machine_before = machine_cpu_ticks();
     // Sampled too, in case the kernel refuses to reset the peak.
@@ -143,6 +156,7 @@ async fn observed<T>(
     sampler.abort();
     let value = result?;
     let cpu = server.cpu_seconds().unwrap_or(0.0) - cpu_before;
+    let requests = requests_served(server.addr).await.saturating_sub(requests_before);
     let peak_kib = match server::rss_kib(server.pid()) {
         Some((hwm, _)) if reset => hwm,
         _ => sampled.load(Ordering::Relaxed),
@@ -151,7 +165,16 @@ async fn observed<T>(
         (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64,
         _ => 0.0,
     };
-    Ok((value, ProcessFigures { peak_rss_mib: mib(peak_kib), cpu_seconds: round1(cpu), cpu_us_per_op: 0.0 }, busy))
+    Ok((
+        value,
+        ProcessFigures {
+            peak_rss_mib: mib(peak_kib),
+            cpu_seconds: round1(cpu),
+            requests,
+            cpu_us_per_request: (cpu * 1e6 / requests.max(1) as f64).round(),
+        },
+        busy,
+    ))
 }
 
 fn scenario(
@@ -164,11 +187,6 @@ fn scenario(
     notes: Option<String>,
 ) -> Scenario {
     let operations: BTreeMap<String, OpSummary> = operations.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    let server = server.map(|mut p| {
-        let ops = operations.get(main).map_or(0, |o| o.count);
-        p.cpu_us_per_op = (p.cpu_seconds * 1e6 / ops.max(1) as f64).round();
-        p
-    });
     Scenario {
         name: name.into(),
         concurrency,

@@ -13,10 +13,12 @@ use crate::bench::stats::{OpSummary, round1, round3};
 pub struct ProcessFigures {
     /// Peak resident set size during the scenario (`VmHWM`, reset before it started).
     pub peak_rss_mib: f64,
-    /// User + system CPU time during the scenario.
+    /// User + system CPU time during the scenario (warm-up and untimed requests included).
     pub cpu_seconds: f64,
-    /// Server CPU per main operation.
-    pub cpu_us_per_op: f64,
+    /// Requests the server answered during the scenario, by its own counter.
+    pub requests: u64,
+    /// Server CPU per request answered.
+    pub cpu_us_per_request: f64,
 }
 
 /// One scenario at one concurrency.
@@ -156,7 +158,7 @@ impl Summary {
         }
         let _ = writeln!(
             md,
-            "| scenario | op | conns | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | server peak RSS MiB | server CPU s (µs/op) | machine CPU % |"
+            "| scenario | op | conns | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | server peak RSS MiB | server CPU s (µs/request) | machine CPU % |"
         );
         let _ = writeln!(md, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         for s in &self.scenarios {
@@ -164,9 +166,10 @@ impl Summary {
             ops.sort_by_key(|(name, _)| *name != &s.main);
             for (i, (op, o)) in ops.into_iter().enumerate() {
                 let (rss, cpu) = match (&s.server, i) {
-                    (Some(p), 0) => {
-                        (format!("{:.1}", p.peak_rss_mib), format!("{:.1} ({:.0})", p.cpu_seconds, p.cpu_us_per_op))
-                    }
+                    (Some(p), 0) => (
+                        format!("{:.1}", p.peak_rss_mib),
+                        format!("{:.1} ({:.0})", p.cpu_seconds, p.cpu_us_per_request),
+                    ),
                     _ => (String::new(), String::new()),
                 };
                 let busy = if i == 0 { format!("{:.0}", s.machine_cpu_busy_percent) } else { String::new() };
