@@ -148,3 +148,35 @@ async fn active_sessions_per_role_follow_logins_logouts_and_suspensions() {
     assert_eq!(admin.post(&format!("/admin/merchants/{}/suspend", merchant.code), json!({})).await.status, 200);
     assert_eq!(active_sessions(&app, "merchant").await, 0, "suspension ends the merchant's sessions");
 }
+
+/// `GET /member/cards` checks the session in the same Redis read as the cached list: a cached
+/// list must never outlive the session that asked for it.
+#[tokio::test]
+async fn the_cached_card_list_is_served_to_live_sessions_only() {
+    let app = TestApp::new().await;
+    let other_instance = app.sibling(&[]).await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    let merchant = admin.create_merchant("Shop").await;
+    let phone = app.member_client(&member).await;
+    let tablet = on(&other_instance, &app.member_client(&member).await);
+    for client in [&phone, &tablet] {
+        for pass in ["fills the cache", "is served from it"] {
+            let cards = client.get("/member/cards").await;
+            assert_eq!(cards.status, 200, "{pass}: {}", cards.text);
+            assert_eq!(cards.json["items"].as_array().map(Vec::len), Some(1), "{pass}");
+        }
+    }
+
+    assert_eq!(phone.post("/auth/logout", json!({})).await.status, 204);
+    phone.get("/member/cards").await.assert_error(401, "UNAUTHENTICATED");
+    assert_eq!(tablet.get("/member/cards").await.status, 200, "the other session lives on");
+
+    assert_eq!(admin.post(&format!("/admin/members/{}/suspend", member.id), json!({})).await.status, 200);
+    tablet.get("/member/cards").await.assert_error(401, "UNAUTHENTICATED");
+
+    let shop = app.merchant_client(&merchant).await;
+    shop.get("/member/cards").await.assert_error(403, "FORBIDDEN");
+    let forged = Client { app: &app, token: "not-a-token".into(), id: shop.id };
+    forged.get("/member/cards").await.assert_error(401, "UNAUTHENTICATED");
+}
