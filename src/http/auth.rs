@@ -288,7 +288,8 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
-/// Change your own password; your other sessions end at once, this one stays.
+/// Change your own password; your other sessions end at once, this one stays. Wrong current
+/// passwords are limited like failed logins (`LOGIN_RATE_LIMIT` a minute per account), then 429.
 #[utoipa::path(post, path = "/auth/password", tag = "auth", security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses((status = 204, description = "Password changed; other sessions revoked")))]
@@ -299,10 +300,17 @@ async fn change_password(
     AppJson(request): AppJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
     check_new_password("new_password", &request.new_password)?;
+    // A stolen session must not become a way to guess the password: wrong current passwords are
+    // limited like failed logins, counted before the check and forgiven when it passes.
+    let failures_key = format!("password-fail:{}:{}", user.role.as_str(), user.id);
+    let failures = Window { limit: state.config.login_rate_limit, length: LOGIN_WINDOW };
+    let message = "Too many wrong current passwords for this account; wait a minute.";
+    state.limits.hit(&state.cache, &failures_key, failures, message).await?;
     let current = accounts::password_hash(&state.db, user.role, user.id).await?;
     if !verify_password(request.old_password, current).await? {
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "`old_password` is not your current password."));
     }
+    state.limits.forgive(&state.cache, &failures_key).await;
     let hash = hash_password(request.new_password).await?;
     let mut tx = state.db.begin().await?;
     accounts::set_password_hash(&mut tx, user.role, user.id, &hash).await?;

@@ -53,6 +53,25 @@ async fn after_the_failure_limit_even_the_right_password_gets_429() {
 }
 
 #[tokio::test]
+async fn wrong_current_passwords_are_limited_like_failed_logins() {
+    let app = TestApp::with_vars(&[("LOGIN_RATE_LIMIT", "3")]).await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    let ana = app.member_client(&member).await;
+    let change = |old: &str| json!({"old_password": old, "new_password": "new-password-1"});
+
+    let right = ana.post("/auth/password", change(PASSWORD)).await;
+    assert_eq!(right.status, 204, "a right password is not counted: {}", right.text);
+    for _ in 0..3 {
+        ana.post("/auth/password", change("wrong-password")).await.assert_error(401, "INVALID_CREDENTIALS");
+    }
+    assert_rate_limited(&ana.post("/auth/password", change("new-password-1")).await, 60);
+    let short = ana.post("/auth/password", json!({"old_password": "x", "new_password": "short"})).await;
+    short.assert_error(422, "PASSWORD_TOO_SHORT");
+    assert_eq!(app.login("member", &member.phone, "new-password-1").await.status, 200, "logins are separate");
+}
+
+#[tokio::test]
 async fn successful_logins_do_not_count_as_failures() {
     let app = TestApp::with_vars(&[("LOGIN_RATE_LIMIT", "2")]).await;
     let admin = app.admin().await;
