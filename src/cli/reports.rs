@@ -4,6 +4,8 @@
 //! client keeps working while their optional fields evolve; SPEC §3 names the fields relied on.
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive as _;
 use serde_json::{Value, json};
 
 use super::args::{PageArg, SettleMode, wire_name};
@@ -48,9 +50,9 @@ fn print_hours(ui: &Ui, hours: &[Value]) {
         println!("{}", ui.paint(Style::Dim, "No sales in this day."));
         return;
     }
-    let amount = |h: &Value| text_of(&h["amount"]).parse::<f64>().unwrap_or(0.0);
-    let top = busy.iter().map(|h| amount(h)).fold(0.0_f64, f64::max).max(0.01);
-    let bar_room = ui.width.saturating_sub(30).clamp(5, 50) as f64;
+    let amount = |h: &Value| text_of(&h["amount"]).parse::<Decimal>().unwrap_or_default();
+    let top = busy.iter().map(|h| amount(h)).max().unwrap_or_default().max(Decimal::new(1, 2));
+    let bar_room = Decimal::from(ui.width.saturating_sub(30).clamp(5, 50));
     let mut table =
         Table::new(&[("HOUR", Column::Id), ("COUNT", Column::Number), ("AMOUNT", Column::Number), ("", Column::Text)]);
     for hour in busy {
@@ -58,8 +60,8 @@ fn print_hours(ui: &Ui, hours: &[Value]) {
             Value::Null => local_time_of(&hour["start"]).chars().skip(11).take(5).collect(),
             other => format!("{:0>2}:00", text_of(other)),
         };
-        // Display only: the bar's length is a picture of the amount, never money itself.
-        let bar = "█".repeat(((amount(hour) / top) * bar_room).round().max(1.0) as usize);
+        let cells = (amount(hour) * bar_room / top).round().to_usize().unwrap_or(1).max(1);
+        let bar = "█".repeat(cells);
         table.row(vec![label.into(), text_of(&hour["count"]).into(), text_of(&hour["amount"]).into(), bar.into()]);
     }
     table.print(ui, "");
