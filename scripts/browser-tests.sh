@@ -8,7 +8,7 @@
 # Playwright never downloads a browser: the tests launch /usr/bin/chromium.
 #
 # Usage: scripts/browser-tests.sh [--update-screenshots] [tests/browser/FILE.py...] [PYTEST-ARGS...]
-#   --update-screenshots   copy the screenshots the run took into docs/screenshots/
+#   --update-screenshots   copy the README's screenshots from this run into docs/screenshots/
 #   e.g. scripts/browser-tests.sh tests/browser/test_till.py -k refund
 # Screenshots (phone 390×844 and desktop 1280×800) go to target/console-screenshots/, the server's
 # log and the JUnit report to target/browser-tests/.
@@ -94,9 +94,12 @@ if grep -q '"level":"ERROR"' "$OUT/server.log"; then
     status=1
 fi
 if $update_screenshots && [ "$status" = 0 ]; then
+    # The README shows these; the rest (index, audit log) stay artifacts of the run.
     mkdir -p docs/screenshots
-    cp "$SHOTS"/*.png docs/screenshots/
-    say "copied $(ls "$SHOTS"/*.png | wc -l) screenshots to docs/screenshots/"
+    for page in pos member admin-statistics admin-card; do
+        cp "$SHOTS/$page-phone.png" "$SHOTS/$page-desktop.png" docs/screenshots/
+    done
+    say "copied the README's screenshots to docs/screenshots/"
 fi
 say "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l) screenshots in $SHOTS; $((SECONDS - started)) s in all"
 exit "$status"
