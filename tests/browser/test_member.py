@@ -84,3 +84,12 @@ def test_the_history_pages_through_the_members_transactions(page: Page, shop: Sh
 
     history.get_by_label("Type").select_option("payment")
     expect(history).to_contain_text("No transactions yet.")
+
+
+def test_signing_out_revokes_the_code_on_screen(page: Page, shop: Shop) -> None:
+    code = show_code(page, shop)
+
+    page.get_by_role("button", name="Sign out").click()
+
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert refused_code(shop, code) == "QR_EXPIRED_OR_INVALID", "a code left on a signed-out screen must be dead"

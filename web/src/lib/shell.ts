@@ -12,6 +12,8 @@ export interface ConsoleContext {
   api: Api;
   user: UserSummary;
   root: HTMLElement;
+  /** Registers what to undo when the session ends (a code to revoke, a camera to turn off). */
+  onEnd: (cleanup: () => Promise<void> | void) => void;
 }
 
 /** How a page signs people in and what it shows them afterwards. */
@@ -52,19 +54,31 @@ export function startConsole(options: ConsoleOptions): void {
   const who = byId("who");
   const signOutButton = byId<HTMLButtonElement>("sign-out");
   let session = loadSession(options.role);
+  let cleanups: (() => Promise<void> | void)[] = [];
 
   const api = new Api(
     () => session?.token ?? null,
     (error) => end(error),
   );
 
+  /** Runs the page's cleanups once, while the token (if any) is still good. */
+  async function cleanUp(): Promise<void> {
+    const pending = cleanups;
+    cleanups = [];
+    await Promise.allSettled(pending.map(async (cleanup) => cleanup()));
+  }
+
+  /** Forgets the session (once) and shows the sign-in, with why when the API ended it. */
   function end(reason?: ApiError): void {
+    if (!session) return;
     session = null;
     sessionStorage.removeItem(storageKey(options.role));
+    void cleanUp();
     showSignIn(reason);
   }
 
   async function signOut(): Promise<void> {
+    await cleanUp();
     try {
       await api.request("POST", "/auth/logout", { body: {} });
     } catch {
@@ -78,7 +92,7 @@ export function startConsole(options: ConsoleOptions): void {
     replace(who, `${current.user.name}${operator}`);
     signOutButton.hidden = false;
     replace(root);
-    void options.render({ api, user: current.user, root });
+    void options.render({ api, user: current.user, root, onEnd: (cleanup) => cleanups.push(cleanup) });
   }
 
   function showSignIn(reason?: ApiError): void {

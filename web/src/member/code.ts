@@ -76,8 +76,9 @@ export class PaymentCode {
       this.body, this.message);
   }
 
-  /** Shows a fresh code for `card` (replacing any code shown before). */
+  /** Shows a fresh code for `card` (replacing any code shown before, which is revoked). */
   async show(card: Card): Promise<void> {
+    if (this.card && this.card.id !== card.id) await this.close();
     this.stopTimer();
     this.card = card;
     this.shownAt = Date.now();
@@ -91,10 +92,16 @@ export class PaymentCode {
 
   /** Hides the code and revokes it, so a photo of it is worth nothing. */
   async hide(reason: string): Promise<void> {
+    showNotice(this.message, reason);
+    await this.close();
+  }
+
+  /** Stops showing and renewing the code, and revokes it (on sign-out too). */
+  async close(): Promise<void> {
     const card = this.card;
+    this.card = null;
     this.stopTimer();
     this.body.hidden = true;
-    showNotice(this.message, reason);
     if (card) await this.api.delete(`/member/qr/${card.id}`).catch(() => undefined);
   }
 
@@ -105,10 +112,16 @@ export class PaymentCode {
 
   /** Issues a new code (which kills the previous one); false when none could be had. */
   private async renew(): Promise<boolean> {
-    if (!this.card || this.renewing) return false;
+    const card = this.card;
+    if (!card || this.renewing) return false;
     this.renewing = true;
     try {
-      const code = await this.api.request<QrResponse>("POST", "/member/qr", { body: { card_id: this.card.id } });
+      const code = await this.api.request<QrResponse>("POST", "/member/qr", { body: { card_id: card.id } });
+      if (this.card !== card) {
+        // Closed while the new code was on its way: revoke it rather than show it.
+        await this.api.delete(`/member/qr/${card.id}`).catch(() => undefined);
+        return false;
+      }
       // Timed from when the answer arrived, by this device's clock: a skewed clock cannot make a
       // live code look expired, or a dead one live.
       const received = Date.now();

@@ -41,7 +41,7 @@ startConsole({
   heading: "Member sign-in",
   identifierLabel: "Phone or member number",
   identifierHint: "For example 13800000001 or M00000001.",
-  render: async ({ api, root }) => {
+  render: async ({ api, root, onEnd }) => {
     const message = messageArea("cards-message");
     const cardList = h("div", { class: "card-list", id: "cards" });
     const summary = h("div", { id: "cards-summary" });
@@ -50,6 +50,7 @@ startConsole({
       void loadCards();
       history.refresh();
     });
+    onEnd(() => code.close());
     let levels = new Map<number, string>();
 
     async function loadCards(): Promise<void> {

@@ -12,13 +12,13 @@ startConsole({
   heading: "Till sign-in",
   identifierLabel: "Merchant code",
   askOperator: true,
-  render: ({ api, root }) => {
+  render: ({ api, root, onEnd }) => {
     const today = todayPanel(api);
     const recent = recentPanel(api, () => today.refresh());
     const sale = salePanel(api, () => {
       recent.refresh();
       today.refresh();
-    });
+    }, onEnd);
     root.append(h("div", { class: "columns" }, h("div", null, sale), h("div", null, recent.element, today.element)));
     sale.querySelector<HTMLInputElement>("#qr-input")?.focus();
   },

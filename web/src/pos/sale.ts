@@ -8,8 +8,11 @@ import type { ChargeResponse, ValidatedQr } from "../lib/types";
 import { badge, clearMessage, field, input, messageArea, pairs, retryBox, section, showError, showNotice } from "../lib/ui";
 import { Scanner } from "./scanner";
 
-/** The sale panel; `charged` runs after every completed charge (to refresh the day's figures). */
-export function salePanel(api: Api, charged: () => void): HTMLElement {
+/**
+ * The sale panel; `charged` runs after every completed charge (to refresh the day's figures),
+ * `onEnd` takes what to undo at sign-out (the camera).
+ */
+export function salePanel(api: Api, charged: () => void, onEnd: (cleanup: () => void) => void): HTMLElement {
   const charge = new OnceOnly<ChargeResponse>(api, "/merchant/charge");
   const codeInput = input("qr", { id: "qr-input", required: true, spellcheck: "false", "aria-describedby": "card-check" });
   const amountInput = input("amount", { id: "amount", inputmode: "decimal", required: true, placeholder: "0.00" });
@@ -18,6 +21,7 @@ export function salePanel(api: Api, charged: () => void): HTMLElement {
   const scannerBox = h("div", { class: "scanner", id: "scanner", hidden: true }, video, scannerStatus,
     h("button", { type: "button", onclick: () => stopScan() }, "Stop camera"));
   const scanner = new Scanner(video);
+  onEnd(() => scanner.stop());
   const cardCheck = h("div", { id: "card-check", class: "card-check", "aria-live": "polite" });
   const message = messageArea("sale-message");
   const unknown = retryBox("sale-unknown", "charge", () => void submit(), () => reset());
@@ -36,6 +40,7 @@ export function salePanel(api: Api, charged: () => void): HTMLElement {
   codeInput.addEventListener("change", () => void checkCode());
 
   async function startScan(): Promise<void> {
+    scanner.stop();
     scannerBox.hidden = false;
     replace(scannerStatus, "Opening the camera…");
     try {
