@@ -60,6 +60,7 @@ export APP_ENV=testing DATABASE_URL=$PG_SERVER/$DB REDIS_URL=$REDIS REDIS_KEY_PR
     SETTLEMENT_MARGIN_SECONDS=60 LOG_LEVEL=warn LOG_FORMAT=json
 
 server_pid=
+# shellcheck disable=SC2317  # called by the EXIT trap below
 cleanup() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null || true
@@ -101,5 +102,5 @@ if $update_screenshots && [ "$status" = 0 ]; then
     done
     say "copied the README's screenshots to docs/screenshots/"
 fi
-say "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l) screenshots in $SHOTS; $((SECONDS - started)) s in all"
+say "$(find "$SHOTS" -maxdepth 1 -name '*.png' | wc -l) screenshots in $SHOTS; $((SECONDS - started)) s in all"
 exit "$status"
