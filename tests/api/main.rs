@@ -19,6 +19,7 @@ mod idempotency;
 mod jwt;
 mod levels;
 mod limits;
+mod lock_order;
 mod migrations;
 mod ops;
 mod payments;
