@@ -20,6 +20,7 @@ mod jwt;
 mod levels;
 mod limits;
 mod lock_order;
+mod login_race;
 mod migrations;
 mod ops;
 mod payments;

@@ -9,7 +9,6 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::permissions::{MemberReadTransactions, ReadCards};
-use crate::auth::token::Claims;
 use crate::auth::{AuthUser, Authorized};
 use crate::card_cache::{self, Lookup};
 use crate::db::transactions::{self, LedgerEntry, TxFilter, TxOwner};
@@ -71,7 +70,7 @@ impl FromRequestParts<AppState> for CardListReader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let check = |claims: &Claims| card_cache::lookup_with_session(state, claims.sub, claims.session_id);
+        let check = |claim| card_cache::lookup_with_session(state, claim);
         let (user, lookup) = AuthUser::authenticate_with(parts, state, check).await?;
         Ok(CardListReader { member: Authorized::grant(user)?, lookup })
     }
