@@ -15,6 +15,7 @@ mod concurrency;
 mod config;
 mod contract;
 mod envelope;
+mod hostile_input;
 mod idempotency;
 mod jwt;
 mod levels;
