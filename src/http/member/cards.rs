@@ -22,9 +22,9 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_cards))
-        .routes(routes!(get_card))
-        .routes(routes!(list_transactions))
+        .routes(routes!(list_member_cards))
+        .routes(routes!(get_member_card))
+        .routes(routes!(list_member_transactions))
         .routes(routes!(points_ledger))
 }
 
@@ -45,7 +45,7 @@ pub struct MemberCardsResponse {
 /// Your cards — owned and actively bound — with the discount a payment would get now.
 #[utoipa::path(get, path = "/member/cards", tag = "member", security(("bearer" = [])),
     responses((status = 200, body = MemberCardsResponse)))]
-async fn list_cards(
+async fn list_member_cards(
     State(state): State<AppState>,
     CardListReader { member, lookup }: CardListReader,
 ) -> ApiResult<AppJson<MemberCardsResponse>> {
@@ -99,7 +99,7 @@ pub struct MemberCardResponse {
 #[utoipa::path(get, path = "/member/cards/{card_id}", tag = "member", security(("bearer" = [])),
     params(("card_id" = Uuid, Path)),
     responses((status = 200, body = MemberCardResponse)))]
-async fn get_card(
+async fn get_member_card(
     State(state): State<AppState>,
     member: Authorized<ReadCards>,
     AppPath(card_id): AppPath<Uuid>,
@@ -144,7 +144,7 @@ pub struct MemberTxQuery {
 #[utoipa::path(get, path = "/member/transactions", tag = "member", security(("bearer" = [])),
     params(MemberTxQuery),
     responses((status = 200, body = Page<TransactionView>)))]
-async fn list_transactions(
+async fn list_member_transactions(
     State(state): State<AppState>,
     member: Authorized<MemberReadTransactions>,
     AppQuery(query): AppQuery<MemberTxQuery>,
