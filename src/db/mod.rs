@@ -115,7 +115,8 @@ where
     loop {
         match call().await {
             Err(error) if is_retryable(&error) && attempt < CALL_ATTEMPTS => {
-                tracing::warn!(attempt, error = %error, "database call aborted (deadlock or serialization failure); retrying");
+                let cause = "database call aborted by a deadlock or serialization failure; retrying";
+                tracing::warn!(attempt, error = %error, "{cause}");
                 // The other party of a deadlock was not aborted: a short pause lets it finish.
                 tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
                 attempt += 1;
