@@ -23,8 +23,9 @@ RUN mkdir -p src/bin \
  && rm -rf src target/release/mps target/release/mps-cli target/release/deps/mps-* target/release/deps/mps_cli-* \
            target/release/deps/libmps-* target/release/.fingerprint/mps-*
 
-# Real sources.  .dockerignore admits only what the build reads (src/, migrations/, .sqlx/, …);
-# migrations are embedded in the binary, so the runtime stage needs nothing else.
+# Real sources.  .dockerignore admits only what the build reads (src/, migrations/, web/dist/, .sqlx/,
+# …); migrations and the console's assets are embedded in the binary, so the runtime stage needs
+# nothing else.
 COPY . .
 # Only the server goes into the image; the terminal client (mps-cli) is not built here.
 RUN cargo build --release --locked --bin mps \

@@ -3,7 +3,8 @@
 //! 1. `request_context` — accepts a sane `X-Request-Id` or makes one, opens the request's
 //!    tracing span, writes the error envelope for every error response (ours, axum's 404/405/413,
 //!    timeouts, caught panics), logs the request once, and echoes `X-Request-Id`.
-//! 2. `security_headers` — SPEC §4 headers on every response; `/docs` gets a CSP that lets it run.
+//! 2. `security_headers` — SPEC §4 headers on every response; `/docs` gets a CSP that lets it run,
+//!    `/console/` the console's own strict one.
 //! 3. CORS from `CORS_ORIGINS` (no layer when the list is empty: browsers then get no grant).
 //! 4. `CatchPanicLayer` — a panic becomes a 500 `INTERNAL` instead of a dropped connection.
 //! 5. `TimeoutLayer` — a request that takes longer than `REQUEST_TIMEOUT_SECONDS` (slow client
@@ -11,7 +12,8 @@
 //! 6. `RequestBodyLimitLayer` + `DefaultBodyLimit` — bodies over `BODY_LIMIT_BYTES` are 413.
 //! 7. `record_metrics` (per route, inside routing so the route template is known).
 //! 8. `limit_callers` — the general per-caller rate limit (token subject, else client IP); the
-//!    ops endpoints are exempt so health checks and scrapes are never refused.
+//!    ops endpoints are exempt so health checks and scrapes are never refused, and so are the
+//!    docs and the console's static files.
 
 use std::time::{Duration, Instant};
 
@@ -152,14 +154,21 @@ const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; s
                         img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'";
 
 async fn security_headers(request: Request, next: Next) -> Response {
-    let is_docs = request.uri().path().starts_with("/docs");
+    let path = request.uri().path();
+    let csp = if path.starts_with("/docs") {
+        DOCS_CSP
+    } else if super::console::serves(path) {
+        super::console::CSP
+    } else {
+        API_CSP
+    };
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(if is_docs { DOCS_CSP } else { API_CSP }));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     response
 }
 
@@ -189,7 +198,7 @@ const UNLIMITED_PATHS: &[&str] = &["/health", "/ready", "/metrics", "/openapi.js
 
 async fn limit_callers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if UNLIMITED_PATHS.contains(&path) || path.starts_with("/docs") {
+    if UNLIMITED_PATHS.contains(&path) || path.starts_with("/docs") || super::console::serves(path) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();

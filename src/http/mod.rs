@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod docs;
 pub mod extract;
 pub mod filters;
@@ -69,10 +70,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi
 }
 
-/// The complete application: routes, docs, fallback and middleware, bound to its state.
+/// The complete application: routes, docs, the web console, fallback and middleware, bound to its state.
 pub fn build_app(state: AppState) -> Router {
     let (router, mut openapi) = api_router().split_for_parts();
     docs::finish(&mut openapi);
-    let router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi)).fallback(middleware::not_found);
+    let router = router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(console::router())
+        .fallback(middleware::not_found);
     middleware::apply(router, &state).with_state(state)
 }

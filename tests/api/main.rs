@@ -13,6 +13,7 @@ mod bindings;
 mod card_status;
 mod concurrency;
 mod config;
+mod console;
 mod contract;
 mod envelope;
 mod hostile_input;
