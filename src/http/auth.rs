@@ -92,8 +92,8 @@ impl LoginRequest {
 /// Log in as a member (phone or member_no), a merchant (code, optional operator) or an admin (email).
 ///
 /// Every failure — unknown account, wrong password, suspended or inactive account — is the same
-/// 401 `INVALID_CREDENTIALS`. Logins are limited per client IP and failed logins per account (per identifier when it
-/// names none).
+/// 401 `INVALID_CREDENTIALS`. Logins are limited per client IP, and failed logins per account
+/// (per identifier when it names none).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
               (status = 401, description = "INVALID_CREDENTIALS: unknown account, wrong password or inactive account",
