@@ -132,7 +132,7 @@ def check_compose(path: str) -> None:
     targets = {volume_target(v) for v in services.get("nginx", {}).get("volumes", [])}
     need({"/etc/nginx/nginx.conf", "/etc/nginx/certs"} <= targets, "nginx does not mount nginx.conf and the certificates")
     targets = {volume_target(v) for v in services.get("prometheus", {}).get("volumes", [])}
-    need({"/etc/prometheus/prometheus.yml", "/etc/prometheus/alerts.yml"} <= targets,
+    need({"/etc/prometheus/prometheus.yml", "/etc/prometheus/config/alerts.yml"} <= targets,
          "prometheus does not mount prometheus.yml and alerts.yml")
     env = api.get("environment", {})
     need(bool(env.get("JWT_SECRET")), "api gets no JWT_SECRET from .env")

@@ -7,7 +7,7 @@
 #                        target/release/mps and target/debug/mps, else a debug build made by `up`
 #   nginx                127.0.0.1:$STACK_HTTP_PORT   (18080) -> HTTPS 127.0.0.1:$STACK_HTTPS_PORT (18443)
 #                        the repo's nginx.conf, rendered for loopback, with a generated certificate
-#   Prometheus           127.0.0.1:$STACK_PROM_PORT   (19090) the repo's config/prometheus.yml and
+#   Prometheus           127.0.0.1:$STACK_PROM_PORT   (19090) the repo's prometheus.yml and
 #                        alerts.yml, rendered for loopback, with a throwaway storage directory
 #
 # Usage: scripts/stack.sh up | down | status | smoke | render DIR
@@ -81,8 +81,9 @@ render() {
         -e "s/\"localhost:9090\"/\"127.0.0.1:$PROM_PORT\"/" \
         -e 's/^  scrape_interval: 15s$/  scrape_interval: 5s/' \
         -e 's/^  scrape_timeout: 10s$/  scrape_timeout: 4s/' \
-        "$ROOT/config/prometheus.yml" >"$dir/prometheus.yml"
-    cp "$ROOT/config/alerts.yml" "$dir/alerts.yml"
+        "$ROOT/prometheus.yml" >"$dir/prometheus.yml"
+    mkdir -p "$dir/config"
+    cp "$ROOT/config/alerts.yml" "$dir/config/alerts.yml"
     if ! grep -qF "targets: [\"127.0.0.1:$API_PORT\"]" "$dir/prometheus.yml" \
         || grep -v '^ *#' "$dir/prometheus.yml" | grep -q 'dns_sd_configs\|names:\|api:8000'; then
         die "render: prometheus.yml did not render to a static 127.0.0.1:$API_PORT target"
@@ -202,8 +203,9 @@ up() {
     wait_for "nginx" 20 nginx curl -fksS "https://127.0.0.1:$HTTPS_PORT/ready"
     say "nginx on http://127.0.0.1:$HTTP_PORT and https://127.0.0.1:$HTTPS_PORT (pid $(cat "$STATE/nginx.pid"))"
 
-    mkdir -p "$STATE/prometheus/data"
-    cp "$STATE/nginx/prometheus.yml" "$STATE/nginx/alerts.yml" "$STATE/prometheus/"
+    mkdir -p "$STATE/prometheus/data" "$STATE/prometheus/config"
+    cp "$STATE/nginx/prometheus.yml" "$STATE/prometheus/"
+    cp "$STATE/nginx/config/alerts.yml" "$STATE/prometheus/config/"
     nohup prometheus --config.file="$STATE/prometheus/prometheus.yml" \
         --storage.tsdb.path="$STATE/prometheus/data" \
         --web.listen-address="127.0.0.1:$PROM_PORT" >>"$STATE/prometheus.log" 2>&1 </dev/null &

@@ -6,7 +6,7 @@
 #   Dockerfile          BuildKit's parser (PyPI `dockerfile`) + policy
 #   docker-compose.yml  docker-compose config (with .env.example as .env) + policy
 #   nginx.conf          nginx -t with a throwaway certificate, upstream host "api" -> 127.0.0.1 + policy
-#   config/             promtool check config, check rules, test rules + every alert tested both ways
+#   prometheus.yml, config/  promtool check config, check rules, test rules + every alert tested both ways
 #   k8s/                kubernetes-validate --strict (Kubernetes 1.37 and the 1.30 minimum) + policy
 #   .env.example        policy: every SPEC §4 variable, commented, with SPEC defaults, placeholders
 #   scripts/            bash -n and shellcheck
@@ -71,7 +71,7 @@ check_dockerfile() {
 check_compose() {
     local r=$1 d
     d=$(mktemp -d "$WORK/compose.XXXX")
-    cp -r "$r/docker-compose.yml" "$r/Dockerfile" "$r/.dockerignore" "$r/nginx.conf" "$r/config" "$d/"
+    cp -r "$r/docker-compose.yml" "$r/Dockerfile" "$r/.dockerignore" "$r/nginx.conf" "$r/prometheus.yml" "$r/config" "$d/"
     # The example must be enough for compose: every ${VAR:?} it requires is set there.
     cp "$r/.env.example" "$d/.env"
     mkdir -p "$d/certs"
@@ -101,7 +101,7 @@ check_nginx() {
 
 check_prometheus() {
     local r=$1
-    promtool check config "$r/config/prometheus.yml" || return 1
+    promtool check config "$r/prometheus.yml" || return 1
     promtool check rules "$r/config/alerts.yml" || return 1
     # Rule files in the test file are relative to it.
     (cd "$r/config" && promtool test rules alerts.test.yml) || return 1
@@ -158,7 +158,7 @@ run() { # run NAME ROOT — one check, its output shown only when it fails
 copy_tree() {
     local d
     d=$(mktemp -d "$WORK/case.XXXX")
-    (cd "$ROOT" && cp -r Dockerfile .dockerignore docker-compose.yml nginx.conf .env.example config k8s scripts docs "$d/")
+    (cd "$ROOT" && cp -r Dockerfile .dockerignore docker-compose.yml nginx.conf prometheus.yml .env.example config k8s scripts docs "$d/")
     echo "$d"
 }
 
@@ -212,7 +212,7 @@ self_test() {
     broken nginx-proxy-cache nginx nginx.conf 's/^http {$/http {\n    proxy_cache_path \/tmp\/mps-cache keys_zone=mps:1m;/; s/^\( *\)proxy_pass http:\/\/mps_api;/&\n\1proxy_cache mps;/'
     broken nginx-metrics-public nginx nginx.conf 's/location ^~ \/metrics {/location ^~ \/metrix {/'
     broken nginx-old-tls nginx nginx.conf 's/ssl_protocols TLSv1.2 TLSv1.3;/ssl_protocols TLSv1 TLSv1.2 TLSv1.3;/'
-    broken prometheus-bad-duration prometheus config/prometheus.yml 's/scrape_interval: 15s/scrape_interval: 15 seconds/'
+    broken prometheus-bad-duration prometheus prometheus.yml 's/scrape_interval: 15s/scrape_interval: 15 seconds/'
     broken rules-bad-promql prometheus config/alerts.yml 's/> 0.05/> > 0.05/'
     broken rules-threshold-changed prometheus config/alerts.yml 's/> 0.05/> 0.5/'
     broken rules-test-expectation prometheus config/alerts.test.yml 's/5xx ratio is 10%/5xx ratio is 11%/'

@@ -16,7 +16,7 @@ use deadpool_redis::redis::{self, AsyncCommands as _};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::session;
+use crate::auth::session::{self, SessionClaim};
 use crate::domain::CardView;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -69,24 +69,20 @@ impl Lookup {
 /// Checks the caller's session and looks up the member's cached list in one MGET: the cached
 /// read is the hottest request, and a second Redis round trip cost it a third of its time.
 /// Answers whether the session is live (PostgreSQL decides when the marker cannot) and the lookup.
-pub async fn lookup_with_session(
-    state: &AppState,
-    member_id: Uuid,
-    session_id: Uuid,
-) -> Result<(bool, Lookup), ApiError> {
+pub async fn lookup_with_session(state: &AppState, claim: SessionClaim) -> Result<(bool, Lookup), ApiError> {
     if state.cache.unsettled() {
-        return Ok((session::is_live(state, session_id).await?, Lookup::Bypass));
+        return Ok((session::is_live(state, claim).await?, Lookup::Bypass));
     }
-    let (value_key, generation_key) = keys(state, member_id);
-    let keys = [session::marker_key(state, session_id), value_key, generation_key, epoch_key(state)];
+    let (value_key, generation_key) = keys(state, claim.subject);
+    let keys = [session::marker_key(state, claim.session_id), value_key, generation_key, epoch_key(state)];
     type Values = (Option<String>, Option<String>, Option<i64>, Option<i64>);
     let read = state.cache.run(|mut c| async move { c.mget::<_, Values>(&keys).await }).await;
     let Ok((marker, value, generation, epoch)) = read else {
-        return Ok((session::is_live_in_database(state, session_id, false).await?, Lookup::Bypass));
+        return Ok((session::is_live_in_database(state, claim, false).await?, Lookup::Bypass));
     };
-    let live = match session::cached_verdict(state, marker.as_deref()) {
+    let live = match session::cached_verdict(state, marker.as_deref(), claim) {
         Some(verdict) => verdict,
-        None => session::is_live_in_database(state, session_id, true).await?,
+        None => session::is_live_in_database(state, claim, true).await?,
     };
     Ok((live, Lookup::from_values(value, generation, epoch)))
 }

@@ -269,7 +269,7 @@ impl Config {
 
         let max_amount = match vars.get("MAX_AMOUNT") {
             None => Decimal::new(5_000_000, 2),
-            Some(raw) => crate::money::Money::parse_text(&raw)
+            Some(raw) => crate::money::Money::parse_text(raw.trim())
                 .map(|m| m.amount())
                 .ok()
                 .filter(|m| *m <= Decimal::new(99_999_999_999, 2))

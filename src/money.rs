@@ -44,10 +44,10 @@ impl Money {
         Money(value)
     }
 
-    /// Parses plain decimal text: digits, an optional fraction, no sign or exponent, > 0,
-    /// at most two decimals once trailing zeros are dropped.
+    /// Parses plain decimal text: digits, an optional fraction, no sign, exponent or surrounding
+    /// whitespace (a payment API does not guess what `" 10"` meant), > 0, at most two decimals
+    /// once trailing zeros are dropped.
     pub fn parse_text(text: &str) -> Result<Money, MoneyError> {
-        let text = text.trim();
         let (int_part, frac_part) = text.split_once('.').unwrap_or((text, ""));
         let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if int_part.is_empty()
@@ -196,10 +196,10 @@ impl DecimalInput {
         DecimalInput(text.into())
     }
 
-    /// Parses plain decimal text (digits, an optional fraction; no sign or exponent) exactly;
-    /// anything else is a 422 `VALIDATION_FAILED` naming `field`.
+    /// Parses plain decimal text (digits, an optional fraction; no sign, exponent or surrounding
+    /// whitespace) exactly; anything else is a 422 `VALIDATION_FAILED` naming `field`.
     pub fn parse(&self, field: &str) -> Result<Decimal, ApiError> {
-        let text = self.0.trim();
+        let text = self.0.as_str();
         let (int_part, frac_part) = text.split_once('.').unwrap_or((text, ""));
         let digits = |s: &str| !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(int_part) || (text.contains('.') && !digits(frac_part)) {
@@ -369,6 +369,9 @@ mod tests {
         assert_eq!(parse(".5"), Err(MoneyError::NotADecimal));
         assert_eq!(parse(""), Err(MoneyError::NotADecimal));
         assert_eq!(parse("NaN"), Err(MoneyError::NotADecimal));
+        assert_eq!(parse(" 10"), Err(MoneyError::NotADecimal));
+        assert_eq!(parse("10 "), Err(MoneyError::NotADecimal));
+        assert_eq!(parse("\t10.00\n"), Err(MoneyError::NotADecimal));
         assert_eq!(parse("9999999999999999999999999999"), Err(MoneyError::NotADecimal));
         assert_eq!(parse("0"), Err(MoneyError::NotPositive));
         assert_eq!(parse("0.00"), Err(MoneyError::NotPositive));

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::permissions::{Permission, Role};
+use crate::auth::session::SessionClaim;
 use crate::auth::token::Claims;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
@@ -75,7 +76,7 @@ impl AuthUser {
         check_session: F,
     ) -> Result<(AuthUser, T), ApiError>
     where
-        F: FnOnce(&Claims) -> Fut,
+        F: FnOnce(SessionClaim) -> Fut,
         Fut: Future<Output = Result<(bool, T), ApiError>>,
     {
         if bearer_token(parts).is_none() {
@@ -83,7 +84,7 @@ impl AuthUser {
         }
         let claims =
             verified_claims(parts, state).ok_or_else(|| unauthenticated("The token is invalid or has expired."))?;
-        let (live, extra) = check_session(&claims).await?;
+        let (live, extra) = check_session(SessionClaim::from(&claims)).await?;
         if !live {
             return Err(unauthenticated("This session has ended; log in again."));
         }
@@ -103,10 +104,7 @@ impl FromRequestParts<AppState> for AuthUser {
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(user.clone());
         }
-        let check = |claims: &Claims| {
-            let session_id = claims.session_id;
-            async move { Ok((crate::auth::session::is_live(state, session_id).await?, ())) }
-        };
+        let check = |claim| async move { Ok((crate::auth::session::is_live(state, claim).await?, ())) };
         Ok(AuthUser::authenticate_with(parts, state, check).await?.0)
     }
 }

@@ -1,6 +1,8 @@
 //! Server-side sessions: PostgreSQL is the truth; Redis caches liveness.
 //!
-//! A check costs one Redis GET: `live` or `revoked` answer at once; a miss (or Redis down) asks
+//! A session belongs to one subject in one role: a token whose `sub` or `role` is not its
+//! session's is refused however live the session is. A check costs one Redis GET: a `live`
+//! marker naming the token's role and subject, or `revoked`, answers at once; a miss (or Redis down) asks
 //! PostgreSQL and caches the answer with `SET NX`, so it can never overwrite a revocation
 //! tombstone written meanwhile. A revocation commits in PostgreSQL and then writes tombstones;
 //! when Redis cannot take them, they wait in `session_cache_invalidations` and every instance
@@ -21,8 +23,27 @@ use crate::state::AppState;
 
 /// How long a cached "live" marker may be trusted without asking PostgreSQL.
 const LIVE_MARKER_TTL: Duration = Duration::from_secs(300);
-const LIVE: &str = "live";
 const REVOKED: &str = "revoked";
+
+/// A session as a token names it: its id, and the subject and role it must belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionClaim {
+    pub session_id: Uuid,
+    pub subject: Uuid,
+    pub role: Role,
+}
+
+impl From<&crate::auth::token::Claims> for SessionClaim {
+    fn from(claims: &crate::auth::token::Claims) -> SessionClaim {
+        SessionClaim { session_id: claims.session_id, subject: claims.sub, role: claims.role }
+    }
+}
+
+/// The marker of a live session: it names its role and subject, so a token re-signed for
+/// another subject does not match it.
+fn live_marker(claim: SessionClaim) -> String {
+    format!("live:{}:{}", claim.role.as_str(), claim.subject)
+}
 
 fn marker(session_id: Uuid) -> String {
     format!("session:{session_id}")
@@ -57,43 +78,61 @@ pub fn marker_key(state: &AppState, session_id: Uuid) -> String {
     state.cache.key(&marker(session_id))
 }
 
-/// What a cached marker decides on its own: `Some(live)`, or `None` when PostgreSQL must.
-pub fn cached_verdict(state: &AppState, marker: Option<&str>) -> Option<bool> {
+/// What a cached marker decides on its own for this token: `Some(live)`, or `None` when
+/// PostgreSQL must (no marker, a cache not yet trusted again, or a live marker of another
+/// subject or role, which PostgreSQL then refuses).
+pub fn cached_verdict(state: &AppState, marker: Option<&str>, claim: SessionClaim) -> Option<bool> {
     match marker {
-        Some(LIVE) if !state.cache.unsettled() => Some(true),
         Some(REVOKED) => Some(false),
+        Some(live) if !state.cache.unsettled() && live == live_marker(claim) => Some(true),
         _ => None,
     }
 }
 
-/// Whether the session is live; PostgreSQL decides when the cache cannot.
-pub async fn is_live(state: &AppState, session_id: Uuid) -> Result<bool, ApiError> {
-    let key = marker_key(state, session_id);
+/// Whether the token's session is live and its own; PostgreSQL decides when the cache cannot.
+pub async fn is_live(state: &AppState, claim: SessionClaim) -> Result<bool, ApiError> {
+    let key = marker_key(state, claim.session_id);
     let cached: Result<Option<String>, _> = state.cache.run(|mut c| async move { c.get(key).await }).await;
-    if let Some(verdict) = cached.as_ref().ok().and_then(|marker| cached_verdict(state, marker.as_deref())) {
+    if let Some(verdict) = cached.as_ref().ok().and_then(|marker| cached_verdict(state, marker.as_deref(), claim)) {
         return Ok(verdict);
     }
-    is_live_in_database(state, session_id, cached.is_ok()).await
+    is_live_in_database(state, claim, cached.is_ok()).await
 }
 
-/// Asks PostgreSQL; a live answer is cached with `SET NX` when Redis answered the read
-/// (`redis_answered`), so it can never overwrite a revocation tombstone written meanwhile.
-pub async fn is_live_in_database(state: &AppState, session_id: Uuid, redis_answered: bool) -> Result<bool, ApiError> {
+/// Asks PostgreSQL whether the token's session is live, belongs to the token's subject and role,
+/// and that account may still act (active); a live answer is cached with `SET NX` when Redis
+/// answered the read (`redis_answered`), so it can never overwrite a revocation tombstone
+/// written meanwhile.
+pub async fn is_live_in_database(
+    state: &AppState,
+    claim: SessionClaim,
+    redis_answered: bool,
+) -> Result<bool, ApiError> {
     let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT expires_at FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > now()",
+        "SELECT s.expires_at FROM sessions s \
+         WHERE s.id = $1 AND s.subject_id = $2 AND s.role = $3::actor_role \
+           AND s.revoked_at IS NULL AND s.expires_at > now() \
+           AND CASE s.role \
+                 WHEN 'member' THEN EXISTS (SELECT 1 FROM members WHERE id = s.subject_id AND status = 'active') \
+                 WHEN 'merchant' THEN EXISTS (SELECT 1 FROM merchants WHERE id = s.subject_id AND status = 'active') \
+                 ELSE EXISTS (SELECT 1 FROM admins WHERE id = s.subject_id AND active) \
+               END",
     )
-    .bind(session_id)
+    .bind(claim.session_id)
+    .bind(claim.subject)
+    .bind(claim.role.as_str())
     .fetch_optional(&state.db)
     .await?;
     let Some(expires_at) = expires_at else { return Ok(false) };
     if redis_answered {
-        let key = marker_key(state, session_id);
+        let key = marker_key(state, claim.session_id);
+        let marker = live_marker(claim);
         let remaining = (expires_at - Utc::now()).to_std().unwrap_or_default();
         let ttl = remaining.min(LIVE_MARKER_TTL).as_secs().max(1);
         let _ = state
             .cache
             .run(|mut c| async move {
-                redis::cmd("SET").arg(key).arg(LIVE).arg("NX").arg("EX").arg(ttl).query_async::<()>(&mut c).await
+                redis::cmd("SET").arg(key).arg(marker).arg("NX").arg("EX").arg(ttl).query_async::<()>(&mut c).await
             })
             .await;
     }

@@ -37,6 +37,29 @@ pub async fn find_for_login(pool: &PgPool, role: Role, identifier: &str) -> Resu
     Ok(sqlx::query_as(sql).bind(identifier.trim()).fetch_optional(pool).await?)
 }
 
+/// What decides whether a verified login may still become a session.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoginState {
+    pub password_hash: Option<String>,
+    pub active: bool,
+}
+
+/// Locks an account (`FOR SHARE`, until the caller's transaction ends) and reads its password
+/// hash and whether it may log in. Suspensions and password changes lock or update the row, so
+/// they wait for the caller's session to commit, and it sees theirs once they have.
+pub async fn lock_for_session(
+    conn: &mut sqlx::PgConnection,
+    role: Role,
+    id: Uuid,
+) -> Result<Option<LoginState>, ApiError> {
+    let sql = match role {
+        Role::Member => "SELECT password_hash, status = 'active' AS active FROM members WHERE id = $1 FOR SHARE",
+        Role::Merchant => "SELECT password_hash, status = 'active' AS active FROM merchants WHERE id = $1 FOR SHARE",
+        Role::Admin => "SELECT password_hash, active FROM admins WHERE id = $1 FOR SHARE",
+    };
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(conn).await?)
+}
+
 /// The current password hash of an account, for a password change.
 pub async fn password_hash(pool: &PgPool, role: Role, id: Uuid) -> Result<Option<String>, ApiError> {
     let sql = match role {

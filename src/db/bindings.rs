@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::call_with_retry;
 use crate::db::money::decode;
 use crate::domain::BindingRole;
 use crate::error::{ApiError, ErrorCode};
@@ -58,16 +59,18 @@ pub async fn bind_card(
     password_ok: bool,
     request_id: &str,
 ) -> Result<BindingChange, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT bind_card($1, $2::actor_role, $3, $4, $5, $6, $7)")
-        .bind(actor.id)
-        .bind(actor.role)
-        .bind(card_id)
-        .bind(member_id)
-        .bind(role)
-        .bind(password_ok)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT bind_card($1, $2::actor_role, $3, $4, $5, $6, $7)")
+            .bind(actor.id)
+            .bind(actor.role)
+            .bind(card_id)
+            .bind(member_id)
+            .bind(role)
+            .bind(password_ok)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -79,14 +82,16 @@ pub async fn unbind_card(
     member_id: Uuid,
     request_id: &str,
 ) -> Result<BindingChange, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT unbind_card($1, $2::actor_role, $3, $4, $5)")
-        .bind(actor.id)
-        .bind(actor.role)
-        .bind(card_id)
-        .bind(member_id)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT unbind_card($1, $2::actor_role, $3, $4, $5)")
+            .bind(actor.id)
+            .bind(actor.role)
+            .bind(card_id)
+            .bind(member_id)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -99,14 +104,16 @@ pub async fn change_binding_role(
     role: BindingRole,
     request_id: &str,
 ) -> Result<BindingChange, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT change_binding_role($1, $2, $3, $4, $5)")
-        .bind(admin_id)
-        .bind(card_id)
-        .bind(member_id)
-        .bind(role)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT change_binding_role($1, $2, $3, $4, $5)")
+            .bind(admin_id)
+            .bind(card_id)
+            .bind(member_id)
+            .bind(role)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::call_with_retry;
 use crate::db::money::decode;
 use crate::domain::{CardStatus, CardType, CardView, TransactionView};
 use crate::error::ApiError;
@@ -121,18 +122,20 @@ pub async fn create_card(
     new: NewCard<'_>,
     request_id: &str,
 ) -> Result<CreatedCard, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT create_card($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(admin_id)
-        .bind(new.card_type)
-        .bind(new.owner_member_id)
-        .bind(new.name)
-        .bind(new.fixed_discount)
-        .bind(new.binding_password_hash)
-        .bind(new.initial_balance.map(Money::amount))
-        .bind(new.expires_at)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT create_card($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(admin_id)
+            .bind(new.card_type)
+            .bind(new.owner_member_id)
+            .bind(new.name)
+            .bind(new.fixed_discount)
+            .bind(new.binding_password_hash.as_deref())
+            .bind(new.initial_balance.map(Money::amount))
+            .bind(new.expires_at)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -164,16 +167,18 @@ pub async fn set_card_status(
     status_move: StatusMove<'_>,
     request_id: &str,
 ) -> Result<ChangedCard, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT set_card_status($1, $2, $3, $4, $5, $6, $7)")
-        .bind(admin_id)
-        .bind(card_id)
-        .bind(status_move.to)
-        .bind(status_move.only_from)
-        .bind(status_move.action)
-        .bind(status_move.reason)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT set_card_status($1, $2, $3, $4, $5, $6, $7)")
+            .bind(admin_id)
+            .bind(card_id)
+            .bind(status_move.to)
+            .bind(status_move.only_from)
+            .bind(status_move.action)
+            .bind(status_move.reason)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -185,12 +190,14 @@ pub async fn set_binding_password(
     hash: Option<&str>,
     request_id: &str,
 ) -> Result<ChangedCard, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT set_binding_password($1, $2, $3, $4)")
-        .bind(admin_id)
-        .bind(card_id)
-        .bind(hash)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT set_binding_password($1, $2, $3, $4)")
+            .bind(admin_id)
+            .bind(card_id)
+            .bind(hash)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::call_with_retry;
 use crate::db::money::decode;
 use crate::error::ApiError;
 use crate::money::Discount;
@@ -47,11 +48,13 @@ pub async fn replace_levels(
     request_id: &str,
 ) -> Result<Vec<Level>, ApiError> {
     let levels = serde_json::to_value(levels).map_err(ApiError::internal)?;
-    let raw: Value = sqlx::query_scalar("SELECT replace_levels($1, $2, $3)")
-        .bind(admin_id)
-        .bind(levels)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT replace_levels($1, $2, $3)")
+            .bind(admin_id)
+            .bind(&levels)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }

@@ -19,6 +19,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// SQLSTATE our SQL functions raise business errors with; the message is the error code.
 const BUSINESS_ERROR_SQLSTATE: &str = "P0001";
 
+/// SQLSTATEs after which a whole call may simply run again: PostgreSQL rolled it back for a
+/// deadlock (`40P01`) or a serialization failure (`40001`), so nothing of it took effect.
+const RETRYABLE_SQLSTATES: [&str; 2] = ["40P01", "40001"];
+
+/// How many times [`call_with_retry`] runs a call before answering 503.
+pub const CALL_ATTEMPTS: u32 = 3;
+
 /// How long a pooled connection may sit unused before it is pinged when handed out.
 const STALE_AFTER_IDLE: Duration = Duration::from_secs(5);
 
@@ -90,8 +97,43 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn is_retryable(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|c| RETRYABLE_SQLSTATES.contains(&c.as_ref())))
+}
+
+/// Runs one call of a SQL function (one statement, so one transaction of its own) and runs it
+/// again when PostgreSQL aborted it for a deadlock or a serialization failure: nothing of the
+/// aborted attempt took effect, and an idempotent operation's key was rolled back with it. After
+/// [`CALL_ATTEMPTS`] attempts the answer is 503 `UNAVAILABLE` (see [`map_sqlx_error`]), which a
+/// client retries with the same `Idempotency-Key`; never 500.
+pub async fn call_with_retry<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(error) if is_retryable(&error) && attempt < CALL_ATTEMPTS => {
+                let cause = "database call aborted by a deadlock or serialization failure; retrying";
+                tracing::warn!(attempt, error = %error, "{cause}");
+                // The other party of a deadlock was not aborted: a short pause lets it finish.
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            result => return result.map_err(ApiError::from),
+        }
+    }
+}
+
 /// Turns a database error into the API error a client should see.
 pub fn map_sqlx_error(error: sqlx::Error) -> ApiError {
+    if is_retryable(&error) {
+        let mut unavailable = ApiError::unavailable(error);
+        unavailable.message =
+            "The database was busy with a conflicting change; retry with the same Idempotency-Key.".into();
+        return unavailable;
+    }
     match &error {
         sqlx::Error::Database(db) => {
             if db.code().as_deref() == Some(BUSINESS_ERROR_SQLSTATE)

@@ -1,4 +1,5 @@
-//! One Rust function per SQL function of the money core (migrations 0010–0012), same name.
+//! One Rust function per SQL function of the money core (migrations 0010–0012), same name. Each
+//! call is one statement, run again on a deadlock or serialization failure ([`call_with_retry`]).
 //!
 //! Idempotent operations return an [`Idempotent`] outcome: the stored result of the first
 //! execution, success or business error alike, and whether this call replayed it.
@@ -9,6 +10,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::db::call_with_retry;
 use crate::error::{ApiError, ErrorCode};
 use crate::money::Money;
 
@@ -88,18 +90,20 @@ pub async fn charge_by_qr<T: DeserializeOwned>(
     scope: IdempotencyScope<'_>,
     args: ChargeArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT charge_by_qr($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(scope.actor_id)
-        .bind(args.operator)
-        .bind(scope.key)
-        .bind(scope.fingerprint)
-        .bind(args.token_hash)
-        .bind(args.amount.amount())
-        .bind(args.external_order_id)
-        .bind(args.tag)
-        .bind(scope.request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT charge_by_qr($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(scope.actor_id)
+            .bind(args.operator)
+            .bind(scope.key)
+            .bind(scope.fingerprint)
+            .bind(args.token_hash)
+            .bind(args.amount.amount())
+            .bind(args.external_order_id)
+            .bind(args.tag)
+            .bind(scope.request_id)
+            .fetch_one(db)
+    })
+    .await?;
     Idempotent::from_stored(raw)
 }
 
@@ -118,18 +122,20 @@ pub async fn refund_payment<T: DeserializeOwned>(
     scope: IdempotencyScope<'_>,
     args: RefundArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT refund_payment($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(scope.actor_id)
-        .bind(args.operator)
-        .bind(scope.key)
-        .bind(scope.fingerprint)
-        .bind(args.original_tx_no)
-        .bind(args.amount.amount())
-        .bind(args.reason)
-        .bind(args.tag)
-        .bind(scope.request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT refund_payment($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(scope.actor_id)
+            .bind(args.operator)
+            .bind(scope.key)
+            .bind(scope.fingerprint)
+            .bind(args.original_tx_no)
+            .bind(args.amount.amount())
+            .bind(args.reason)
+            .bind(args.tag)
+            .bind(scope.request_id)
+            .fetch_one(db)
+    })
+    .await?;
     Idempotent::from_stored(raw)
 }
 
@@ -141,17 +147,19 @@ pub async fn create_recharge_order<T: DeserializeOwned>(
     payment_method: &str,
     external_order_id: Option<&str>,
 ) -> Result<Idempotent<T>, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT create_recharge_order($1, $2, $3, $4, $5, $6::payment_method, $7, $8)")
-        .bind(scope.actor_id)
-        .bind(scope.key)
-        .bind(scope.fingerprint)
-        .bind(card_id)
-        .bind(amount.amount())
-        .bind(payment_method)
-        .bind(external_order_id)
-        .bind(scope.request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT create_recharge_order($1, $2, $3, $4, $5, $6::payment_method, $7, $8)")
+            .bind(scope.actor_id)
+            .bind(scope.key)
+            .bind(scope.fingerprint)
+            .bind(card_id)
+            .bind(amount.amount())
+            .bind(payment_method)
+            .bind(external_order_id)
+            .bind(scope.request_id)
+            .fetch_one(db)
+    })
+    .await?;
     Idempotent::from_stored(raw)
 }
 
@@ -162,16 +170,18 @@ pub async fn merchant_topup<T: DeserializeOwned>(
     card_no: &str,
     amount: Money,
 ) -> Result<Idempotent<T>, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7)")
-        .bind(scope.actor_id)
-        .bind(operator)
-        .bind(scope.key)
-        .bind(scope.fingerprint)
-        .bind(card_no)
-        .bind(amount.amount())
-        .bind(scope.request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7)")
+            .bind(scope.actor_id)
+            .bind(operator)
+            .bind(scope.key)
+            .bind(scope.fingerprint)
+            .bind(card_no)
+            .bind(amount.amount())
+            .bind(scope.request_id)
+            .fetch_one(db)
+    })
+    .await?;
     Idempotent::from_stored(raw)
 }
 
@@ -182,16 +192,18 @@ pub async fn admin_credit_card<T: DeserializeOwned>(
     amount: Money,
     reason: Option<&str>,
 ) -> Result<Idempotent<T>, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT admin_credit_card($1, $2, $3, $4, $5, $6, $7)")
-        .bind(scope.actor_id)
-        .bind(scope.key)
-        .bind(scope.fingerprint)
-        .bind(card_id)
-        .bind(amount.amount())
-        .bind(reason)
-        .bind(scope.request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT admin_credit_card($1, $2, $3, $4, $5, $6, $7)")
+            .bind(scope.actor_id)
+            .bind(scope.key)
+            .bind(scope.fingerprint)
+            .bind(card_id)
+            .bind(amount.amount())
+            .bind(reason)
+            .bind(scope.request_id)
+            .fetch_one(db)
+    })
+    .await?;
     Idempotent::from_stored(raw)
 }
 
@@ -203,14 +215,16 @@ pub async fn confirm_recharge<T: DeserializeOwned>(
     channel_ref: Option<&str>,
     request_id: &str,
 ) -> Result<T, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT confirm_recharge($1, $2, $3, $4, $5)")
-        .bind(tx_no)
-        .bind(succeeded)
-        .bind(amount.map(Money::amount))
-        .bind(channel_ref)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT confirm_recharge($1, $2, $3, $4, $5)")
+            .bind(tx_no)
+            .bind(succeeded)
+            .bind(amount.map(Money::amount))
+            .bind(channel_ref)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -222,14 +236,16 @@ pub async fn adjust_points<T: DeserializeOwned>(
     reason: &str,
     request_id: &str,
 ) -> Result<T, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT adjust_points($1, $2, $3, $4, $5)")
-        .bind(admin_id)
-        .bind(card_id)
-        .bind(delta)
-        .bind(reason)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT adjust_points($1, $2, $3, $4, $5)")
+            .bind(admin_id)
+            .bind(card_id)
+            .bind(delta)
+            .bind(reason)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -241,14 +257,16 @@ pub async fn issue_qr_token<T: DeserializeOwned>(
     ttl_seconds: i32,
     request_id: &str,
 ) -> Result<T, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT issue_qr_token($1, $2, $3, $4, $5)")
-        .bind(member_id)
-        .bind(card_id)
-        .bind(token_hash)
-        .bind(ttl_seconds)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT issue_qr_token($1, $2, $3, $4, $5)")
+            .bind(member_id)
+            .bind(card_id)
+            .bind(token_hash)
+            .bind(ttl_seconds)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -258,12 +276,14 @@ pub async fn revoke_qr_token<T: DeserializeOwned>(
     card_id: Uuid,
     request_id: &str,
 ) -> Result<T, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT revoke_qr_token($1, $2, $3)")
-        .bind(member_id)
-        .bind(card_id)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT revoke_qr_token($1, $2, $3)")
+            .bind(member_id)
+            .bind(card_id)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -272,8 +292,10 @@ pub async fn revoke_all_qr_tokens<T: DeserializeOwned>(
     admin_id: Uuid,
     request_id: &str,
 ) -> Result<T, ApiError> {
-    let raw: Value =
-        sqlx::query_scalar("SELECT revoke_all_qr_tokens($1, $2)").bind(admin_id).bind(request_id).fetch_one(db).await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT revoke_all_qr_tokens($1, $2)").bind(admin_id).bind(request_id).fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -282,7 +304,9 @@ pub async fn validate_qr_token<T: DeserializeOwned>(
     merchant_id: Uuid,
     token_hash: &[u8],
 ) -> Result<T, ApiError> {
-    let raw: Value =
-        sqlx::query_scalar("SELECT validate_qr_token($1, $2)").bind(merchant_id).bind(token_hash).fetch_one(db).await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT validate_qr_token($1, $2)").bind(merchant_id).bind(token_hash).fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }

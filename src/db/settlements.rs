@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::call_with_retry;
 use crate::db::money::decode;
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
@@ -80,15 +81,17 @@ pub async fn generate_settlement(
     margin_seconds: i64,
     request_id: &str,
 ) -> Result<SettlementView, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT generate_settlement($1, $2, $3, $4, $5::int, $6)")
-        .bind(merchant_id)
-        .bind(period.mode)
-        .bind(period.start)
-        .bind(period.end)
-        .bind(margin_seconds)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT generate_settlement($1, $2, $3, $4, $5::int, $6)")
+            .bind(merchant_id)
+            .bind(period.mode)
+            .bind(period.start)
+            .bind(period.end)
+            .bind(margin_seconds)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 
@@ -100,13 +103,15 @@ pub async fn update_settlement_status(
     status: SettlementStatus,
     request_id: &str,
 ) -> Result<SettlementView, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT update_settlement_status($1, $2, $3, $4)")
-        .bind(admin_id)
-        .bind(settlement_id)
-        .bind(status)
-        .bind(request_id)
-        .fetch_one(db)
-        .await?;
+    let raw: Value = call_with_retry(|| {
+        sqlx::query_scalar("SELECT update_settlement_status($1, $2, $3, $4)")
+            .bind(admin_id)
+            .bind(settlement_id)
+            .bind(status)
+            .bind(request_id)
+            .fetch_one(db)
+    })
+    .await?;
     decode(raw)
 }
 

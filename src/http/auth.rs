@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
 use crate::limits::Window;
-use crate::state::AppState;
+use crate::state::{AppState, PausePoint};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -92,7 +92,8 @@ impl LoginRequest {
 /// Log in as a member (phone or member_no), a merchant (code, optional operator) or an admin (email).
 ///
 /// Every failure — unknown account, wrong password, suspended or inactive account — is the same
-/// 401 `INVALID_CREDENTIALS`. Logins are limited per client IP and failed logins per identifier.
+/// 401 `INVALID_CREDENTIALS`. Logins are limited per client IP, and failed logins per account
+/// (per identifier when it names none).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
               (status = 401, description = "INVALID_CREDENTIALS: unknown account, wrong password or inactive account",
@@ -112,19 +113,35 @@ async fn login(
         .await?;
     let identifier = request.identifier.trim().to_lowercase();
     let role = request.role;
+    let account = accounts::find_for_login(&state.db, role, &identifier).await?;
     // Every attempt counts as a failure until it succeeds, so a burst sent at once cannot get
-    // more guesses than the limit allows.
-    let identifier_key = format!("login-fail:{}:{identifier}", role.as_str());
+    // more guesses than the limit allows. The budget is the account's: a member's phone and
+    // member_no draw on one count.
+    let failures_key = failed_login_key(role, account.as_ref(), &identifier);
     let failures = Window { limit: config.login_rate_limit, length: LOGIN_WINDOW };
     let message = "Too many failed logins for this account; wait a minute.";
-    state.limits.hit(&state.cache, &identifier_key, failures, message).await?;
-    let account = authenticate(&state, role, &identifier, request.password, &request_id).await;
-    if !matches!(&account, Err(e) if e.code == ErrorCode::InvalidCredentials) {
-        state.limits.forgive(&state.cache, &identifier_key).await;
+    state.limits.hit(&state.cache, &failures_key, failures, message).await?;
+    let outcome = match authenticate(&state, role, account, &identifier, request.password, &request_id).await {
+        Ok(account) => {
+            state.pause_at(PausePoint::LoginVerified).await;
+            start_session(&state, role, account, &identifier, request.operator, ip, &request_id).await
+        }
+        Err(e) => Err(e),
+    };
+    if !matches!(&outcome, Err(e) if e.code == ErrorCode::InvalidCredentials) {
+        state.limits.forgive(&state.cache, &failures_key).await;
     }
-    let response = start_session(&state, role, account?, request.operator, ip, &request_id).await?;
+    let response = outcome?;
     count_login(&state, role, "success");
     Ok(AppJson(response))
+}
+
+/// The failed-login count a login draws on: its account's, or the identifier's when it names none.
+fn failed_login_key(role: Role, account: Option<&LoginAccount>, identifier: &str) -> String {
+    match account {
+        Some(account) => format!("login-fail:{}:{}", role.as_str(), account.id),
+        None => format!("login-fail:{}:unknown:{identifier}", role.as_str()),
+    }
 }
 
 /// The account a login names, if the password is right and the account may log in; otherwise
@@ -132,11 +149,11 @@ async fn login(
 async fn authenticate(
     state: &AppState,
     role: Role,
+    account: Option<LoginAccount>,
     identifier: &str,
     password: String,
     request_id: &str,
 ) -> ApiResult<LoginAccount> {
-    let account = accounts::find_for_login(&state.db, role, identifier).await?;
     let hash = account.as_ref().and_then(|a| a.password_hash.clone());
     let password_ok = verify_password(password, hash).await?;
     match account {
@@ -147,10 +164,22 @@ async fn authenticate(
                 Some(_) if !password_ok => "wrong_password",
                 Some(_) => "account_not_active",
             };
-            record_failed_login(state, role, account.as_ref(), identifier, reason, request_id).await;
-            Err(ApiError::new(ErrorCode::InvalidCredentials, "The identifier or password is wrong."))
+            Err(refuse_login(state, role, account.as_ref(), identifier, reason, request_id).await)
         }
     }
+}
+
+/// The uniform refusal of a login, audited and counted.
+async fn refuse_login(
+    state: &AppState,
+    role: Role,
+    account: Option<&LoginAccount>,
+    identifier: &str,
+    reason: &str,
+    request_id: &str,
+) -> ApiError {
+    record_failed_login(state, role, account, identifier, reason, request_id).await;
+    ApiError::new(ErrorCode::InvalidCredentials, "The identifier or password is wrong.")
 }
 
 fn count_login(state: &AppState, role: Role, status: &str) {
@@ -185,10 +214,16 @@ async fn record_failed_login(
     }
 }
 
+/// Creates the session of a verified login, only if the account is, under a lock held until
+/// the session commits, still active with the password hash that was verified: a suspension or
+/// password reset that committed while argon2 ran refuses the login (it revoked the account's
+/// sessions before this one existed), and one that comes later waits for this session and
+/// revokes it.
 async fn start_session(
     state: &AppState,
     role: Role,
     account: LoginAccount,
+    identifier: &str,
     operator: Option<String>,
     ip: std::net::IpAddr,
     request_id: &str,
@@ -197,6 +232,14 @@ async fn start_session(
     let expires_at = now + chrono::Duration::hours(state.config.jwt_expire_hours);
     let operator = operator.map(|o| o.trim().to_owned());
     let mut tx = state.db.begin().await?;
+    let unchanged = accounts::lock_for_session(&mut tx, role, account.id)
+        .await?
+        .is_some_and(|current| current.active && current.password_hash == account.password_hash);
+    if !unchanged {
+        drop(tx);
+        let reason = "changed_during_login";
+        return Err(refuse_login(state, role, Some(&account), identifier, reason, request_id).await);
+    }
     let session_id = session::create_session(&mut tx, role, account.id, operator.as_deref(), expires_at, ip).await?;
     let context = serde_json::json!({ "session_id": session_id, "operator": operator });
     audit::record(

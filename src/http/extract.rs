@@ -1,18 +1,78 @@
 //! Extractors whose rejections are our own `ApiError`, so malformed JSON, bad query strings and
 //! bad path parameters answer in the normal envelope with a message a person can act on.
+//!
+//! One rule holds for all input they parse: no string, object key or parameter holds a NUL
+//! character. PostgreSQL can store none in `text` or `jsonb`, so letting one through turned a
+//! client's mistake into a 500; here it is a 422 `VALIDATION_FAILED` naming the field.
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{ApiError, ErrorCode};
 
 /// JSON body extractor and responder.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // axum's own checks first (content type, size, syntax), then ours, then the shape.
+        let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_request(request, state).await?;
+        let value: Value =
+            serde_json::from_str(raw.get()).map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+        reject_nul(&value)?;
+        let axum::Json(body) = axum::Json::<T>::from_bytes(raw.get().as_bytes())?;
+        Ok(AppJson(body))
+    }
+}
+
+/// Refuses a JSON value holding a NUL character in any string or object key, naming the first
+/// such field (`tag`, `levels[0].name`, …).
+pub fn reject_nul(value: &Value) -> Result<(), ApiError> {
+    match nul_field(value, String::new()) {
+        None => Ok(()),
+        Some(field) => {
+            let field = if field.is_empty() { "body".to_owned() } else { field };
+            Err(ApiError::validation(&field, "must not contain the NUL character (\\u0000)"))
+        }
+    }
+}
+
+fn nul_field(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::String(text) => text.contains('\0').then_some(path),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| nul_field(item, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                // A key cannot name itself: the object holding it is the field.
+                return Some(path.clone());
+            }
+            nul_field(item, if path.is_empty() { key.clone() } else { format!("{path}.{key}") })
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
+}
+
+/// Refuses a query string or path holding an encoded NUL (`%00`): `field` names which.
+fn reject_encoded_nul(raw: Option<&str>, field: &str) -> Result<(), ApiError> {
+    if raw.is_some_and(|text| text.contains("%00")) {
+        return Err(ApiError::validation(field, "must not contain the NUL character (%00)"));
+    }
+    Ok(())
+}
 
 impl<T: serde::Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
@@ -36,9 +96,22 @@ impl From<JsonRejection> for ApiError {
 }
 
 /// Query-string extractor.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        reject_encoded_nul(parts.uri.query(), "query")?;
+        let axum::extract::Query(query) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(AppQuery(query))
+    }
+}
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
@@ -49,9 +122,22 @@ impl From<QueryRejection> for ApiError {
 }
 
 /// Path-parameter extractor.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        reject_encoded_nul(Some(parts.uri.path()), "path")?;
+        let axum::extract::Path(path) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(AppPath(path))
+    }
+}
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {

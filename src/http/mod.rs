@@ -34,6 +34,7 @@ use crate::state::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "MPS — Member Payment System", description = "Stored-value membership cards: QR payments, refunds, recharges and settlements. Amounts are decimal strings with two places; errors use one envelope with a stable code."),
+    servers((url = "/", description = "The server that serves this document")),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon),
     tags(
@@ -65,14 +66,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 /// The OpenAPI document of every served route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut openapi = api_router().into_openapi();
-    docs::add_error_responses(&mut openapi);
+    docs::finish(&mut openapi);
     openapi
 }
 
 /// The complete application: routes, docs, the web console, fallback and middleware, bound to its state.
 pub fn build_app(state: AppState) -> Router {
     let (router, mut openapi) = api_router().split_for_parts();
-    docs::add_error_responses(&mut openapi);
+    docs::finish(&mut openapi);
     let router = router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(console::router())

@@ -94,8 +94,11 @@ async fn payment_webhook(
     if !signature_valid(secret.expose(), &headers, &body) {
         return Err(ApiError::new(ErrorCode::InvalidSignature, "The X-MPS-Signature header does not match the body."));
     }
-    let delivery: PaymentWebhook = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::validation("body", format!("is not a payment notification: {e}")))?;
+    let not_a_notification =
+        |e: serde_json::Error| ApiError::validation("body", format!("is not a payment notification: {e}"));
+    let delivery: serde_json::Value = serde_json::from_slice(&body).map_err(not_a_notification)?;
+    crate::http::extract::reject_nul(&delivery)?;
+    let delivery: PaymentWebhook = serde_json::from_value(delivery).map_err(not_a_notification)?;
     // A malformed amount cannot match the order: treat it as a mismatch, which fails the order.
     let amount = delivery.amount.to_money("amount", rust_decimal::Decimal::MAX).ok();
     let channel_ref = crate::http::validate::optional_text("channel_ref", delivery.channel_ref.as_deref(), 128)?;

@@ -182,3 +182,29 @@ async fn an_admin_binds_anyone_with_any_role_and_never_removes_or_downgrades_the
     let stranger = format!("{bindings}?member_id={}", uuid::Uuid::new_v4());
     admin.call(Method::DELETE, &stranger, None, &[]).await.assert_error(404, "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_member_bound_to_a_corporate_card_asking_for_its_qr_gets_422_not_404() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let boss = admin.create_member("Boss").await;
+    let card = admin.issue_corporate(&boss.id, "0.85", Some(PASSWORD)).await;
+    let ana = admin.create_member("Ana").await;
+    let member = app.member_client(&ana).await;
+    for role in ["member", "viewer"] {
+        if role == "viewer" {
+            member.call(Method::DELETE, &format!("/member/bindings/{}", card.id), None, &[]).await;
+        }
+        assert_eq!(member.bind(&card.card_no, role, PASSWORD).await.status, 201);
+        let listed = member.get("/member/cards").await;
+        assert!(listed.json["items"].as_array().unwrap().iter().any(|c| c["id"] == json!(card.id)), "{role} sees it");
+
+        let qr = member.post("/member/qr", json!({ "card_id": card.id })).await;
+        qr.assert_error(422, "CORPORATE_CARD_CANNOT_PAY");
+        let revoke = member.call(Method::DELETE, &format!("/member/qr/{}", card.id), None, &[]).await;
+        revoke.assert_error(422, "CORPORATE_CARD_CANNOT_PAY");
+    }
+    let stranger = app.member_client(&admin.create_member("Bob").await).await;
+    let unseen = stranger.post("/member/qr", json!({ "card_id": card.id })).await;
+    unseen.assert_error(404, "CARD_NOT_FOUND");
+}

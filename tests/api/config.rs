@@ -126,3 +126,18 @@ fn lists_and_zones_are_parsed() {
     assert_eq!(config.business_timezone, chrono_tz::Asia::Shanghai);
     assert_eq!(config.max_amount.to_string(), "100.50");
 }
+
+#[test]
+fn prometheus_yml_sits_at_the_top_level_where_compose_and_the_guides_point() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config =
+        std::fs::read_to_string(root.join("prometheus.yml")).expect("prometheus.yml at the repository's top level");
+    assert!(config.contains("- config/alerts.yml"), "its rules stay under config/, relative to it");
+    assert!(!root.join("config/prometheus.yml").exists(), "no second copy under config/");
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).expect("docker-compose.yml");
+    assert!(
+        compose.contains("./prometheus.yml:/etc/prometheus/prometheus.yml:ro"),
+        "compose mounts the top-level file"
+    );
+    assert!(compose.contains("./config/alerts.yml:/etc/prometheus/config/alerts.yml:ro"), "and the rules beside it");
+}

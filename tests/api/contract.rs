@@ -70,3 +70,35 @@ async fn every_operation_taking_an_idempotency_key_documents_409() {
     }
     assert!(keyed >= 5, "the money operations take keys: found {keyed}");
 }
+
+/// The operations that take no token: each must say so with `security: []`.
+const PUBLIC_OPERATIONS: [&str; 6] =
+    ["get /health", "get /levels", "get /metrics", "get /ready", "post /auth/login", "post /webhooks/payments"];
+
+#[tokio::test]
+async fn the_document_gives_every_operation_a_unique_id_a_security_declaration_and_described_responses() {
+    let document = mps::http::openapi();
+    let document = serde_json::to_value(&document).expect("the document serializes");
+    assert!(document["servers"].as_array().is_some_and(|s| !s.is_empty()), "servers is not empty");
+    let mut ids = std::collections::BTreeMap::new();
+    let mut public = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let name = format!("{method} {path}");
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{name} has no operationId"));
+            if let Some(other) = ids.insert(id.to_owned(), name.clone()) {
+                panic!("operationId `{id}` names both {other} and {name}");
+            }
+            let security = operation["security"].as_array().unwrap_or_else(|| panic!("{name} declares no security"));
+            if security.is_empty() {
+                public.push(name.clone());
+            }
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                let described = response["description"].as_str().is_some_and(|d| !d.is_empty());
+                assert!(described, "{name} response {status} has no description");
+            }
+        }
+    }
+    public.sort();
+    assert_eq!(public, PUBLIC_OPERATIONS, "exactly these operations are public (`security: []`)");
+}

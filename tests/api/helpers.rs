@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -12,10 +14,11 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use mps::config::Config;
-use mps::state::AppState;
+use mps::state::{AppState, PauseHook, PausePoint};
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use tokio::sync::Notify;
 use tower::ServiceExt as _;
 
 /// The server test databases are created on; override with `MPS_TEST_DATABASE_URL`.
@@ -136,9 +139,29 @@ impl TestApp {
 
     /// An app whose configuration overrides some variables.
     pub async fn with_vars(overrides: &[(&str, &str)]) -> TestApp {
+        TestApp::build(overrides, None).await
+    }
+
+    /// An app whose requests stop at `point` once `gate` is armed, until the test releases them.
+    pub async fn with_pause_gate(point: PausePoint) -> (TestApp, Arc<PauseGate>) {
+        let gate = Arc::new(PauseGate {
+            point,
+            armed: AtomicBool::new(false),
+            reached: Notify::new(),
+            release: Notify::new(),
+        });
+        let held = gate.clone();
+        let hook: PauseHook = Arc::new(move |point| {
+            let gate = held.clone();
+            Box::pin(async move { gate.hold(point).await })
+        });
+        (TestApp::build(&[], Some(hook)).await, gate)
+    }
+
+    async fn build(overrides: &[(&str, &str)], hook: Option<PauseHook>) -> TestApp {
         let (db, pool) = TestDb::migrated().await;
         let redis_prefix = format!("mps:test:{}:", uuid::Uuid::new_v4().simple());
-        let mut app = TestApp::instance(pool, &db.url, &redis_prefix, overrides);
+        let mut app = TestApp::instance(pool, &db.url, &redis_prefix, overrides, hook);
         app._db = Some(db);
         app
     }
@@ -148,10 +171,16 @@ impl TestApp {
     /// this app, which owns the database.
     pub async fn sibling(&self, overrides: &[(&str, &str)]) -> TestApp {
         let pool = PgPoolOptions::new().max_connections(10).connect(&self.db_url).await.expect("connect to test db");
-        TestApp::instance(pool, &self.db_url, &self.redis_prefix, overrides)
+        TestApp::instance(pool, &self.db_url, &self.redis_prefix, overrides, None)
     }
 
-    fn instance(pool: PgPool, db_url: &str, redis_prefix: &str, overrides: &[(&str, &str)]) -> TestApp {
+    fn instance(
+        pool: PgPool,
+        db_url: &str,
+        redis_prefix: &str,
+        overrides: &[(&str, &str)],
+        hook: Option<PauseHook>,
+    ) -> TestApp {
         let mut vars = base_vars(db_url, redis_prefix);
         for (k, v) in overrides {
             vars.insert((*k).to_owned(), (*v).to_owned());
@@ -161,7 +190,11 @@ impl TestApp {
             // The test process ends without dropping statics: the writer just runs until then.
             std::mem::forget(log_writer);
         }
-        let state = AppState::new(config, pool.clone()).expect("state builds");
+        let state = match hook {
+            Some(hook) => AppState::with_pause_hook(config, pool.clone(), hook),
+            None => AppState::new(config, pool.clone()),
+        }
+        .expect("state builds");
         let client_ip: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let router = mps::build_app(state.clone()).layer(MockConnectInfo(client_ip));
         TestApp { state, router, pool, redis_prefix: redis_prefix.to_owned(), db_url: db_url.to_owned(), _db: None }
@@ -216,6 +249,41 @@ impl Drop for TestApp {
             });
         })
         .join();
+    }
+}
+
+/// Holds the next request that reaches its pause point after [`PauseGate::arm`], until
+/// [`PauseGate::release`]: how a test replays a race in the order it chooses.
+pub struct PauseGate {
+    point: PausePoint,
+    armed: AtomicBool,
+    reached: Notify,
+    release: Notify,
+}
+
+impl PauseGate {
+    /// Holds the next request that reaches the point (one only).
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until the held request has reached the point.
+    pub async fn reached(&self) {
+        tokio::time::timeout(std::time::Duration::from_secs(30), self.reached.notified())
+            .await
+            .expect("the request reached its pause point");
+    }
+
+    /// Lets the held request go on.
+    pub fn release(&self) {
+        self.release.notify_one();
+    }
+
+    async fn hold(&self, point: PausePoint) {
+        if point == self.point && self.armed.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
     }
 }
 

@@ -151,3 +151,37 @@ async fn tokens_signed_with_the_previous_secret_still_work_during_a_rotation() {
     let response = me_with(&app, &sign(&claims, previous, Algorithm::HS256)).await;
     assert_eq!(response.status, 200, "{}", response.text);
 }
+
+#[tokio::test]
+async fn a_token_re_signed_for_another_subject_or_role_is_refused_though_its_session_is_live() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (ana, bob) = (admin.create_member("Ana").await, admin.create_member("Bob").await);
+    let client = app.member_client(&ana).await;
+    let secret = app.state.config.jwt_secret.expose().to_owned();
+    let claims = claims_of(&client.token);
+    let as_bob = sign(&replaced(&claims, "sub", json!(bob.id)), &secret, Algorithm::HS256);
+    let admin_permissions = claims_of(&admin.token)["permissions"].clone();
+    let as_admin = sign(
+        &replaced(&replaced(&claims, "role", json!("admin")), "permissions", admin_permissions),
+        &secret,
+        Algorithm::HS256,
+    );
+    for cached in [true, false] {
+        // First with Ana's live marker in Redis (her own request warms it), then without it.
+        if cached {
+            assert_eq!(client.get("/member/cards").await.status, 200, "Ana's own token works");
+        } else {
+            app.state.cache.delete_all_with_prefix().await.unwrap();
+        }
+        for path in ["/member/cards", "/member/transactions", "/auth/me"] {
+            let auth = format!("Bearer {as_bob}");
+            let response = app.call(Method::GET, path, None, &[("authorization", &auth)]).await;
+            response.assert_error(401, "UNAUTHENTICATED");
+        }
+        let auth = format!("Bearer {as_admin}");
+        let response = app.call(Method::GET, "/admin/members", None, &[("authorization", &auth)]).await;
+        response.assert_error(401, "UNAUTHENTICATED");
+    }
+    assert_eq!(client.get("/member/cards").await.status, 200, "Ana's own session stays live");
+}

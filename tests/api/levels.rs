@@ -114,3 +114,18 @@ async fn only_admins_replace_the_table() {
     let anonymous = app.call(axum::http::Method::PUT, "/admin/levels", Some(json!({ "levels": [] })), &[]).await;
     anonymous.assert_error(401, "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn a_table_whose_top_level_is_capped_is_refused_so_no_card_above_it_falls_to_level_0() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let capped = json!({ "levels": [level(0, 0, Some(999), "1.000"), level(1, 1000, Some(4999), "0.950")] });
+
+    let response = admin.put("/admin/levels", capped).await;
+
+    response.assert_error(422, "INVALID_LEVEL_TABLE");
+    let problem = response.json["error"]["details"]["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("last level must be open-ended"), "the problem is named: {problem}");
+    assert!(problem.contains("level 1 ends at 4999"), "and says which level: {problem}");
+    assert_eq!(app.get("/levels").await.json["pagination"]["total_count"], 4, "the default table stays");
+}

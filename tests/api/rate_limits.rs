@@ -1,4 +1,4 @@
-//! Rate limits: logins per client IP, failed logins per identifier (shared by every instance on
+//! Rate limits: logins per client IP, failed logins per account (shared by every instance on
 //! one Redis, and not bypassed by sending attempts at once), the general per-caller limit, and
 //! which `X-Forwarded-For` is believed.
 
@@ -50,6 +50,21 @@ async fn after_the_failure_limit_even_the_right_password_gets_429() {
         app.login("member", "M77777777", "wrong-password").await.assert_error(401, "INVALID_CREDENTIALS");
     }
     assert_rate_limited(&app.login("member", "M77777777", "wrong-password").await, 60);
+}
+
+#[tokio::test]
+async fn a_members_phone_and_member_number_share_one_failure_budget() {
+    let app = TestApp::with_vars(&[("LOGIN_RATE_LIMIT", "4")]).await;
+    let member = app.admin().await.create_member("Ana").await;
+    for identifier in [&member.phone, &member.member_no, &member.phone, &member.member_no] {
+        app.login("member", identifier, "wrong-password").await.assert_error(401, "INVALID_CREDENTIALS");
+    }
+
+    for identifier in [&member.phone, &member.member_no] {
+        let response = app.login("member", identifier, "wrong-password").await;
+        assert_rate_limited(&response, 60);
+    }
+    assert_rate_limited(&app.login("member", &member.phone, PASSWORD).await, 60);
 }
 
 #[tokio::test]

@@ -126,3 +126,60 @@ async fn counter_top_ups_and_admin_credits_apply_at_once_to_standard_cards_only(
     shop.post_idempotent("/merchant/recharge", &new_key(), unknown).await.assert_error(404, "CARD_NOT_FOUND");
     assert_books_balance(&app.pool).await;
 }
+
+/// Suspends a member through the admin API.
+async fn suspend(app: &TestApp, member: &crate::helpers::TestMember) {
+    let admin = app.admin().await;
+    let response = admin.post(&format!("/admin/members/{}/suspend", member.id), serde_json::json!({})).await;
+    assert_eq!(response.status, 200, "{}", response.text);
+}
+
+#[tokio::test]
+async fn a_suspended_members_card_takes_no_admin_credit_and_no_new_order() {
+    let (app, member, _) = order().await;
+    let ana = app.member_client(&member).await;
+    suspend(&app, &member).await;
+    let admin = app.admin().await;
+
+    let credit = admin
+        .post_idempotent(
+            &format!("/admin/cards/{}/recharge", member.card_id),
+            &new_key(),
+            serde_json::json!({ "amount": "50.00" }),
+        )
+        .await;
+    credit.assert_error(409, "MEMBER_NOT_ACTIVE");
+    // The member's session ended with the suspension; an order is refused whichever way it comes.
+    let body = serde_json::json!({"card_id": member.card_id, "amount": "10.00", "payment_method": "wechat"});
+    ana.post_idempotent("/member/recharge", &new_key(), body.clone()).await.assert_error(401, "UNAUTHENTICATED");
+    let refused: serde_json::Value =
+        sqlx::query_scalar("SELECT create_recharge_order($1::uuid, 'k', '\\x00', $2::uuid, 10, 'wechat', NULL, 'r')")
+            .bind(&member.id)
+            .bind(&member.card_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(refused["error"]["code"], "MEMBER_NOT_ACTIVE", "the SQL function refuses it too: {refused}");
+    assert_eq!(card_state(&app.pool, &member.card_id).await.0, "0.00");
+    assert_books_balance(&app.pool).await;
+}
+
+#[tokio::test]
+async fn an_order_paid_before_the_suspension_is_still_credited_and_audited_as_such() {
+    let (app, member, tx_no) = order().await;
+    suspend(&app, &member).await;
+
+    let body = notification(&tx_no, "succeeded", "100.00");
+    let response = deliver(&app, &body, &sign(&body)).await;
+
+    assert_eq!((response.status.as_u16(), &response.json["status"]), (200, &serde_json::json!("completed")));
+    assert_eq!(card_state(&app.pool, &member.card_id).await.0, "100.00", "the money was received: it is credited");
+    let context: serde_json::Value =
+        sqlx::query_scalar("SELECT context FROM audit_events WHERE action = 'RECHARGE' AND context ->> 'tx_no' = $1")
+            .bind(&tx_no)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(context["member_status"], "suspended", "the audit says whom it credited: {context}");
+    assert_books_balance(&app.pool).await;
+}

@@ -18,7 +18,7 @@ use crate::http::respond::rpc;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_settlements)).routes(routes!(update_settlement_status))
+    OpenApiRouter::new().routes(routes!(list_all_settlements)).routes(routes!(update_settlement_status))
 }
 
 /// Filters of `GET /admin/settlements`.
@@ -35,7 +35,7 @@ pub struct AdminSettlementQuery {
 #[utoipa::path(get, path = "/admin/settlements", tag = "admin", security(("bearer" = [])),
     params(AdminSettlementQuery),
     responses((status = 200, body = Page<SettlementView>)))]
-async fn list_settlements(
+async fn list_all_settlements(
     State(state): State<AppState>,
     _admin: Authorized<ManageSettlements>,
     AppQuery(query): AppQuery<AdminSettlementQuery>,

@@ -9,7 +9,6 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::permissions::{MemberReadTransactions, ReadCards};
-use crate::auth::token::Claims;
 use crate::auth::{AuthUser, Authorized};
 use crate::card_cache::{self, Lookup};
 use crate::db::transactions::{self, LedgerEntry, TxFilter, TxOwner};
@@ -23,9 +22,9 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_cards))
-        .routes(routes!(get_card))
-        .routes(routes!(list_transactions))
+        .routes(routes!(list_member_cards))
+        .routes(routes!(get_member_card))
+        .routes(routes!(list_member_transactions))
         .routes(routes!(points_ledger))
 }
 
@@ -46,7 +45,7 @@ pub struct MemberCardsResponse {
 /// Your cards — owned and actively bound — with the discount a payment would get now.
 #[utoipa::path(get, path = "/member/cards", tag = "member", security(("bearer" = [])),
     responses((status = 200, body = MemberCardsResponse)))]
-async fn list_cards(
+async fn list_member_cards(
     State(state): State<AppState>,
     CardListReader { member, lookup }: CardListReader,
 ) -> ApiResult<AppJson<MemberCardsResponse>> {
@@ -71,7 +70,7 @@ impl FromRequestParts<AppState> for CardListReader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let check = |claims: &Claims| card_cache::lookup_with_session(state, claims.sub, claims.session_id);
+        let check = |claim| card_cache::lookup_with_session(state, claim);
         let (user, lookup) = AuthUser::authenticate_with(parts, state, check).await?;
         Ok(CardListReader { member: Authorized::grant(user)?, lookup })
     }
@@ -100,7 +99,7 @@ pub struct MemberCardResponse {
 #[utoipa::path(get, path = "/member/cards/{card_id}", tag = "member", security(("bearer" = [])),
     params(("card_id" = Uuid, Path)),
     responses((status = 200, body = MemberCardResponse)))]
-async fn get_card(
+async fn get_member_card(
     State(state): State<AppState>,
     member: Authorized<ReadCards>,
     AppPath(card_id): AppPath<Uuid>,
@@ -145,7 +144,7 @@ pub struct MemberTxQuery {
 #[utoipa::path(get, path = "/member/transactions", tag = "member", security(("bearer" = [])),
     params(MemberTxQuery),
     responses((status = 200, body = Page<TransactionView>)))]
-async fn list_transactions(
+async fn list_member_transactions(
     State(state): State<AppState>,
     member: Authorized<MemberReadTransactions>,
     AppQuery(query): AppQuery<MemberTxQuery>,

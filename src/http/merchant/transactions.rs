@@ -16,7 +16,7 @@ use crate::http::pagination::{Page, PageParams};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_transactions))
+    OpenApiRouter::new().routes(routes!(list_merchant_transactions))
 }
 
 /// Filters of `GET /merchant/transactions`.
@@ -36,7 +36,7 @@ pub struct MerchantTxQuery {
 #[utoipa::path(get, path = "/merchant/transactions", tag = "merchant", security(("bearer" = [])),
     params(MerchantTxQuery),
     responses((status = 200, body = Page<TransactionView>)))]
-async fn list_transactions(
+async fn list_merchant_transactions(
     State(state): State<AppState>,
     merchant: Authorized<MerchantReadTransactions>,
     AppQuery(query): AppQuery<MerchantTxQuery>,
