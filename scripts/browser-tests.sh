@@ -39,7 +39,9 @@ ensure_commands chromedriver:chromium-driver curl:curl psql:postgresql-client re
 OUT=$ROOT/target/browser-tests
 VENV=$OUT/venv
 mkdir -p "$OUT"
-if [ ! -x "$VENV/bin/python" ]; then
+# A venv copied or moved with target/ points at an interpreter path that may be gone: rebuild it.
+if ! venv_made_here "$VENV"; then
+    rm -rf "$VENV"
     python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$VENV"; }
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r tests/browser/requirements.txt

@@ -123,3 +123,9 @@ stop_pidfile() {
     fi
     rm -f "$file"
 }
+
+# True when the venv at $1 was made at that path: a venv copied or moved with target/ keeps
+# scripts whose #! lines name the old path, and then nothing in it runs.
+venv_made_here() {
+    head -1 "$1/bin/pip" 2>/dev/null | grep -qx "#!$1/bin/python[0-9.]*"
+}

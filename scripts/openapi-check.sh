@@ -32,7 +32,8 @@ mkdir -p "$OUT"
 ensure_commands curl:curl psql:postgresql-client redis-cli:redis-tools node:nodejs npm:npm
 VENV=$ROOT/target/openapi-venv
 REQUIREMENTS=$ROOT/scripts/openapi-check.requirements.txt
-if ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt" 2>/dev/null; then
+# A venv copied or moved with target/ points at an interpreter path that may be gone: rebuild it.
+if ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt" 2>/dev/null || ! venv_made_here "$VENV"; then
     say "installing $(tr '\n' ' ' <"$REQUIREMENTS")into $VENV"
     python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
     rm -rf "$VENV"

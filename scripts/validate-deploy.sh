@@ -45,7 +45,7 @@ install_tools() {
     fi
     # A private venv: Debian's system Python refuses pip installs (PEP 668).
     local venv=${MPS_VALIDATE_VENV:-$ROOT/target/validate-venv}
-    if ! "$venv/bin/python" -c 'import yaml, dockerfile, kubernetes_validate' 2>/dev/null; then
+    if ! venv_made_here "$venv" || ! "$venv/bin/python" -c 'import yaml, dockerfile, kubernetes_validate' 2>/dev/null; then
         python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv || return 1
         echo "installing kubernetes-validate, dockerfile, pyyaml into $venv" >&2
         rm -rf "$venv"
