@@ -132,6 +132,56 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Longest a request may take before it is answered 503 (`REQUEST_TIMEOUT_SECONDS`, default 30).
     pub request_timeout: Duration,
+    /// How phone verification codes are sent and limited.
+    pub otp: OtpConfig,
+    /// Whether anyone may sign up (`REGISTRATION_OPEN`, default true).
+    pub registration_open: bool,
+    /// WeChat mini-program sign-in.
+    pub wechat: WechatConfig,
+}
+
+/// Where phone verification codes go (`SMS_PROVIDER`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsProviderConfig {
+    /// No provider (production without `SMS_PROVIDER`): `/auth/otp` answers 503.
+    Disabled,
+    /// The code is written to the log (development and testing only).
+    Log,
+    /// The code is POSTed as JSON to `SMS_HTTP_URL` with the bearer `SMS_HTTP_TOKEN`.
+    Http { url: String, token: Secret },
+}
+
+/// Phone verification codes: provider, life and limits.
+#[derive(Debug, Clone)]
+pub struct OtpConfig {
+    pub provider: SmsProviderConfig,
+    /// `OTP_TTL_SECONDS`, default 300.
+    pub ttl_seconds: u32,
+    /// `OTP_MAX_ATTEMPTS`: wrong tries a code survives, default 5.
+    pub max_attempts: u32,
+    /// `OTP_RESEND_SECONDS`: least time between two codes to one phone, default 60.
+    pub resend_seconds: u32,
+    /// `OTP_DAILY_LIMIT`: codes per phone per 24 hours, default 10.
+    pub daily_limit: u32,
+    /// `OTP_IP_RATE_LIMIT`: codes asked for per client IP per hour, default 20.
+    pub ip_rate_limit: u32,
+    /// `SMS_TIMEOUT_SECONDS`: how long the provider may take, default 5.
+    pub send_timeout: Duration,
+}
+
+/// WeChat mini-program code-to-session settings.
+#[derive(Debug, Clone)]
+pub struct WechatConfig {
+    /// `WECHAT_API_BASE`, default `https://api.weixin.qq.com`.
+    pub api_base: String,
+    /// `WECHAT_APPID` and `WECHAT_SECRET`; without both, `/auth/wechat` answers 503.
+    pub credentials: Option<(String, Secret)>,
+    /// `WECHAT_AUTO_REGISTER`: an unknown identity becomes a new member (default false).
+    pub auto_register: bool,
+    /// `WECHAT_TIMEOUT_SECONDS`, default 5.
+    pub timeout: Duration,
+    /// `IDENTITY_LINK_TTL_SECONDS`: life of a link token, default 600.
+    pub link_ttl_seconds: u32,
 }
 
 /// A configuration value that stops start-up; the message names the variable.
@@ -305,6 +355,9 @@ impl Config {
             }
         }
 
+        let otp = otp_config(&vars, app_env)?;
+        let wechat = wechat_config(&vars)?;
+
         Ok(Config {
             app_env,
             database_url: Secret::new(database_url),
@@ -336,6 +389,9 @@ impl Config {
             metrics_enabled: vars.flag("METRICS_ENABLED", true)?,
             body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024)?,
             request_timeout: Duration::from_secs(vars.number("REQUEST_TIMEOUT_SECONDS", 30, 1, 600)?),
+            otp,
+            registration_open: vars.flag("REGISTRATION_OPEN", true)?,
+            wechat,
         })
     }
 
@@ -343,6 +399,61 @@ impl Config {
     pub fn listen_addr(&self) -> std::net::SocketAddr {
         (self.api_host, self.api_port).into()
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://")) && reqwest::Url::parse(url).is_ok()
+}
+
+fn otp_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, app_env: AppEnv) -> Result<OtpConfig, ConfigError> {
+    let provider = match vars.get("SMS_PROVIDER").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None if app_env == AppEnv::Production => SmsProviderConfig::Disabled,
+        Some("log") if app_env == AppEnv::Production => {
+            return Err(bad("SMS_PROVIDER", "`log` writes codes to the log and is refused in production"));
+        }
+        None | Some("log") => SmsProviderConfig::Log,
+        Some("http") => {
+            let url =
+                vars.get("SMS_HTTP_URL").ok_or_else(|| bad("SMS_HTTP_URL", "is required when SMS_PROVIDER=http"))?;
+            if !is_http_url(&url) {
+                return Err(bad("SMS_HTTP_URL", format!("`{url}` is not an http:// or https:// URL")));
+            }
+            let token = vars
+                .get("SMS_HTTP_TOKEN")
+                .ok_or_else(|| bad("SMS_HTTP_TOKEN", "is required when SMS_PROVIDER=http"))?;
+            SmsProviderConfig::Http { url, token: Secret::new(token) }
+        }
+        Some(other) => return Err(bad("SMS_PROVIDER", format!("`{other}` is not log or http"))),
+    };
+    Ok(OtpConfig {
+        provider,
+        ttl_seconds: vars.number("OTP_TTL_SECONDS", 300, 1, 3600)?,
+        max_attempts: vars.number("OTP_MAX_ATTEMPTS", 5, 1, 100)?,
+        resend_seconds: vars.number("OTP_RESEND_SECONDS", 60, 0, 3600)?,
+        daily_limit: vars.number("OTP_DAILY_LIMIT", 10, 1, 1000)?,
+        ip_rate_limit: vars.number("OTP_IP_RATE_LIMIT", 20, 1, 10_000_000)?,
+        send_timeout: Duration::from_secs(vars.number("SMS_TIMEOUT_SECONDS", 5, 1, 60)?),
+    })
+}
+
+fn wechat_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<WechatConfig, ConfigError> {
+    let api_base = vars.get("WECHAT_API_BASE").unwrap_or_else(|| "https://api.weixin.qq.com".into());
+    if !is_http_url(&api_base) {
+        return Err(bad("WECHAT_API_BASE", format!("`{api_base}` is not an http:// or https:// URL")));
+    }
+    let credentials = match (vars.get("WECHAT_APPID"), vars.get("WECHAT_SECRET")) {
+        (Some(appid), Some(secret)) => Some((appid, Secret::new(secret))),
+        (None, None) => None,
+        (Some(_), None) => return Err(bad("WECHAT_SECRET", "is required when WECHAT_APPID is set")),
+        (None, Some(_)) => return Err(bad("WECHAT_APPID", "is required when WECHAT_SECRET is set")),
+    };
+    Ok(WechatConfig {
+        api_base: api_base.trim_end_matches('/').to_owned(),
+        credentials,
+        auto_register: vars.flag("WECHAT_AUTO_REGISTER", false)?,
+        timeout: Duration::from_secs(vars.number("WECHAT_TIMEOUT_SECONDS", 5, 1, 60)?),
+        link_ttl_seconds: vars.number("IDENTITY_LINK_TTL_SECONDS", 600, 30, 3600)?,
+    })
 }
 
 fn check_secret(variable: &'static str, secret: &str, app_env: AppEnv) -> Result<(), ConfigError> {

@@ -28,9 +28,13 @@ pub mod metrics;
 pub mod money;
 /// Start-up, serving and graceful shutdown.
 pub mod server;
+/// Sending phone verification codes.
+pub mod sms;
 /// Shared handler state.
 pub mod state;
 /// Logging set-up.
 pub mod telemetry;
+/// WeChat mini-program sign-in: the code-to-session exchange.
+pub mod wechat;
 
 pub use http::build_app;

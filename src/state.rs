@@ -12,6 +12,8 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::sms::{self, SmsSender};
+use crate::wechat::WechatClient;
 
 /// One pointer to the shared parts: axum clones the state for every request and every
 /// middleware layer, and cloning a struct of handles cost a few dozen atomic increments and
@@ -27,6 +29,10 @@ pub struct Shared {
     pub metrics: Metrics,
     pub jwt: Arc<JwtKeys>,
     pub limits: Arc<Limits>,
+    /// Where phone verification codes go.
+    pub sms: Arc<dyn SmsSender>,
+    /// The WeChat code-to-session client.
+    pub wechat: Arc<WechatClient>,
     /// Where a test harness holds requests to make a race deterministic; always `None` in the
     /// server (only [`AppState::with_pause_hook`] sets it, and only tests call that).
     pause_hook: Option<PauseHook>,
@@ -37,6 +43,8 @@ pub struct Shared {
 pub enum PausePoint {
     /// A login whose password has been verified, before its session is created.
     LoginVerified,
+    /// A sign-up whose phone code has been accepted (its row locked), before the member is created.
+    RegistrationVerified,
 }
 
 /// What a test runs at a [`PausePoint`]: the request waits until the returned future ends.
@@ -68,7 +76,9 @@ impl AppState {
         metrics.db_pool_max.set(i64::from(config.db_max_connections));
         let jwt = Arc::new(JwtKeys::new(&config));
         let limits = Arc::new(Limits::new(&config));
-        let shared = Shared { config: Arc::new(config), db, cache, metrics, jwt, limits, pause_hook };
+        let sms = sms::sender(&config.otp.provider, config.otp.send_timeout)?;
+        let wechat = Arc::new(WechatClient::new(&config.wechat)?);
+        let shared = Shared { config: Arc::new(config), db, cache, metrics, jwt, limits, sms, wechat, pause_hook };
         Ok(AppState(Arc::new(shared)))
     }
 

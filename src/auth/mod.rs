@@ -1,5 +1,6 @@
 //! Identity: password hashing, tokens, sessions, permissions and the extractors that use them.
 
+pub mod codes;
 pub mod extract;
 pub mod password;
 pub mod permissions;

@@ -40,6 +40,7 @@ const MEMBER: &[&str] = &[
     "member:read_transactions",
     "member:bind_card",
     "member:unbind_card",
+    "member:manage_identities",
 ];
 
 const MERCHANT: &[&str] = &[
@@ -96,6 +97,7 @@ permissions! {
     MemberReadTransactions => "member:read_transactions",
     BindCard => "member:bind_card",
     UnbindCard => "member:unbind_card",
+    ManageIdentities => "member:manage_identities",
     Charge => "merchant:charge",
     Refund => "merchant:refund",
     MerchantRecharge => "merchant:recharge",

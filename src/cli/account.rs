@@ -41,7 +41,14 @@ pub async fn login(ctx: &Ctx, role: LoginRole, identifier: &str, operator: Optio
         return Err(CliError::local("--operator is for merchant logins (the cashier's name)"));
     }
     let password = secret("MPS_PASSWORD", &format!("Password for {identifier}: "), false)?;
-    let request = LoginRequest { role, identifier: identifier.to_owned(), password, operator };
+    let request = LoginRequest {
+        role,
+        identifier: identifier.to_owned(),
+        password: Some(password),
+        otp: None,
+        link_token: None,
+        operator,
+    };
     let reply = ctx.api.post("/auth/login", &request).await?;
     let login: LoginResponse = reply.parse()?;
     let session = Session {

@@ -84,3 +84,11 @@ pub async fn set_password_hash(
     };
     Ok(sqlx::query(sql).bind(id).bind(hash).execute(conn).await?.rows_affected() == 1)
 }
+
+/// Locks the member with this phone (`FOR UPDATE`) inside the caller's transaction.
+pub async fn lock_member_by_phone(conn: &mut sqlx::PgConnection, phone: &str) -> Result<Option<Uuid>, ApiError> {
+    Ok(sqlx::query_scalar("SELECT id FROM members WHERE phone = $1 FOR UPDATE")
+        .bind(phone)
+        .fetch_optional(conn)
+        .await?)
+}

@@ -1,6 +1,6 @@
 //! Members: creation (with their standard card) and lookups.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::db::audit::{self, Actor};
@@ -29,6 +29,20 @@ pub async fn create_member(
     request_id: &str,
 ) -> Result<(MemberView, CardView), ApiError> {
     let mut tx = pool.begin().await?;
+    let (member, card) = insert_member(&mut tx, &new).await?;
+    let context = serde_json::json!({
+        "member_no": member.member_no,
+        "card_no": card.card_no,
+        "external_identity": new.external_identity.map(|(p, _)| p),
+    });
+    audit::record(&mut tx, actor, "CREATE_MEMBER", ("member", &member.id.to_string()), context, request_id).await?;
+    tx.commit().await?;
+    Ok((member, card))
+}
+
+/// Inserts a member, its external identity and its standard card (owned by it) inside the
+/// caller's transaction; the caller audits and commits.
+pub async fn insert_member(conn: &mut PgConnection, new: &NewMember<'_>) -> Result<(MemberView, CardView), ApiError> {
     let member: MemberView = sqlx::query_as(
         "INSERT INTO members AS m (name, phone, email, password_hash) VALUES ($1, $2, $3, $4) \
          RETURNING m.id, m.member_no, m.name, m.phone, m.email, m.status, m.created_at",
@@ -36,15 +50,15 @@ pub async fn create_member(
     .bind(new.name)
     .bind(new.phone)
     .bind(new.email)
-    .bind(new.password_hash)
-    .fetch_one(&mut *tx)
+    .bind(new.password_hash.as_deref())
+    .fetch_one(&mut *conn)
     .await?;
     if let Some((provider, external_id)) = new.external_identity {
         sqlx::query("INSERT INTO member_identities (member_id, provider, external_id) VALUES ($1, $2, $3)")
             .bind(member.id)
             .bind(provider)
             .bind(external_id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
     let card_id: Uuid = sqlx::query_scalar(
@@ -55,17 +69,10 @@ pub async fn create_member(
     )
     .bind(member.id)
     .bind("Standard card")
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    let card = crate::db::cards::card_for_member(&mut *tx, member.id, card_id)
+    let card = crate::db::cards::card_for_member(&mut *conn, member.id, card_id)
         .await?
         .ok_or_else(|| ApiError::internal("new card not visible to its owner"))?;
-    let context = serde_json::json!({
-        "member_no": member.member_no,
-        "card_no": card.card_no,
-        "external_identity": new.external_identity.map(|(p, _)| p),
-    });
-    audit::record(&mut tx, actor, "CREATE_MEMBER", ("member", &member.id.to_string()), context, request_id).await?;
-    tx.commit().await?;
     Ok((member, card))
 }

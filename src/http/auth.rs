@@ -1,4 +1,6 @@
-//! `/auth`: login for the three roles, logout, the caller's identity, password change.
+//! `/auth`: login for the three roles (members also by phone code), logout, the caller's
+//! identity, password change. Sign-up, codes and WeChat sign-in live in `http::signup` and
+//! `http::wechat`, and open their sessions through [`open_session`] and [`login_response`].
 
 use std::time::Duration;
 
@@ -11,15 +13,19 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::auth::codes;
 use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::auth::session::{self, Revoke};
 use crate::auth::token::{AUDIENCE, Claims, ISSUER};
 use crate::auth::{AuthUser, ClientIp, Role};
 use crate::db::accounts::{self, LoginAccount};
 use crate::db::audit::{self, Actor};
+use crate::db::identities;
+use crate::db::phone_codes::{self, CodePurpose, CodeRefusal};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
+use crate::http::validate;
 use crate::limits::Window;
 use crate::state::{AppState, PausePoint};
 
@@ -35,9 +41,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub role: Role,
-    /// Member: phone or member_no; merchant: code; admin: email.
+    /// Member: phone or member_no (phone only with `otp`); merchant: code; admin: email.
     pub identifier: String,
-    pub password: String,
+    /// The password; exactly one of `password` and `otp` is given.
+    pub password: Option<String>,
+    /// Members only: a code sent to the phone by `POST /auth/otp` with purpose `login`.
+    pub otp: Option<String>,
+    /// Members only: the token of a WeChat sign-in answered `IDENTITY_NOT_LINKED`; a successful
+    /// login links that identity to the member.
+    pub link_token: Option<String>,
     /// Merchants only: the cashier, carried in the token and tagged on transactions.
     pub operator: Option<String>,
 }
@@ -72,8 +84,28 @@ impl LoginRequest {
         if identifier.is_empty() || identifier.chars().count() > 254 {
             return Err(ApiError::validation("identifier", "must be 1 to 254 characters"));
         }
-        if self.password.is_empty() || self.password.chars().count() > crate::auth::password::MAX_PASSWORD_LEN {
-            return Err(ApiError::validation("password", "must be 1 to 128 characters"));
+        match (&self.password, &self.otp) {
+            (Some(password), None) => {
+                if password.is_empty() || password.chars().count() > crate::auth::password::MAX_PASSWORD_LEN {
+                    return Err(ApiError::validation("password", "must be 1 to 128 characters"));
+                }
+            }
+            (None, Some(otp)) => {
+                if self.role != Role::Member {
+                    return Err(ApiError::validation("otp", "is only for member logins"));
+                }
+                validate::phone("identifier", identifier)?;
+                if !codes::is_code(otp.trim()) {
+                    return Err(ApiError::validation("otp", "must be the 6 digits sent to the phone"));
+                }
+            }
+            _ => return Err(ApiError::validation("password", "give exactly one of password and otp")),
+        }
+        if self.link_token.is_some() && self.role != Role::Member {
+            return Err(ApiError::validation("link_token", "is only for member logins"));
+        }
+        if self.link_token.as_ref().is_some_and(|t| t.trim().is_empty() || t.len() > 128) {
+            return Err(ApiError::validation("link_token", "must be the token of an IDENTITY_NOT_LINKED answer"));
         }
         match (&self.operator, self.role) {
             (Some(_), Role::Member | Role::Admin) => {
@@ -91,12 +123,19 @@ impl LoginRequest {
 
 /// Log in as a member (phone or member_no), a merchant (code, optional operator) or an admin (email).
 ///
-/// Every failure — unknown account, wrong password, suspended or inactive account — is the same
+/// Members may log in with a code sent to their phone (`otp` instead of `password`); a wrong,
+/// expired or locked code is refused as at sign-up (`INVALID_CODE`, `CODE_EXPIRED`,
+/// `CODE_LOCKED`), whether or not the phone belongs to a member. A `link_token` links a WeChat
+/// identity to the member on success. Every other failure — unknown account, wrong password, suspended or inactive account — is the same
 /// 401 `INVALID_CREDENTIALS`. Logins are limited per client IP, and failed logins per account
 /// (per identifier when it names none).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
               (status = 401, description = "INVALID_CREDENTIALS: unknown account, wrong password or inactive account",
+               body = crate::error::ErrorEnvelope),
+              (status = 409, description = "DUPLICATE_EXTERNAL_IDENTITY: the linked identity belongs to another member",
+               body = crate::error::ErrorEnvelope),
+              (status = 422, description = "VALIDATION_FAILED, INVALID_CODE, CODE_EXPIRED, CODE_LOCKED or INVALID_LINK_TOKEN",
                body = crate::error::ErrorEnvelope)))]
 async fn login(
     State(state): State<AppState>,
@@ -121,10 +160,16 @@ async fn login(
     let failures = Window { limit: config.login_rate_limit, length: LOGIN_WINDOW };
     let message = "Too many failed logins for this account; wait a minute.";
     state.limits.hit(&state.cache, &failures_key, failures, message).await?;
-    let outcome = match authenticate(&state, role, account, &identifier, request.password, &request_id).await {
+    let verified = match (request.password, request.otp) {
+        (Some(password), _) => authenticate(&state, role, account, &identifier, password, &request_id).await,
+        (None, Some(otp)) => authenticate_by_code(&state, account, &identifier, otp.trim(), &request_id).await,
+        (None, None) => Err(ApiError::validation("password", "give exactly one of password and otp")),
+    };
+    let outcome = match verified {
         Ok(account) => {
             state.pause_at(PausePoint::LoginVerified).await;
-            start_session(&state, role, account, &identifier, request.operator, ip, &request_id).await
+            let login = Login { role, identifier: &identifier, operator: request.operator, ip };
+            start_session(&state, login, account, request.link_token.as_deref(), &request_id).await
         }
         Err(e) => Err(e),
     };
@@ -169,6 +214,45 @@ async fn authenticate(
     }
 }
 
+/// The member a phone-code login names, if the code is good and the member may log in. The code
+/// is checked (and used up, or its wrong try counted) in a transaction of its own that commits
+/// either way; a refused code answers the same whether or not the phone belongs to a member.
+async fn authenticate_by_code(
+    state: &AppState,
+    account: Option<LoginAccount>,
+    phone: &str,
+    code: &str,
+    request_id: &str,
+) -> ApiResult<LoginAccount> {
+    let checked = check_code(state, phone, CodePurpose::Login, code).await?;
+    match (checked, account) {
+        (Ok(()), Some(account)) if account.active => Ok(account),
+        (Ok(()), account) => {
+            let reason = if account.is_some() { "account_not_active" } else { "unknown_account" };
+            Err(refuse_login(state, Role::Member, account.as_ref(), phone, reason, request_id).await)
+        }
+        (Err(refusal), account) => {
+            let reason = format!("code_{}", refusal.as_str());
+            record_failed_login(state, Role::Member, account.as_ref(), phone, &reason, request_id).await;
+            Err(refusal.error())
+        }
+    }
+}
+
+/// Checks a phone code in a transaction of its own, committed whatever the outcome.
+pub(crate) async fn check_code(
+    state: &AppState,
+    phone: &str,
+    purpose: CodePurpose,
+    code: &str,
+) -> ApiResult<Result<(), CodeRefusal>> {
+    let hash = codes::hash_code(state.config.jwt_secret.expose(), phone, purpose.as_str(), code)?;
+    let mut tx = state.db.begin().await?;
+    let outcome = phone_codes::verify_phone_code(&mut tx, phone, purpose, &hash, state.config.otp.max_attempts).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
 /// The uniform refusal of a login, audited and counted.
 async fn refuse_login(
     state: &AppState,
@@ -182,7 +266,7 @@ async fn refuse_login(
     ApiError::new(ErrorCode::InvalidCredentials, "The identifier or password is wrong.")
 }
 
-fn count_login(state: &AppState, role: Role, status: &str) {
+pub(crate) fn count_login(state: &AppState, role: Role, status: &str) {
     state.metrics.auth_attempts_total.with_label_values(&[role.as_str(), status]).inc();
     if role == Role::Member {
         state.metrics.member_logins_total.with_label_values(&[status]).inc();
@@ -214,22 +298,27 @@ async fn record_failed_login(
     }
 }
 
+/// A login under way: who, under which identifier, from where.
+struct Login<'a> {
+    role: Role,
+    identifier: &'a str,
+    operator: Option<String>,
+    ip: std::net::IpAddr,
+}
+
 /// Creates the session of a verified login, only if the account is, under a lock held until
 /// the session commits, still active with the password hash that was verified: a suspension or
 /// password reset that committed while argon2 ran refuses the login (it revoked the account's
 /// sessions before this one existed), and one that comes later waits for this session and
-/// revokes it.
+/// revokes it. A link token links its identity to the member in the same transaction.
 async fn start_session(
     state: &AppState,
-    role: Role,
+    login: Login<'_>,
     account: LoginAccount,
-    identifier: &str,
-    operator: Option<String>,
-    ip: std::net::IpAddr,
+    link_token: Option<&str>,
     request_id: &str,
 ) -> ApiResult<LoginResponse> {
-    let now = Utc::now();
-    let expires_at = now + chrono::Duration::hours(state.config.jwt_expire_hours);
+    let Login { role, identifier, operator, ip } = login;
     let operator = operator.map(|o| o.trim().to_owned());
     let mut tx = state.db.begin().await?;
     let unchanged = accounts::lock_for_session(&mut tx, role, account.id)
@@ -240,8 +329,18 @@ async fn start_session(
         let reason = "changed_during_login";
         return Err(refuse_login(state, role, Some(&account), identifier, reason, request_id).await);
     }
-    let session_id = session::create_session(&mut tx, role, account.id, operator.as_deref(), expires_at, ip).await?;
-    let context = serde_json::json!({ "session_id": session_id, "operator": operator });
+    let linked = match link_token {
+        Some(token) => {
+            let identity = identities::consume_identity_link_token(&mut tx, &codes::hash_token(token.trim()))
+                .await?
+                .ok_or_else(invalid_link_token)?;
+            identities::link_identity(&mut tx, account.id, &identity).await?;
+            Some(identity.provider)
+        }
+        None => None,
+    };
+    let session = open_session(&mut tx, state, role, account.id, operator.as_deref(), ip).await?;
+    let context = serde_json::json!({ "session_id": session.id, "operator": operator, "linked_identity": linked });
     audit::record(
         &mut tx,
         Actor { id: Some(account.id), role: role.as_str() },
@@ -252,26 +351,71 @@ async fn start_session(
     )
     .await?;
     tx.commit().await?;
+    login_response(state, role, &account, operator, &session)
+}
 
+/// The 422 of a link token that is unknown, used or expired.
+pub(crate) fn invalid_link_token() -> ApiError {
+    ApiError::new(ErrorCode::InvalidLinkToken, "The link token is unknown, used or expired; sign in with WeChat again.")
+}
+
+/// A session row just created, not yet committed.
+pub(crate) struct NewSession {
+    pub id: Uuid,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Creates a session inside the caller's transaction; the caller audits and commits, then
+/// answers with [`login_response`].
+pub(crate) async fn open_session(
+    conn: &mut sqlx::PgConnection,
+    state: &AppState,
+    role: Role,
+    subject: Uuid,
+    operator: Option<&str>,
+    ip: std::net::IpAddr,
+) -> ApiResult<NewSession> {
+    let issued_at = Utc::now();
+    let expires_at = issued_at + chrono::Duration::hours(state.config.jwt_expire_hours);
+    let id = session::create_session(conn, role, subject, operator, expires_at, ip).await?;
+    Ok(NewSession { id, issued_at, expires_at })
+}
+
+/// The token and user of a committed session.
+pub(crate) fn login_response(
+    state: &AppState,
+    role: Role,
+    account: &LoginAccount,
+    operator: Option<String>,
+    session: &NewSession,
+) -> ApiResult<LoginResponse> {
     let permissions: Vec<String> = role.permissions().iter().map(|p| (*p).to_owned()).collect();
     let claims = Claims {
         sub: account.id,
         role,
         name: account.name.clone(),
         permissions: permissions.clone(),
-        session_id,
+        session_id: session.id,
         jti: Uuid::new_v4(),
-        iat: now.timestamp(),
-        exp: expires_at.timestamp(),
+        iat: session.issued_at.timestamp(),
+        exp: session.expires_at.timestamp(),
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         merchant_code: account.code.clone(),
         operator: operator.clone(),
     };
     let token = state.jwt.issue(&claims).map_err(ApiError::internal)?;
-    let user =
-        UserSummary { id: account.id, role, name: account.name, permissions, merchant_code: account.code, operator };
-    Ok(LoginResponse { token, expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(expires_at), user })
+    let user = UserSummary {
+        id: account.id,
+        role,
+        name: account.name.clone(),
+        permissions,
+        merchant_code: account.code.clone(),
+        operator,
+    };
+    let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(session.expires_at);
+    Ok(LoginResponse { token, expires_at, user })
 }
 
 /// End this session, on every instance at once.

@@ -18,9 +18,11 @@ pub mod ops;
 pub mod pagination;
 pub mod periods;
 pub mod respond;
+pub mod signup;
 pub mod transactions;
 pub mod validate;
 pub mod webhooks;
+pub mod wechat;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -54,6 +56,8 @@ struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(signup::router())
+        .merge(wechat::router())
         .merge(member::router())
         .merge(merchant::router())
         .merge(transactions::router())

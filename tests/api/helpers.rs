@@ -144,6 +144,11 @@ impl TestApp {
 
     /// An app whose requests stop at `point` once `gate` is armed, until the test releases them.
     pub async fn with_pause_gate(point: PausePoint) -> (TestApp, Arc<PauseGate>) {
+        TestApp::with_vars_and_pause_gate(&[], point).await
+    }
+
+    /// [`TestApp::with_pause_gate`] with some variables overridden.
+    pub async fn with_vars_and_pause_gate(overrides: &[(&str, &str)], point: PausePoint) -> (TestApp, Arc<PauseGate>) {
         let gate = Arc::new(PauseGate {
             point,
             armed: AtomicBool::new(false),
@@ -155,7 +160,7 @@ impl TestApp {
             let gate = held.clone();
             Box::pin(async move { gate.hold(point).await })
         });
-        (TestApp::build(&[], Some(hook)).await, gate)
+        (TestApp::build(overrides, Some(hook)).await, gate)
     }
 
     async fn build(overrides: &[(&str, &str)], hook: Option<PauseHook>) -> TestApp {

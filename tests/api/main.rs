@@ -1,6 +1,7 @@
 //! The integration suite: one binary, every test against real PostgreSQL and Redis, each test
 //! with its own freshly migrated database and its own Redis key prefix.
 
+mod fakes;
 mod helpers;
 
 mod admin_cards;
@@ -35,3 +36,5 @@ mod refunds;
 mod reports;
 mod revocation;
 mod settlements;
+mod signup;
+mod wechat;

@@ -2,6 +2,7 @@
 
 pub mod bindings;
 pub mod cards;
+pub mod identities;
 pub mod qr;
 pub mod recharge;
 
@@ -10,5 +11,10 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(cards::router()).merge(qr::router()).merge(recharge::router()).merge(bindings::router())
+    OpenApiRouter::new()
+        .merge(cards::router())
+        .merge(qr::router())
+        .merge(recharge::router())
+        .merge(bindings::router())
+        .merge(identities::router())
 }
