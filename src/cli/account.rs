@@ -51,6 +51,11 @@ pub async fn login(ctx: &Ctx, role: LoginRole, identifier: &str, operator: Optio
     };
     let reply = ctx.api.post("/auth/login", &request).await?;
     let login: LoginResponse = reply.parse()?;
+    keep_session(ctx, login, identifier, reply.body)
+}
+
+/// Saves a new session 0600 and says who is logged in (`--json`: the API's body, without the token).
+pub fn keep_session(ctx: &Ctx, login: LoginResponse, identifier: &str, body: serde_json::Value) -> CliResult {
     let session = Session {
         api: ctx.api.base().to_owned(),
         token: login.token,
@@ -63,7 +68,7 @@ pub async fn login(ctx: &Ctx, role: LoginRole, identifier: &str, operator: Optio
     let path = session::save(&session)?;
     if ctx.ui.json {
         // The token stays in the session file, out of logs and terminals.
-        let mut body = reply.body;
+        let mut body = body;
         body["token"] = serde_json::Value::String("(saved in the session file)".into());
         ctx.ui.print_json(&body);
         return Ok(());

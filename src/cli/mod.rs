@@ -14,6 +14,7 @@ pub mod merchant;
 pub mod qr;
 pub mod reports;
 pub mod session;
+pub mod signup;
 pub mod table;
 pub mod tx;
 pub mod ui;
@@ -59,7 +60,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn execute(cli: Cli, ui: Ui) -> CliResult {
     let base = cli.global.api.trim_end_matches('/').to_owned();
     let session = match (&cli.command, session::load()) {
-        (Command::Login { .. }, _) => None,
+        (Command::Login { .. } | Command::Register { .. } | Command::Otp { .. }, _) => None,
         (_, loaded) => loaded?,
     };
     // A token is only ever sent to the API that issued it.
@@ -80,7 +81,12 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     use Command as C;
     match command {
         C::Test => account::test(ctx).await,
-        C::Login { role, identifier, operator } => account::login(ctx, role, &identifier, operator).await,
+        C::Login { role, identifier, operator, otp: false } => account::login(ctx, role, &identifier, operator).await,
+        C::Login { role, identifier, operator, otp: true } => {
+            signup::login_by_code(ctx, role, &identifier, operator).await
+        }
+        C::Register { phone, name, password } => signup::register(ctx, &phone, &name, password).await,
+        C::Otp { phone, purpose } => signup::send_code(ctx, &phone, purpose).await.map(|_| ()),
         C::Logout => account::logout(ctx).await,
         C::Whoami => account::whoami(ctx).await,
         C::Cards => member::cards(ctx).await,

@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(send_code)).routes(routes!(register)).routes(routes!(reset_password))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OtpRequest {
     /// An optional `+` and 5 to 20 digits.
     pub phone: String,

@@ -8,3 +8,4 @@ mod harness;
 
 mod failures;
 mod shop_day;
+mod signup;

@@ -37,6 +37,14 @@ pub struct GlobalArgs {
     pub timeout: u64,
 }
 
+/// What a one-time code is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OtpPurpose {
+    Register,
+    Login,
+    Reset,
+}
+
 /// Every command; the role it needs is said in its help.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -50,6 +58,27 @@ pub enum Command {
         /// Merchants: the cashier's name, recorded on every transaction.
         #[arg(long, value_name = "NAME")]
         operator: Option<String>,
+        /// Members: log in with a code texted to the phone instead of a password (the code from
+        /// MPS_OTP, which also skips sending one, or a prompt).
+        #[arg(long)]
+        otp: bool,
+    },
+    /// Sign yourself up as a member with a code texted to your phone, and log in (the code from
+    /// MPS_OTP, which also skips sending one, or a prompt).
+    Register {
+        phone: String,
+        /// Your name.
+        #[arg(long)]
+        name: String,
+        /// Also choose a password (from MPS_PASSWORD or a prompt); without one you log in by code.
+        #[arg(long)]
+        password: bool,
+    },
+    /// Text a one-time code to a phone (for `register`, `login --otp` or `reset-password`).
+    Otp {
+        phone: String,
+        #[arg(long, value_enum, default_value = "login")]
+        purpose: OtpPurpose,
     },
     /// End the session on the server and forget it here.
     Logout,
