@@ -141,3 +141,25 @@ fn prometheus_yml_sits_at_the_top_level_where_compose_and_the_guides_point() {
     );
     assert!(compose.contains("./config/alerts.yml:/etc/prometheus/config/alerts.yml:ro"), "and the rules beside it");
 }
+
+#[test]
+fn sign_up_settings_default_safely_and_refuse_leaky_or_incomplete_values() {
+    let development = load(&[]).unwrap();
+    assert_eq!(development.otp.provider, mps::config::SmsProviderConfig::Log, "development texts codes to the log");
+    assert!(development.registration_open);
+    assert!(!development.wechat.auto_register);
+    assert!(development.wechat.credentials.is_none(), "WeChat is off until configured");
+    assert_eq!(development.otp.ttl_seconds, 300);
+    assert_eq!(development.otp.max_attempts, 5);
+    let production = load(&[("APP_ENV", "production"), ("JWT_SECRET", STRONG)]).unwrap();
+    assert_eq!(production.otp.provider, mps::config::SmsProviderConfig::Disabled, "no provider, no codes in logs");
+    assert_refused(&[("APP_ENV", "production"), ("JWT_SECRET", STRONG), ("SMS_PROVIDER", "log")], "SMS_PROVIDER");
+    assert_refused(&[("SMS_PROVIDER", "carrier-pigeon")], "SMS_PROVIDER");
+    assert_refused(&[("SMS_PROVIDER", "http")], "SMS_HTTP_URL");
+    assert_refused(&[("SMS_PROVIDER", "http"), ("SMS_HTTP_URL", "https://sms.example/send")], "SMS_HTTP_TOKEN");
+    assert_refused(&[("WECHAT_APPID", "wx1")], "WECHAT_SECRET");
+    assert_refused(&[("WECHAT_API_BASE", "ftp://wechat")], "WECHAT_API_BASE");
+    assert_refused(&[("REGISTRATION_OPEN", "maybe")], "REGISTRATION_OPEN");
+    let configured = load(&[("WECHAT_APPID", "wx1"), ("WECHAT_SECRET", STRONG), ("SMS_HTTP_TOKEN", STRONG)]).unwrap();
+    assert!(!format!("{configured:?}").contains(STRONG), "the WeChat secret never prints");
+}

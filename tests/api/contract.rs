@@ -72,8 +72,18 @@ async fn every_operation_taking_an_idempotency_key_documents_409() {
 }
 
 /// The operations that take no token: each must say so with `security: []`.
-const PUBLIC_OPERATIONS: [&str; 6] =
-    ["get /health", "get /levels", "get /metrics", "get /ready", "post /auth/login", "post /webhooks/payments"];
+const PUBLIC_OPERATIONS: [&str; 10] = [
+    "get /health",
+    "get /levels",
+    "get /metrics",
+    "get /ready",
+    "post /auth/login",
+    "post /auth/otp",
+    "post /auth/password/reset",
+    "post /auth/register",
+    "post /auth/wechat",
+    "post /webhooks/payments",
+];
 
 #[tokio::test]
 async fn the_document_gives_every_operation_a_unique_id_a_security_declaration_and_described_responses() {
@@ -101,4 +111,28 @@ async fn the_document_gives_every_operation_a_unique_id_a_security_declaration_a
     }
     public.sort();
     assert_eq!(public, PUBLIC_OPERATIONS, "exactly these operations are public (`security: []`)");
+}
+
+#[tokio::test]
+async fn the_sign_up_routes_document_what_they_answer() {
+    let app = TestApp::with_vars(&[("OTP_RESEND_SECONDS", "60")]).await;
+    let phone = "+8613900000001";
+    let otp = json!({ "phone": phone, "purpose": "register" });
+    let sent = app.call(Method::POST, "/auth/otp", Some(otp.clone()), &[]).await;
+    assert_eq!(sent.status, 202, "{}", sent.text);
+    assert_documented(&app, "post", "/auth/otp", &sent).await;
+    let throttled = app.call(Method::POST, "/auth/otp", Some(otp), &[]).await;
+    throttled.assert_error(429, "RATE_LIMITED");
+    assert_documented(&app, "post", "/auth/otp", &throttled).await;
+    let body = json!({ "phone": phone, "code": "000000", "name": "Fuzz" });
+    let wrong = app.call(Method::POST, "/auth/register", Some(body), &[]).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text);
+    assert_documented(&app, "post", "/auth/register", &wrong).await;
+    let body = json!({ "phone": phone, "code": "000000", "new_password": "long-enough-password" });
+    let reset = app.call(Method::POST, "/auth/password/reset", Some(body), &[]).await;
+    reset.assert_error(422, "INVALID_CODE");
+    assert_documented(&app, "post", "/auth/password/reset", &reset).await;
+    let wechat = app.call(Method::POST, "/auth/wechat", Some(json!({ "code": "c" })), &[]).await;
+    wechat.assert_error(503, "UNAVAILABLE");
+    assert_documented(&app, "post", "/auth/wechat", &wechat).await;
 }
