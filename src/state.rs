@@ -45,6 +45,8 @@ pub enum PausePoint {
     LoginVerified,
     /// A sign-up whose phone code has been accepted (its row locked), before the member is created.
     RegistrationVerified,
+    /// A WeChat sign-in that found no member for its identity, before it creates one.
+    WechatIdentityUnknown,
 }
 
 /// What a test runs at a [`PausePoint`]: the request waits until the returned future ends.

@@ -27,7 +27,7 @@ use crate::http::middleware::RequestId;
 use crate::http::signup::{self, RegisterResponse};
 use crate::http::validate;
 use crate::limits::Window;
-use crate::state::AppState;
+use crate::state::{AppState, PausePoint};
 
 /// The provider name of WeChat identities.
 pub const WECHAT: &str = "wechat";
@@ -124,6 +124,7 @@ async fn sign_in(
         return Ok((StatusCode::OK, AppJson(response)).into_response());
     }
     if state.config.wechat.auto_register {
+        state.pause_at(PausePoint::WechatIdentityUnknown).await;
         let new = NewMember {
             name: name.unwrap_or(DEFAULT_NAME),
             phone: None,

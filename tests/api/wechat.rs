@@ -243,3 +243,31 @@ async fn the_last_way_to_sign_in_cannot_be_unlinked_but_a_spare_one_can() {
         .unwrap();
     assert_eq!(audited, 1);
 }
+
+#[tokio::test]
+async fn two_racing_first_sign_ins_of_one_user_end_with_one_member() {
+    let wechat = FakeWechat::start().await;
+    let vars = [
+        ("WECHAT_API_BASE", wechat.base.as_str()),
+        ("WECHAT_APPID", WECHAT_APPID),
+        ("WECHAT_SECRET", WECHAT_SECRET),
+        ("WECHAT_AUTO_REGISTER", "true"),
+    ];
+    let (app, gate) = TestApp::with_vars_and_pause_gate(&vars, mps::state::PausePoint::WechatIdentityUnknown).await;
+    wechat.user("code-1", "openid-twice");
+    wechat.user("code-2", "openid-twice");
+    gate.arm();
+    let (held, other) = tokio::join!(async { sign_in(&app, "code-1").await }, async {
+        gate.reached().await;
+        // The held sign-in has looked the identity up and found nothing; this one creates it.
+        let other = sign_in(&app, "code-2").await;
+        gate.release();
+        other
+    });
+    assert_eq!(other.status, 201, "the unheld sign-in creates the member: {}", other.text);
+    assert_eq!(held.status, 200, "the held one finds it taken and signs in instead: {}", held.text);
+    assert_eq!(held.json["user"]["id"], other.json["member"]["id"]);
+    let members: i64 = sqlx::query_scalar("SELECT count(*) FROM members").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(members, 1, "one member, and no half-made second one");
+    assert_books_balance(&app.pool).await;
+}
