@@ -1,5 +1,5 @@
 -- The complete MPS schema: every entity of SPEC §1, with the constraints that make bad states
--- impossible. Rules that move money live in SQL functions in later migrations.
+-- impossible. Rules that move money live in SQL functions: crates/mps/sql/functions/.
 
 CREATE EXTENSION IF NOT EXISTS btree_gist;
 
@@ -25,10 +25,14 @@ CREATE SEQUENCE card_no_seq AS bigint NO CYCLE;
 CREATE SEQUENCE tx_no_seq AS bigint NO CYCLE;
 CREATE SEQUENCE settlement_no_seq AS bigint NO CYCLE;
 
+-- The formatter lives here, not in sql/functions/, because column defaults below call it; plpgsql
+-- rather than LANGUAGE sql so that its plan is cached per connection (sql/README.md).
 CREATE FUNCTION business_number(prefix text, n bigint, min_width int) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN prefix || CASE WHEN length(n::text) >= min_width THEN n::text
-                      ELSE lpad(n::text, min_width, '0') END;
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN prefix || CASE WHEN length(n::text) >= min_width THEN n::text ELSE lpad(n::text, min_width, '0') END;
+END $$;
 
 CREATE TABLE members (
     id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -103,10 +107,6 @@ CREATE TABLE cards (
         card_type = 'corporate' OR (fixed_discount IS NULL AND binding_password_hash IS NULL)),
     CONSTRAINT cards_closed_empty CHECK (status <> 'closed' OR balance = 0)
 );
-CREATE FUNCTION next_card_no(kind card_type) RETURNS text
-LANGUAGE sql VOLATILE
-RETURN business_number(CASE kind WHEN 'standard' THEN 'STD' WHEN 'voucher' THEN 'VCH' ELSE 'COR' END,
-                       nextval('card_no_seq'), 8);
 CREATE INDEX cards_type_status_idx ON cards (card_type, status);
 CREATE INDEX cards_created_at_idx ON cards (created_at);
 
@@ -237,10 +237,6 @@ CREATE TABLE transactions (
     CONSTRAINT transactions_final_not_above_raw CHECK (final_amount <= raw_amount),
     CONSTRAINT transactions_method CHECK (tx_type = 'recharge' OR payment_method = 'balance')
 );
-CREATE FUNCTION next_tx_no(kind tx_type) RETURNS text
-LANGUAGE sql VOLATILE
-RETURN business_number(CASE kind WHEN 'payment' THEN 'PAY' WHEN 'refund' THEN 'REF' ELSE 'RCG' END,
-                       nextval('tx_no_seq'), 10);
 CREATE INDEX transactions_card_created_idx ON transactions (card_id, created_at DESC);
 CREATE INDEX transactions_merchant_created_idx ON transactions (merchant_id, created_at DESC)
     WHERE merchant_id IS NOT NULL;
@@ -325,19 +321,10 @@ CREATE INDEX audit_events_actor_idx ON audit_events (actor_id, occurred_at DESC)
 CREATE INDEX audit_events_action_idx ON audit_events (action, occurred_at DESC);
 CREATE INDEX audit_events_object_idx ON audit_events (object_type, object_id, occurred_at DESC);
 
+-- The trigger's function lives here with its trigger (the schema cannot be created without it).
 CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'audit_events is append-only' USING ERRCODE = 'insufficient_privilege';
 END $$;
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
-
--- One place that writes audit rows, so every SQL function records them alike.
-CREATE FUNCTION audit(p_actor_id uuid, p_actor_role actor_role, p_action text, p_object_type text,
-                      p_object_id text, p_context jsonb, p_request_id text) RETURNS void
-LANGUAGE sql VOLATILE
-BEGIN ATOMIC
-    INSERT INTO audit_events (actor_id, actor_role, action, object_type, object_id, context, request_id)
-    VALUES (p_actor_id, p_actor_role, p_action, p_object_type, p_object_id,
-            coalesce(p_context, '{}'), p_request_id);
-END;

@@ -1,4 +1,4 @@
-//! Card bindings (migration 0020): bind, unbind, change a role, list.
+//! Card bindings (`sql/functions/bindings.sql`): bind, unbind, change a role, list.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

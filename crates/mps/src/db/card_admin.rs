@@ -1,4 +1,4 @@
-//! Cards as admins manage them (migration 0020): issue, status moves, binding password, search.
+//! Cards as admins manage them (`sql/functions/cards.sql`): issue, status moves, binding password, search.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

@@ -1,4 +1,4 @@
-//! The membership level table (migration 0020).
+//! The membership level table (`sql/functions/levels.sql`).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! PostgreSQL: the pool, migrations, and the mapping of database errors onto API errors.
 //!
-//! The rules that move money are SQL functions (see `migrations/`); the Rust wrappers in this
+//! The rules that move money are SQL functions (see `sql/functions/`); the Rust wrappers in this
 //! module's children keep their SQL function's name so `grep` finds both.
 
 use std::str::FromStr;
@@ -13,8 +13,7 @@ use sqlx::{ConnectOptions as _, Connection as _, PgPool};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 
-/// The migrations, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub use schema::MIGRATOR;
 
 /// SQLSTATE our SQL functions raise business errors with; the message is the error code.
 const BUSINESS_ERROR_SQLSTATE: &str = "P0001";
@@ -90,11 +89,11 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies pending migrations. sqlx holds an advisory lock while it migrates, so replicas that
-/// start together apply each migration once.
+/// Applies pending migrations and changed SQL function files ([`schema::migrate_on`]) under one
+/// advisory lock, so replicas that start together do each once.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("migrations failed")?;
-    Ok(())
+    let mut conn = pool.acquire().await.context("cannot connect to migrate")?;
+    schema::migrate_on(&mut conn).await
 }
 
 fn is_retryable(error: &sqlx::Error) -> bool {
@@ -220,6 +219,7 @@ pub mod members;
 pub mod merchants;
 pub mod money;
 pub mod reports;
+pub mod schema;
 pub mod settlements;
 pub mod transactions;
 
@@ -227,7 +227,7 @@ pub mod transactions;
 pub async fn migrate_database(config: &Config) -> anyhow::Result<()> {
     create_database_if_missing(config.database_url.expose()).await?;
     let mut conn = sqlx::PgConnection::connect_with(&connect_options(config.database_url.expose())?).await?;
-    MIGRATOR.run(&mut conn).await.context("migrations failed")?;
+    let result = schema::migrate_on(&mut conn).await;
     conn.close().await.ok();
-    Ok(())
+    result
 }

@@ -1,4 +1,4 @@
-//! One Rust function per SQL function of the money core (migrations 0010–0012), same name. Each
+//! One Rust function per SQL function of the money core (`sql/functions/`), same name. Each
 //! call is one statement, run again on a deadlock or serialization failure ([`call_with_retry`]).
 //!
 //! Idempotent operations return an [`Idempotent`] outcome: the stored result of the first

@@ -1,4 +1,4 @@
-//! Read-only figures (migration 0020): a merchant's day and the back office's statistics.
+//! Read-only figures (`sql/functions/reports.sql`): a merchant's day and the back office's statistics.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Settlements (migration 0020): generate, move along the state machine, read.
+//! Settlements (`sql/functions/settlements.sql`): generate, move along the state machine, read.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -35,3 +35,4 @@ mod refunds;
 mod reports;
 mod revocation;
 mod settlements;
+mod sql_functions;

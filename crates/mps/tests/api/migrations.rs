@@ -53,7 +53,7 @@ async fn migrations_build_the_full_schema_on_an_empty_database_and_rerun_as_a_no
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn replicas_migrating_at_once_apply_each_migration_once() {
+async fn replicas_migrating_at_once_apply_each_migration_and_function_file_once() {
     let db = TestDb::empty().await;
     let mut replicas = Vec::new();
     for _ in 0..3 {
@@ -66,6 +66,8 @@ async fn replicas_migrating_at_once_apply_each_migration_once() {
     let pool = db.pool(1).await;
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
     assert_eq!(applied as usize, mps::db::MIGRATOR.iter().count(), "each migration recorded once");
+    let files: i64 = sqlx::query_scalar("SELECT count(*) FROM sql_files").fetch_one(&pool).await.unwrap();
+    assert_eq!(files as usize, mps::db::schema::function_files().len(), "each function file recorded once");
 }
 
 #[tokio::test]

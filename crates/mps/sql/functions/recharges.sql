@@ -1,8 +1,7 @@
--- Recharges (member orders confirmed by the payment channel's webhook, counter top-ups, admin
--- credits) and admin points adjustments.
+-- Recharges: online orders and their confirmation, merchant top-ups, admin credits, point adjustments.
 
 -- Raises unless the card takes recharges: standard cards only, not closed.
-CREATE FUNCTION require_rechargeable(p_card cards, p_allow_frozen boolean) RETURNS void
+CREATE OR REPLACE FUNCTION require_rechargeable(p_card cards, p_allow_frozen boolean) RETURNS void
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -19,16 +18,9 @@ BEGIN
     END IF;
 END $$;
 
--- The owner of a standard or voucher card (these have exactly one).
-CREATE FUNCTION card_owner_id(p_card_id uuid) RETURNS uuid
-LANGUAGE sql STABLE
-SET search_path = public, pg_temp
-RETURN (SELECT member_id FROM card_bindings WHERE card_id = p_card_id AND active AND role = 'owner'
-        ORDER BY created_at LIMIT 1);
-
 -- Credits a card at once with a completed recharge transaction. `p_audit` is false only when the
 -- credit is part of a larger mutation that writes its own single audit event (a voucher's issue).
-CREATE FUNCTION credit_card(p_card cards, p_amount numeric, p_method payment_method, p_merchant_id uuid,
+CREATE OR REPLACE FUNCTION credit_card(p_card cards, p_amount numeric, p_method payment_method, p_merchant_id uuid,
                             p_operator text, p_idempotency_key text, p_reason text, p_actor_id uuid,
                             p_actor_role actor_role, p_request_id text, p_audit boolean DEFAULT true)
 RETURNS jsonb
@@ -55,7 +47,7 @@ BEGIN
                               'affected_members', card_member_ids(p_card.id));
 END $$;
 
-CREATE FUNCTION create_recharge_order_effect(p_member_id uuid, p_idempotency_key text, p_card_id uuid,
+CREATE OR REPLACE FUNCTION create_recharge_order_effect(p_member_id uuid, p_idempotency_key text, p_card_id uuid,
                                              p_amount numeric, p_method payment_method, p_external_order_id text,
                                              p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
@@ -80,7 +72,7 @@ BEGIN
 END $$;
 
 -- A member's recharge order: pending until the payment channel confirms it.
-CREATE FUNCTION create_recharge_order(p_member_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
+CREATE OR REPLACE FUNCTION create_recharge_order(p_member_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
                                       p_amount numeric, p_method payment_method, p_external_order_id text,
                                       p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
@@ -108,9 +100,11 @@ END $$;
 
 -- The payment channel's confirmation of a recharge order. Idempotent per order: once it is
 -- completed or failed, later deliveries change nothing. Amount mismatches and closed cards fail
--- the order (the channel gets 200 and stops retrying); a frozen card is still credited.
-CREATE FUNCTION confirm_recharge(p_tx_no text, p_succeeded boolean, p_amount numeric, p_channel_ref text,
-                                 p_request_id text) RETURNS jsonb
+-- the order (the channel gets 200 and stops retrying); a frozen card is still credited, and so is
+-- the card of a member suspended after ordering (the money was received): its RECHARGE event says
+-- `member_status`, so the audit shows the credit went to a suspended member.
+CREATE OR REPLACE FUNCTION confirm_recharge(p_tx_no text, p_succeeded boolean, p_amount numeric, p_channel_ref text,
+                                            p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -118,6 +112,7 @@ DECLARE
     v_order transactions;
     v_card cards;
     v_reject text;
+    v_member_status member_status;
 BEGIN
     SELECT * INTO v_order FROM transactions
     WHERE tx_no = p_tx_no AND tx_type = 'recharge' AND payment_method IN ('wechat', 'alipay', 'bank')
@@ -143,16 +138,18 @@ BEGIN
         RETURN jsonb_build_object('tx_no', p_tx_no, 'status', 'failed', 'changed', true,
                                   'affected_members', card_member_ids(v_card.id));
     END IF;
+    SELECT status INTO v_member_status FROM members WHERE id = v_order.actor_id;
     UPDATE transactions SET status = 'completed', channel_ref = p_channel_ref, updated_at = now() WHERE id = v_order.id;
     UPDATE cards SET balance = balance + v_order.raw_amount, updated_at = now() WHERE id = v_card.id;
     PERFORM audit(NULL, 'system', 'RECHARGE', 'transaction', v_order.id::text,
-                  jsonb_build_object('tx_no', p_tx_no, 'amount', v_order.raw_amount::text, 'channel_ref', p_channel_ref),
+                  jsonb_build_object('tx_no', p_tx_no, 'amount', v_order.raw_amount::text, 'channel_ref', p_channel_ref,
+                                     'member_id', v_order.actor_id, 'member_status', v_member_status),
                   p_request_id);
     RETURN jsonb_build_object('tx_no', p_tx_no, 'status', 'completed', 'changed', true,
                               'affected_members', card_member_ids(v_card.id));
 END $$;
 
-CREATE FUNCTION merchant_topup_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_card_no text,
+CREATE OR REPLACE FUNCTION merchant_topup_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_card_no text,
                                       p_amount numeric, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -172,7 +169,7 @@ BEGIN
 END $$;
 
 -- A cash top-up at a merchant's counter, credited at once.
-CREATE FUNCTION merchant_topup(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
+CREATE OR REPLACE FUNCTION merchant_topup(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
                                p_card_no text, p_amount numeric, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -197,8 +194,9 @@ BEGIN
     RETURN idempotency_finish(p_merchant_id, 'merchant_recharge', p_idempotency_key, v_outcome);
 END $$;
 
-CREATE FUNCTION admin_credit_card_effect(p_admin_id uuid, p_idempotency_key text, p_card_id uuid, p_amount numeric,
-                                         p_reason text, p_request_id text) RETURNS jsonb
+-- An admin's direct credit: suspension blocks a member's recharges, this one included.
+CREATE OR REPLACE FUNCTION admin_credit_card_effect(p_admin_id uuid, p_idempotency_key text, p_card_id uuid,
+                                                    p_amount numeric, p_reason text, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -211,12 +209,13 @@ BEGIN
     END IF;
     -- Admins may credit a frozen or lost card (e.g. a goodwill credit); never a closed one.
     PERFORM require_rechargeable(v_card, true);
+    PERFORM require_member_active(card_owner_id(v_card.id));
     RETURN credit_card(v_card, p_amount, 'manual', NULL, NULL, p_idempotency_key, p_reason,
                        p_admin_id, 'admin', p_request_id);
 END $$;
 
 -- An admin's direct credit (payment method `manual`).
-CREATE FUNCTION admin_credit_card(p_admin_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
+CREATE OR REPLACE FUNCTION admin_credit_card(p_admin_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
                                   p_amount numeric, p_reason text, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -242,7 +241,7 @@ BEGIN
 END $$;
 
 -- An admin's points adjustment, with a ledger row and the level recomputed.
-CREATE FUNCTION adjust_points(p_admin_id uuid, p_card_id uuid, p_delta bigint, p_reason text, p_request_id text)
+CREATE OR REPLACE FUNCTION adjust_points(p_admin_id uuid, p_card_id uuid, p_delta bigint, p_reason text, p_request_id text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp

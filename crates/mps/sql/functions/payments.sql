@@ -1,24 +1,45 @@
--- Charge by QR and refund.
+-- Payments: the charge by QR code and its refunds, and the transaction view they answer with.
 
--- Sets a card's points and recomputes its level under the level table in force now.
-CREATE FUNCTION set_card_points(p_card_id uuid, p_points bigint) RETURNS int
-LANGUAGE plpgsql
+-- Transactions as clients see them (amounts as decimal strings).
+CREATE OR REPLACE VIEW transaction_views AS
+SELECT t.id,
+       t.tx_no,
+       t.tx_type,
+       t.card_id,
+       c.card_no,
+       m.code AS merchant_code,
+       t.raw_amount::text AS raw_amount,
+       t.discount_applied::text AS discount_applied,
+       t.final_amount::text AS final_amount,
+       t.points_earned,
+       t.status,
+       t.payment_method,
+       o.tx_no AS original_tx_no,
+       t.external_order_id,
+       t.tag,
+       t.operator,
+       CASE WHEN t.tx_type = 'payment' THEN t.refunded_total::text END AS refunded_total,
+       t.created_at,
+       t.merchant_id
+FROM transactions t
+JOIN cards c ON c.id = t.card_id
+LEFT JOIN merchants m ON m.id = t.merchant_id
+LEFT JOIN transactions o ON o.id = t.original_tx_id;
+
+-- plpgsql rather than LANGUAGE sql so that its plan is cached per connection (sql/README.md).
+CREATE OR REPLACE FUNCTION transaction_json(p_tx_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE
 SET search_path = public, pg_temp
 AS $$
-DECLARE
-    v_level int;
-    v_discount numeric;
 BEGIN
-    SELECT l.level, l.discount INTO v_level, v_discount FROM level_for_points(p_points) l;
-    UPDATE cards SET points = p_points, level = v_level, level_discount = v_discount, updated_at = now()
-    WHERE id = p_card_id;
-    RETURN v_level;
+    RETURN (SELECT to_jsonb(v) - 'merchant_id' FROM transaction_views v WHERE v.id = p_tx_id);
 END $$;
 
 -- The effect of a charge; raises business errors, which `charge_by_qr` records.
-CREATE FUNCTION charge_by_qr_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text,
-                                    p_token_hash bytea, p_amount numeric, p_external_order_id text,
-                                    p_tag jsonb, p_request_id text) RETURNS jsonb
+-- The card is locked before its token is claimed (the lock order: sql/functions/qr.sql).
+CREATE OR REPLACE FUNCTION charge_by_qr_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text,
+                                               p_token_hash bytea, p_amount numeric, p_external_order_id text,
+                                               p_tag jsonb, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -46,16 +67,24 @@ BEGIN
         END IF;
     END IF;
 
-    -- Claim the token first, in one conditional statement: of two racing charges only one can
-    -- delete the row. A rollback (e.g. insufficient balance) puts it back.
-    DELETE FROM qr_tokens WHERE token_hash = p_token_hash AND expires_at > now()
-    RETURNING card_id, member_id, issue_id INTO v_card_id, v_member_id, v_issue;
+    -- The token's card, read without a lock, then locked: card before token.
+    SELECT q.card_id INTO v_card_id FROM qr_tokens q WHERE q.token_hash = p_token_hash AND q.expires_at > now();
+    IF NOT FOUND THEN
+        PERFORM raise_business_error('QR_EXPIRED_OR_INVALID',
+            'This QR code is expired, used or unknown; ask the member for a new one.');
+    END IF;
+    SELECT * INTO v_card FROM cards WHERE id = v_card_id FOR UPDATE;
+
+    -- Claim the token in one conditional statement: of two racing charges only one can delete
+    -- the row (a token superseded, revoked or used meanwhile is gone). A rollback (e.g.
+    -- insufficient balance) puts it back.
+    DELETE FROM qr_tokens WHERE token_hash = p_token_hash AND card_id = v_card_id AND expires_at > now()
+    RETURNING member_id, issue_id INTO v_member_id, v_issue;
     IF NOT FOUND THEN
         PERFORM raise_business_error('QR_EXPIRED_OR_INVALID',
             'This QR code is expired, used or unknown; ask the member for a new one.');
     END IF;
 
-    SELECT * INTO v_card FROM cards WHERE id = v_card_id FOR UPDATE;
     PERFORM require_card_usable(v_card);
     PERFORM require_member_active(v_member_id);
     IF NOT EXISTS (SELECT 1 FROM card_bindings
@@ -120,7 +149,7 @@ BEGIN
 END $$;
 
 -- Charge a card by its QR token, idempotently per (merchant, key).
-CREATE FUNCTION charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
+CREATE OR REPLACE FUNCTION charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
                              p_token_hash bytea, p_amount numeric, p_external_order_id text, p_tag jsonb,
                              p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
@@ -147,7 +176,7 @@ BEGIN
 END $$;
 
 -- The effect of a refund; raises business errors, which `refund_payment` records.
-CREATE FUNCTION refund_payment_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text,
+CREATE OR REPLACE FUNCTION refund_payment_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text,
                                       p_original_tx_no text, p_amount numeric, p_reason text, p_tag jsonb,
                                       p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
@@ -230,7 +259,7 @@ BEGIN
 END $$;
 
 -- Refund (part of) a payment, idempotently per (merchant, key).
-CREATE FUNCTION refund_payment(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
+CREATE OR REPLACE FUNCTION refund_payment(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
                                p_original_tx_no text, p_amount numeric, p_reason text, p_tag jsonb,
                                p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
