@@ -13,7 +13,7 @@ use uuid::Uuid;
 use mps::config::Config;
 use mps::db::audit::Actor;
 use mps::db::members::NewMember;
-use mps::db::money::{IdempotencyScope, admin_credit_card};
+use mps::db::money_ops::{IdempotencyScope, admin_credit_card};
 use mps::money::Money;
 
 /// The one password of every seeded account.

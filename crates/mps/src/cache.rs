@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
+use crate::error::ApiError;
 
 /// How long to leave Redis alone after a failure before trying it again.
 const BACKOFF: Duration = Duration::from_secs(2);
@@ -29,6 +30,13 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(300);
 #[derive(Debug, thiserror::Error)]
 #[error("redis unavailable: {0}")]
 pub struct CacheError(String);
+
+/// A cache that cannot answer makes the request answer 503 `UNAVAILABLE`.
+impl From<CacheError> for ApiError {
+    fn from(error: CacheError) -> Self {
+        ApiError::unavailable(error)
+    }
+}
 
 /// A handle on Redis (possibly absent), with every key under one prefix.
 #[derive(Clone)]
@@ -101,7 +109,7 @@ impl Cache {
             // The connection may be what failed: the next call opens a new one.
             self.lock_shared().take();
             tracing::warn!(error = %e, "redis call failed; falling back");
-            self.skip_until_ms.store(now + BACKOFF.as_millis() as i64, Ordering::Relaxed);
+            self.skip_until_ms.store(now + i64::try_from(BACKOFF.as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
         result

@@ -93,9 +93,9 @@ pub async fn member_cards(state: &AppState, member_id: Uuid, lookup: Lookup) -> 
     let (generation, epoch) = match lookup {
         Lookup::Current(cards) => return Ok(cards),
         Lookup::Stale { generation, epoch } => (generation, epoch),
-        Lookup::Bypass => return crate::db::cards::cards_for_member(&state.db, member_id).await,
+        Lookup::Bypass => return crate::db::member_cards::cards_for_member(&state.db, member_id).await,
     };
-    let cards = crate::db::cards::cards_for_member(&state.db, member_id).await?;
+    let cards = crate::db::member_cards::cards_for_member(&state.db, member_id).await?;
     if let Ok(raw) = serde_json::to_string(&Cached { generation, epoch, cards: cards.clone() }) {
         let value_key = keys(state, member_id).0;
         let _ = state
@@ -117,7 +117,10 @@ pub async fn invalidate(state: &AppState, member_ids: &[Uuid]) {
         .run(|mut c| async move {
             let mut pipe = redis::pipe();
             for key in &generation_keys {
-                pipe.incr(key, 1).ignore().expire(key, GENERATION_TTL.as_secs() as i64).ignore();
+                pipe.incr(key, 1)
+                    .ignore()
+                    .expire(key, i64::try_from(GENERATION_TTL.as_secs()).unwrap_or(i64::MAX))
+                    .ignore();
             }
             pipe.query_async::<()>(&mut c).await
         })

@@ -79,6 +79,16 @@ pub enum BindingRole {
     Viewer,
 }
 
+/// A binding of a card, shown to its owner.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct BindingView {
+    pub member_id: Uuid,
+    pub member_no: String,
+    pub name: String,
+    pub role: BindingRole,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A member as admins see it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct MemberView {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 macro_rules! error_codes {
-    ($($variant:ident => $status:ident),* $(,)?) => {
+    ($($variant:ident => $status:ident, $wire:literal, $message:literal;)*) => {
         /// Every error code the API can answer with. The code and its status are stable;
         /// messages are for people and may change.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,119 +24,74 @@ macro_rules! error_codes {
             pub fn status(self) -> StatusCode {
                 match self { $(ErrorCode::$variant => StatusCode::$status),* }
             }
+
+            /// The code as written on the wire: `INSUFFICIENT_BALANCE`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $wire),* }
+            }
+
+            /// The message answered when the code is raised without one of its own.
+            fn default_message(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message),* }
+            }
         }
     };
 }
 
+// One row per error code: the variant, its HTTP status, the code on the wire, its default message.
 error_codes! {
-    IdempotencyKeyRequired => BAD_REQUEST,
-    InvalidIdempotencyKey => BAD_REQUEST,
-    BadRequest => BAD_REQUEST,
-    Unauthenticated => UNAUTHORIZED,
-    InvalidCredentials => UNAUTHORIZED,
-    InvalidSignature => UNAUTHORIZED,
-    Forbidden => FORBIDDEN,
-    NotFound => NOT_FOUND,
-    CardNotFound => NOT_FOUND,
-    MemberNotFound => NOT_FOUND,
-    MerchantNotFound => NOT_FOUND,
-    TxNotFound => NOT_FOUND,
-    SettlementNotFound => NOT_FOUND,
-    MethodNotAllowed => METHOD_NOT_ALLOWED,
-    PayloadTooLarge => PAYLOAD_TOO_LARGE,
-    UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE,
-    IdempotencyKeyReused => CONFLICT,
-    IdempotencyInProgress => CONFLICT,
-    DuplicatePhone => CONFLICT,
-    DuplicateEmail => CONFLICT,
-    DuplicateExternalIdentity => CONFLICT,
-    DuplicateMerchantCode => CONFLICT,
-    DuplicateExternalOrder => CONFLICT,
-    InsufficientBalance => CONFLICT,
-    QrExpiredOrInvalid => CONFLICT,
-    CardNotActive => CONFLICT,
-    CardExpired => CONFLICT,
-    CardClosed => CONFLICT,
-    CardHasBalance => CONFLICT,
-    MemberNotActive => CONFLICT,
-    MerchantNotActive => CONFLICT,
-    RefundExceedsRemaining => CONFLICT,
-    NotRefundable => CONFLICT,
-    CannotRemoveLastOwner => CONFLICT,
-    AlreadyBound => CONFLICT,
-    SettlementAlreadyExists => CONFLICT,
-    InvalidStatusTransition => CONFLICT,
-    ValidationFailed => UNPROCESSABLE_ENTITY,
-    InvalidAmount => UNPROCESSABLE_ENTITY,
-    PasswordTooShort => UNPROCESSABLE_ENTITY,
-    CorporateCardCannotPay => UNPROCESSABLE_ENTITY,
-    CardTypeNotShareable => UNPROCESSABLE_ENTITY,
-    CardTypeNotRechargeable => UNPROCESSABLE_ENTITY,
-    InvalidBindingPassword => UNPROCESSABLE_ENTITY,
-    InvalidLevelTable => UNPROCESSABLE_ENTITY,
-    PeriodNotClosed => UNPROCESSABLE_ENTITY,
-    RateLimited => TOO_MANY_REQUESTS,
-    Internal => INTERNAL_SERVER_ERROR,
-    Unavailable => SERVICE_UNAVAILABLE,
+    IdempotencyKeyRequired => BAD_REQUEST, "IDEMPOTENCY_KEY_REQUIRED", "The request could not be processed.";
+    InvalidIdempotencyKey => BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY", "The request could not be processed.";
+    BadRequest => BAD_REQUEST, "BAD_REQUEST", "The request could not be processed.";
+    Unauthenticated => UNAUTHORIZED, "UNAUTHENTICATED", "Authentication is required: send a valid bearer token.";
+    InvalidCredentials => UNAUTHORIZED, "INVALID_CREDENTIALS", "The request could not be processed.";
+    InvalidSignature => UNAUTHORIZED, "INVALID_SIGNATURE", "The request could not be processed.";
+    Forbidden => FORBIDDEN, "FORBIDDEN", "You are not allowed to do this.";
+    NotFound => NOT_FOUND, "NOT_FOUND", "Nothing exists at this address.";
+    CardNotFound => NOT_FOUND, "CARD_NOT_FOUND", "The request could not be processed.";
+    MemberNotFound => NOT_FOUND, "MEMBER_NOT_FOUND", "The request could not be processed.";
+    MerchantNotFound => NOT_FOUND, "MERCHANT_NOT_FOUND", "The request could not be processed.";
+    TxNotFound => NOT_FOUND, "TX_NOT_FOUND", "The request could not be processed.";
+    SettlementNotFound => NOT_FOUND, "SETTLEMENT_NOT_FOUND", "The request could not be processed.";
+    MethodNotAllowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "This method is not allowed on this resource.";
+    PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "The request body is too large.";
+    UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with `Content-Type: application/json`.";
+    IdempotencyKeyReused => CONFLICT, "IDEMPOTENCY_KEY_REUSED", "The request could not be processed.";
+    IdempotencyInProgress => CONFLICT, "IDEMPOTENCY_IN_PROGRESS", "The request could not be processed.";
+    DuplicatePhone => CONFLICT, "DUPLICATE_PHONE", "A member with this phone number already exists.";
+    DuplicateEmail => CONFLICT, "DUPLICATE_EMAIL", "A member with this email address already exists.";
+    DuplicateExternalIdentity => CONFLICT, "DUPLICATE_EXTERNAL_IDENTITY", "This external identity already belongs to a member.";
+    DuplicateMerchantCode => CONFLICT, "DUPLICATE_MERCHANT_CODE", "A merchant with this code already exists.";
+    DuplicateExternalOrder => CONFLICT, "DUPLICATE_EXTERNAL_ORDER", "The request could not be processed.";
+    InsufficientBalance => CONFLICT, "INSUFFICIENT_BALANCE", "The request could not be processed.";
+    QrExpiredOrInvalid => CONFLICT, "QR_EXPIRED_OR_INVALID", "The request could not be processed.";
+    CardNotActive => CONFLICT, "CARD_NOT_ACTIVE", "The request could not be processed.";
+    CardExpired => CONFLICT, "CARD_EXPIRED", "The request could not be processed.";
+    CardClosed => CONFLICT, "CARD_CLOSED", "The request could not be processed.";
+    CardHasBalance => CONFLICT, "CARD_HAS_BALANCE", "A card can only be closed once its balance is zero.";
+    MemberNotActive => CONFLICT, "MEMBER_NOT_ACTIVE", "The request could not be processed.";
+    MerchantNotActive => CONFLICT, "MERCHANT_NOT_ACTIVE", "The request could not be processed.";
+    RefundExceedsRemaining => CONFLICT, "REFUND_EXCEEDS_REMAINING", "The request could not be processed.";
+    NotRefundable => CONFLICT, "NOT_REFUNDABLE", "The request could not be processed.";
+    CannotRemoveLastOwner => CONFLICT, "CANNOT_REMOVE_LAST_OWNER", "The request could not be processed.";
+    AlreadyBound => CONFLICT, "ALREADY_BOUND", "The member is already bound to this card.";
+    SettlementAlreadyExists => CONFLICT, "SETTLEMENT_ALREADY_EXISTS", "A settlement already covers part of this period.";
+    InvalidStatusTransition => CONFLICT, "INVALID_STATUS_TRANSITION", "The request could not be processed.";
+    ValidationFailed => UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", "The request could not be processed.";
+    InvalidAmount => UNPROCESSABLE_ENTITY, "INVALID_AMOUNT", "The request could not be processed.";
+    PasswordTooShort => UNPROCESSABLE_ENTITY, "PASSWORD_TOO_SHORT", "The request could not be processed.";
+    CorporateCardCannotPay => UNPROCESSABLE_ENTITY, "CORPORATE_CARD_CANNOT_PAY", "The request could not be processed.";
+    CardTypeNotShareable => UNPROCESSABLE_ENTITY, "CARD_TYPE_NOT_SHAREABLE", "The request could not be processed.";
+    CardTypeNotRechargeable => UNPROCESSABLE_ENTITY, "CARD_TYPE_NOT_RECHARGEABLE", "The request could not be processed.";
+    InvalidBindingPassword => UNPROCESSABLE_ENTITY, "INVALID_BINDING_PASSWORD", "The request could not be processed.";
+    InvalidLevelTable => UNPROCESSABLE_ENTITY, "INVALID_LEVEL_TABLE", "The request could not be processed.";
+    PeriodNotClosed => UNPROCESSABLE_ENTITY, "PERIOD_NOT_CLOSED", "The request could not be processed.";
+    RateLimited => TOO_MANY_REQUESTS, "RATE_LIMITED", "Too many requests: wait before trying again.";
+    Internal => INTERNAL_SERVER_ERROR, "INTERNAL", "Something went wrong on our side; it has been logged.";
+    Unavailable => SERVICE_UNAVAILABLE, "UNAVAILABLE", "A service MPS depends on is unavailable; try again shortly.";
 }
 
 impl ErrorCode {
-    /// The code as written on the wire: `INSUFFICIENT_BALANCE`.
-    pub fn as_str(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            IdempotencyKeyRequired => "IDEMPOTENCY_KEY_REQUIRED",
-            InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
-            BadRequest => "BAD_REQUEST",
-            Unauthenticated => "UNAUTHENTICATED",
-            InvalidCredentials => "INVALID_CREDENTIALS",
-            InvalidSignature => "INVALID_SIGNATURE",
-            Forbidden => "FORBIDDEN",
-            NotFound => "NOT_FOUND",
-            CardNotFound => "CARD_NOT_FOUND",
-            MemberNotFound => "MEMBER_NOT_FOUND",
-            MerchantNotFound => "MERCHANT_NOT_FOUND",
-            TxNotFound => "TX_NOT_FOUND",
-            SettlementNotFound => "SETTLEMENT_NOT_FOUND",
-            MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
-            DuplicatePhone => "DUPLICATE_PHONE",
-            DuplicateEmail => "DUPLICATE_EMAIL",
-            DuplicateExternalIdentity => "DUPLICATE_EXTERNAL_IDENTITY",
-            DuplicateMerchantCode => "DUPLICATE_MERCHANT_CODE",
-            DuplicateExternalOrder => "DUPLICATE_EXTERNAL_ORDER",
-            InsufficientBalance => "INSUFFICIENT_BALANCE",
-            QrExpiredOrInvalid => "QR_EXPIRED_OR_INVALID",
-            CardNotActive => "CARD_NOT_ACTIVE",
-            CardExpired => "CARD_EXPIRED",
-            CardClosed => "CARD_CLOSED",
-            CardHasBalance => "CARD_HAS_BALANCE",
-            MemberNotActive => "MEMBER_NOT_ACTIVE",
-            MerchantNotActive => "MERCHANT_NOT_ACTIVE",
-            RefundExceedsRemaining => "REFUND_EXCEEDS_REMAINING",
-            NotRefundable => "NOT_REFUNDABLE",
-            CannotRemoveLastOwner => "CANNOT_REMOVE_LAST_OWNER",
-            AlreadyBound => "ALREADY_BOUND",
-            SettlementAlreadyExists => "SETTLEMENT_ALREADY_EXISTS",
-            InvalidStatusTransition => "INVALID_STATUS_TRANSITION",
-            ValidationFailed => "VALIDATION_FAILED",
-            InvalidAmount => "INVALID_AMOUNT",
-            PasswordTooShort => "PASSWORD_TOO_SHORT",
-            CorporateCardCannotPay => "CORPORATE_CARD_CANNOT_PAY",
-            CardTypeNotShareable => "CARD_TYPE_NOT_SHAREABLE",
-            CardTypeNotRechargeable => "CARD_TYPE_NOT_RECHARGEABLE",
-            InvalidBindingPassword => "INVALID_BINDING_PASSWORD",
-            InvalidLevelTable => "INVALID_LEVEL_TABLE",
-            PeriodNotClosed => "PERIOD_NOT_CLOSED",
-            RateLimited => "RATE_LIMITED",
-            Internal => "INTERNAL",
-            Unavailable => "UNAVAILABLE",
-        }
-    }
-
     /// Looks a wire code up, e.g. one raised by a SQL function.
     pub fn parse(code: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
@@ -158,22 +113,6 @@ impl ErrorCode {
             }
             s if s.is_client_error() => ErrorCode::BadRequest,
             _ => ErrorCode::Internal,
-        }
-    }
-
-    fn default_message(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            Unauthenticated => "Authentication is required: send a valid bearer token.",
-            Forbidden => "You are not allowed to do this.",
-            NotFound => "Nothing exists at this address.",
-            MethodNotAllowed => "This method is not allowed on this resource.",
-            PayloadTooLarge => "The request body is too large.",
-            UnsupportedMediaType => "Send the body as JSON with `Content-Type: application/json`.",
-            RateLimited => "Too many requests: wait before trying again.",
-            Unavailable => "A service MPS depends on is unavailable; try again shortly.",
-            Internal => "Something went wrong on our side; it has been logged.",
-            _ => "The request could not be processed.",
         }
     }
 }
@@ -291,17 +230,5 @@ impl IntoResponse for ApiError {
         let mut response = self.status().into_response();
         response.extensions_mut().insert(self);
         response
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        crate::db::map_sqlx_error(error)
-    }
-}
-
-impl From<crate::cache::CacheError> for ApiError {
-    fn from(error: crate::cache::CacheError) -> Self {
-        ApiError::unavailable(error)
     }
 }

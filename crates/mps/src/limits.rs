@@ -109,7 +109,7 @@ impl Limits {
             })
             .await;
         match shared {
-            Ok((count, ttl)) => (count, Duration::from_secs(ttl.max(1) as u64)),
+            Ok((count, ttl)) => (count, Duration::from_secs(u64::try_from(ttl.max(1)).unwrap_or(1))),
             Err(_) => self.increment_locally(name, window),
         }
     }

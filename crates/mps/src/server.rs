@@ -50,15 +50,9 @@ fn spawn_idempotency_pruner(state: AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let pruned =
-                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)")
-                    .bind(IDEMPOTENCY_RETENTION_HOURS)
-                    .execute(&state.db)
-                    .await;
+            let pruned = crate::db::money_ops::prune_idempotency_keys(&state.db, IDEMPOTENCY_RETENTION_HOURS).await;
             match pruned {
-                Ok(done) if done.rows_affected() > 0 => {
-                    tracing::info!(pruned = done.rows_affected(), "idempotency records pruned")
-                }
+                Ok(count) if count > 0 => tracing::info!(pruned = count, "idempotency records pruned"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot prune idempotency records"),
             }

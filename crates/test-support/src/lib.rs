@@ -1,6 +1,13 @@
 //! The shared test harness: a fresh database and Redis prefix per test, and a client that drives the real
 //! router (with its whole middleware stack) in-process.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "test code: a failed step panics with its message; which of these a suite uses changes with its tests"
+)]
+
 /// Fixtures of the programme around the money: issuing cards, binding, settling, backdating.
 pub mod programme;
 

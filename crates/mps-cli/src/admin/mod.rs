@@ -12,7 +12,7 @@ use super::table::{Column, Table};
 use super::ui::{Style, local_time_of, text_of};
 use super::{Ctx, page_query, print_page_footer};
 use mps::auth::Role;
-use mps::http::admin::money::{AdjustPointsRequest, AdjustPointsResponse};
+use mps::http::admin::credits::{AdjustPointsRequest, AdjustPointsResponse};
 
 /// Runs one `admin` command.
 pub async fn run(ctx: &Ctx, command: AdminCommand) -> CliResult {

@@ -26,7 +26,7 @@ END $$;
 -- is verified by the caller (argon2, in Rust), which passes the verdict in `p_password_ok`.
 -- The card row is locked, so the checks and the insert see one state.
 CREATE OR REPLACE FUNCTION bind_card(p_actor_id uuid, p_actor_role actor_role, p_card_id uuid, p_member_id uuid,
-                          p_role binding_role, p_password_ok boolean, p_request_id text) RETURNS jsonb
+                                     p_role binding_role, p_password_ok boolean, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -101,7 +101,7 @@ END $$;
 
 -- Ends a member's binding (a member leaving, or an admin removing it); never the last owner's.
 CREATE OR REPLACE FUNCTION unbind_card(p_actor_id uuid, p_actor_role actor_role, p_card_id uuid, p_member_id uuid,
-                            p_request_id text) RETURNS jsonb
+                                       p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -130,7 +130,7 @@ END $$;
 
 -- An admin's change of a binding's role; the last owner is never downgraded.
 CREATE OR REPLACE FUNCTION change_binding_role(p_admin_id uuid, p_card_id uuid, p_member_id uuid, p_role binding_role,
-                                    p_request_id text) RETURNS jsonb
+                                               p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$

@@ -136,8 +136,8 @@ END $$;
 -- Issues a corporate or voucher card to its owner. A voucher's initial balance is a completed
 -- `manual` recharge (written by `credit_card`), so its balance equals its credits minus debits.
 CREATE OR REPLACE FUNCTION create_card(p_admin_id uuid, p_card_type card_type, p_owner_member_id uuid, p_name text,
-                            p_fixed_discount numeric, p_binding_password_hash text, p_initial_balance numeric,
-                            p_expires_at timestamptz, p_request_id text) RETURNS jsonb
+                                       p_fixed_discount numeric, p_binding_password_hash text, p_initial_balance numeric,
+                                       p_expires_at timestamptz, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -191,7 +191,7 @@ END;
 -- active → inactive, unfreeze only inactive → active). Leaving `active` kills the card's live
 -- QR token. `p_action` is the audited verb: CARD_FREEZE, CARD_UNFREEZE or CARD_STATUS_CHANGE.
 CREATE OR REPLACE FUNCTION set_card_status(p_admin_id uuid, p_card_id uuid, p_status card_status, p_only_from card_status,
-                                p_action text, p_reason text, p_request_id text) RETURNS jsonb
+                                           p_action text, p_reason text, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$

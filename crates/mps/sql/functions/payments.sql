@@ -150,8 +150,8 @@ END $$;
 
 -- Charge a card by its QR token, idempotently per (merchant, key).
 CREATE OR REPLACE FUNCTION charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
-                             p_token_hash bytea, p_amount numeric, p_external_order_id text, p_tag jsonb,
-                             p_request_id text) RETURNS jsonb
+                                        p_token_hash bytea, p_amount numeric, p_external_order_id text, p_tag jsonb,
+                                        p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -177,8 +177,8 @@ END $$;
 
 -- The effect of a refund; raises business errors, which `refund_payment` records.
 CREATE OR REPLACE FUNCTION refund_payment_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text,
-                                      p_original_tx_no text, p_amount numeric, p_reason text, p_tag jsonb,
-                                      p_request_id text) RETURNS jsonb
+                                                 p_original_tx_no text, p_amount numeric, p_reason text, p_tag jsonb,
+                                                 p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -260,8 +260,8 @@ END $$;
 
 -- Refund (part of) a payment, idempotently per (merchant, key).
 CREATE OR REPLACE FUNCTION refund_payment(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
-                               p_original_tx_no text, p_amount numeric, p_reason text, p_tag jsonb,
-                               p_request_id text) RETURNS jsonb
+                                          p_original_tx_no text, p_amount numeric, p_reason text, p_tag jsonb,
+                                          p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$

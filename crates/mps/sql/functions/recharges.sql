@@ -21,8 +21,8 @@ END $$;
 -- Credits a card at once with a completed recharge transaction. `p_audit` is false only when the
 -- credit is part of a larger mutation that writes its own single audit event (a voucher's issue).
 CREATE OR REPLACE FUNCTION credit_card(p_card cards, p_amount numeric, p_method payment_method, p_merchant_id uuid,
-                            p_operator text, p_idempotency_key text, p_reason text, p_actor_id uuid,
-                            p_actor_role actor_role, p_request_id text, p_audit boolean DEFAULT true)
+                                       p_operator text, p_idempotency_key text, p_reason text, p_actor_id uuid,
+                                       p_actor_role actor_role, p_request_id text, p_audit boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -48,8 +48,8 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION create_recharge_order_effect(p_member_id uuid, p_idempotency_key text, p_card_id uuid,
-                                             p_amount numeric, p_method payment_method, p_external_order_id text,
-                                             p_request_id text) RETURNS jsonb
+                                                        p_amount numeric, p_method payment_method, p_external_order_id text,
+                                                        p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -73,8 +73,8 @@ END $$;
 
 -- A member's recharge order: pending until the payment channel confirms it.
 CREATE OR REPLACE FUNCTION create_recharge_order(p_member_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
-                                      p_amount numeric, p_method payment_method, p_external_order_id text,
-                                      p_request_id text) RETURNS jsonb
+                                                 p_amount numeric, p_method payment_method, p_external_order_id text,
+                                                 p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -150,7 +150,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION merchant_topup_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_card_no text,
-                                      p_amount numeric, p_request_id text) RETURNS jsonb
+                                                 p_amount numeric, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -170,7 +170,7 @@ END $$;
 
 -- A cash top-up at a merchant's counter, credited at once.
 CREATE OR REPLACE FUNCTION merchant_topup(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
-                               p_card_no text, p_amount numeric, p_request_id text) RETURNS jsonb
+                                          p_card_no text, p_amount numeric, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -216,7 +216,7 @@ END $$;
 
 -- An admin's direct credit (payment method `manual`).
 CREATE OR REPLACE FUNCTION admin_credit_card(p_admin_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
-                                  p_amount numeric, p_reason text, p_request_id text) RETURNS jsonb
+                                             p_amount numeric, p_reason text, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$

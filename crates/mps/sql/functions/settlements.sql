@@ -25,9 +25,9 @@ JOIN merchants m ON m.id = s.merchant_id;
 -- refunded: what members paid), completed refunds, and counter top-ups (cash collected for the
 -- platform). Settlements and the daily summary both count with this one definition.
 CREATE OR REPLACE FUNCTION merchant_period_totals(p_merchant_id uuid, p_start timestamptz, p_end timestamptz,
-                                       OUT payment_count bigint, OUT payment_amount numeric,
-                                       OUT refund_count bigint, OUT refund_amount numeric,
-                                       OUT topup_count bigint, OUT topup_amount numeric)
+                                                  OUT payment_count bigint, OUT payment_amount numeric,
+                                                  OUT refund_count bigint, OUT refund_amount numeric,
+                                                  OUT topup_count bigint, OUT topup_amount numeric)
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp
 AS $$
@@ -51,7 +51,7 @@ RETURN (SELECT to_jsonb(v) FROM settlement_views v WHERE v.id = p_settlement_id)
 -- once: the exclusion constraint `settlements_no_overlap` refuses any overlapping period of the
 -- same merchant, also when two requests race (the second waits for the first, then fails).
 CREATE OR REPLACE FUNCTION generate_settlement(p_merchant_id uuid, p_mode settlement_mode, p_start timestamptz,
-                                    p_end timestamptz, p_margin_seconds int, p_request_id text) RETURNS jsonb
+                                               p_end timestamptz, p_margin_seconds int, p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -101,7 +101,7 @@ RETURN CASE p_from
 END;
 
 CREATE OR REPLACE FUNCTION update_settlement_status(p_admin_id uuid, p_settlement_id uuid, p_status settlement_status,
-                                         p_request_id text) RETURNS jsonb
+                                                    p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$

@@ -214,7 +214,7 @@ const FLUSH_BATCH: usize = 1000;
 pub async fn flush_pending_invalidations(state: &AppState) -> Result<usize, ApiError> {
     let pending: Vec<Uuid> =
         sqlx::query_scalar("SELECT session_id FROM session_cache_invalidations ORDER BY created_at LIMIT $1")
-            .bind(FLUSH_BATCH as i64)
+            .bind(i64::try_from(FLUSH_BATCH).unwrap_or(i64::MAX))
             .fetch_all(&state.db)
             .await?;
     if pending.is_empty() {

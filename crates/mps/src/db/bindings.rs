@@ -7,10 +7,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
-use crate::db::money::decode;
-use crate::domain::BindingRole;
+use crate::db::money_ops::decode;
+use crate::domain::{BindingRole, BindingView};
 use crate::error::{ApiError, ErrorCode};
-use crate::http::member::cards::BindingView;
 use crate::http::pagination::Paging;
 
 /// Who acts on a binding: the id and role written to the audit log.
@@ -115,6 +114,18 @@ pub async fn change_binding_role(
     })
     .await?;
     decode(raw)
+}
+
+/// Every live binding of a card, oldest first (what its owner sees of it).
+pub async fn live_bindings(db: &PgPool, card_id: Uuid) -> Result<Vec<BindingView>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT b.member_id, m.member_no, m.name, b.role, b.created_at \
+         FROM card_bindings b JOIN members m ON m.id = b.member_id \
+         WHERE b.card_id = $1 AND b.active ORDER BY b.created_at",
+    )
+    .bind(card_id)
+    .fetch_all(db)
+    .await?)
 }
 
 /// One page of a card's live bindings, oldest first, and their total; 404 for an unknown card.

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
-use crate::db::money::decode;
+use crate::db::money_ops::decode;
 use crate::error::ApiError;
 use crate::money::Discount;
 

@@ -57,7 +57,7 @@ pub async fn create_member(
     .bind("Standard card")
     .fetch_one(&mut *tx)
     .await?;
-    let card = crate::db::cards::card_for_member(&mut *tx, member.id, card_id)
+    let card = crate::db::member_cards::card_for_member(&mut *tx, member.id, card_id)
         .await?
         .ok_or_else(|| ApiError::internal("new card not visible to its owner"))?;
     let context = serde_json::json!({

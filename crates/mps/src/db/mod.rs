@@ -125,6 +125,13 @@ where
     }
 }
 
+/// `?` on a database call in a handler: the API error [`map_sqlx_error`] chooses.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        map_sqlx_error(error)
+    }
+}
+
 /// Turns a database error into the API error a client should see.
 pub fn map_sqlx_error(error: sqlx::Error) -> ApiError {
     if is_retryable(&error) {
@@ -141,7 +148,7 @@ pub fn map_sqlx_error(error: sqlx::Error) -> ApiError {
                 return business_error(code, db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>());
             }
             if let Some(code) = db.constraint().and_then(constraint_error) {
-                return ApiError::from_code(code).with_message_for_constraint();
+                return ApiError::from_code(code);
             }
             // Class 08 (connection), 53 (resources), 57P (shutdown) mean the database is unavailable.
             match db.code().as_deref() {
@@ -185,39 +192,22 @@ fn constraint_error(constraint: &str) -> Option<ErrorCode> {
     })
 }
 
-impl ApiError {
-    fn with_message_for_constraint(mut self) -> Self {
-        self.message = match self.code {
-            ErrorCode::DuplicatePhone => "A member with this phone number already exists.".into(),
-            ErrorCode::DuplicateEmail => "A member with this email address already exists.".into(),
-            ErrorCode::DuplicateExternalIdentity => "This external identity already belongs to a member.".into(),
-            ErrorCode::DuplicateMerchantCode => "A merchant with this code already exists.".into(),
-            ErrorCode::SettlementAlreadyExists => "A settlement already covers part of this period.".into(),
-            ErrorCode::AlreadyBound => "The member is already bound to this card.".into(),
-            ErrorCode::CardHasBalance => "A card can only be closed once its balance is zero.".into(),
-            _ => self.message,
-        };
-        self
-    }
-}
-
 /// Checks the database answers, within `timeout`.
 pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
     matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))
 }
 
-pub mod account_management;
-pub mod accounts;
+pub mod account_admin;
+pub mod admin_cards;
 pub mod admins;
 pub mod audit;
-pub mod audit_log;
 pub mod bindings;
-pub mod card_admin;
-pub mod cards;
+pub mod credentials;
 pub mod levels;
+pub mod member_cards;
 pub mod members;
 pub mod merchants;
-pub mod money;
+pub mod money_ops;
 pub mod reports;
 pub mod schema;
 pub mod settlements;

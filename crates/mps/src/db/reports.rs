@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::db::money::decode;
+use crate::db::money_ops::decode;
 use crate::error::ApiError;
 use crate::money::{Money, SignedMoney};
 

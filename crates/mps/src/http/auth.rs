@@ -15,8 +15,8 @@ use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::auth::session::{self, Revoke};
 use crate::auth::token::{AUDIENCE, Claims, ISSUER};
 use crate::auth::{AuthUser, ClientIp, Role};
-use crate::db::accounts::{self, LoginAccount};
 use crate::db::audit::{self, Actor};
+use crate::db::credentials::{self, LoginAccount};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
@@ -113,7 +113,7 @@ async fn login(
         .await?;
     let identifier = request.identifier.trim().to_lowercase();
     let role = request.role;
-    let account = accounts::find_for_login(&state.db, role, &identifier).await?;
+    let account = credentials::find_for_login(&state.db, role, &identifier).await?;
     // Every attempt counts as a failure until it succeeds, so a burst sent at once cannot get
     // more guesses than the limit allows. The budget is the account's: a member's phone and
     // member_no draw on one count.
@@ -232,7 +232,7 @@ async fn start_session(
     let expires_at = now + chrono::Duration::hours(state.config.jwt_expire_hours);
     let operator = operator.map(|o| o.trim().to_owned());
     let mut tx = state.db.begin().await?;
-    let unchanged = accounts::lock_for_session(&mut tx, role, account.id)
+    let unchanged = credentials::lock_for_session(&mut tx, role, account.id)
         .await?
         .is_some_and(|current| current.active && current.password_hash == account.password_hash);
     if !unchanged {
@@ -349,14 +349,14 @@ async fn change_password(
     let failures = Window { limit: state.config.login_rate_limit, length: LOGIN_WINDOW };
     let message = "Too many wrong current passwords for this account; wait a minute.";
     state.limits.hit(&state.cache, &failures_key, failures, message).await?;
-    let current = accounts::password_hash(&state.db, user.role, user.id).await?;
+    let current = credentials::password_hash(&state.db, user.role, user.id).await?;
     if !verify_password(request.old_password, current).await? {
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "`old_password` is not your current password."));
     }
     state.limits.forgive(&state.cache, &failures_key).await;
     let hash = hash_password(request.new_password).await?;
     let mut tx = state.db.begin().await?;
-    accounts::set_password_hash(&mut tx, user.role, user.id, &hash).await?;
+    credentials::set_password_hash(&mut tx, user.role, user.id, &hash).await?;
     let revoked =
         session::revoke_sessions(&mut tx, Revoke::AllOfExcept(user.id, user.session_id), "password_changed").await?;
     let context = serde_json::json!({ "sessions_revoked": revoked.len() });

@@ -115,15 +115,7 @@ async fn refresh_gauges(state: &AppState) {
     metrics.db_pool_connections.with_label_values(&["idle"]).set(idle);
     metrics.db_pool_connections.with_label_values(&["in_use"]).set(size - idle);
 
-    let counts = tokio::time::timeout(
-        CHECK_TIMEOUT,
-        sqlx::query_as::<_, (String, i64)>(
-            "SELECT role::text, count(*) FROM sessions \
-             WHERE revoked_at IS NULL AND expires_at > now() GROUP BY role",
-        )
-        .fetch_all(&state.db),
-    )
-    .await;
+    let counts = tokio::time::timeout(CHECK_TIMEOUT, crate::db::credentials::live_session_counts(&state.db)).await;
     if let Ok(Ok(counts)) = counts {
         for role in ["member", "merchant", "admin"] {
             let count = counts.iter().find(|(r, _)| r == role).map_or(0, |(_, c)| *c);

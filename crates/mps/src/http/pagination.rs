@@ -57,7 +57,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn new(items: Vec<T>, paging: Paging, total_count: i64) -> Page<T> {
-        let has_next = paging.offset + (items.len() as i64) < total_count;
+        let has_next = paging.offset + i64::try_from(items.len()).unwrap_or(i64::MAX) < total_count;
         Page { items, pagination: Pagination { limit: paging.limit, offset: paging.offset, total_count, has_next } }
     }
 }

@@ -4,7 +4,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::db::money::Idempotent;
+use crate::db::money_ops::Idempotent;
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
 use crate::http::middleware::IDEMPOTENT_REPLAYED;

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::db::money;
+use crate::db::money_ops;
 use crate::domain::TxStatus;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::AppJson;
@@ -107,7 +107,7 @@ async fn payment_webhook(
     let confirmed: WebhookResponse = rpc(
         &state,
         "confirm_recharge",
-        money::confirm_recharge(&state.db, &tx_no, succeeded, amount, channel_ref, &request_id).await,
+        money_ops::confirm_recharge(&state.db, &tx_no, succeeded, amount, channel_ref, &request_id).await,
     )?;
     crate::card_cache::invalidate(&state, &confirmed.affected_members).await;
     Ok(AppJson(confirmed))

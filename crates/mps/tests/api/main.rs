@@ -1,6 +1,13 @@
 //! The integration suite: one binary, every test against real PostgreSQL and Redis, each test
 //! with its own freshly migrated database and its own Redis key prefix.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "test code: a failed step panics with its message; which of these a suite uses changes with its tests"
+)]
+
 use test_support as helpers;
 
 mod admin_cards;

@@ -7,6 +7,13 @@
 //! Every test is `#[ignore]`d (they take minutes and start processes): `scripts/faults.sh` runs
 //! them, bounded by `FAULTS_*` variables (`--ci` picks the small set).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "test code: a failed step panics with its message; which of these a suite uses changes with its tests"
+)]
+
 mod cluster;
 mod driver;
 

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::session;
-use crate::db::account_management::{self, AccountKey, AccountTable, StatusChange};
+use crate::db::account_admin::{self, AccountKey, AccountTable, StatusChange};
 use crate::db::audit::Actor;
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
@@ -57,8 +57,7 @@ where
 {
     let reason = request.reason()?;
     let (view, revoked) =
-        account_management::set_status(&state.db, table, AccountKey::parse(key), change, reason, actor, request_id)
-            .await?;
+        account_admin::set_status(&state.db, table, AccountKey::parse(key), change, reason, actor, request_id).await?;
     session::publish_revocations(state, &revoked).await;
     Ok(AppJson(view))
 }
@@ -75,7 +74,7 @@ pub async fn reset_password(
     check_new_password("password", &request.password)?;
     let hash = hash_password(request.password).await?;
     let revoked =
-        account_management::reset_password(&state.db, table, AccountKey::parse(key), &hash, actor, request_id).await?;
+        account_admin::reset_password(&state.db, table, AccountKey::parse(key), &hash, actor, request_id).await?;
     session::publish_revocations(state, &revoked).await;
     Ok(StatusCode::NO_CONTENT)
 }

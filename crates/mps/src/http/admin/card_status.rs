@@ -9,12 +9,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::ManageCards;
-use crate::db::card_admin::{self, AdminCardView, StatusMove};
+use crate::db::admin_cards::{self, AdminCardView, StatusMove};
 use crate::domain::CardStatus;
 use crate::error::ApiResult;
 use crate::http::admin::accounts::ActionRequest;
 use crate::http::admin::cards::load_admin_card;
-use crate::http::admin::money::resolve_card_id;
+use crate::http::admin::credits::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, OptionalJson};
 use crate::http::middleware::RequestId;
 use crate::http::respond::rpc;
@@ -55,7 +55,7 @@ async fn move_status(
     let changed = rpc(
         state,
         "set_card_status",
-        card_admin::set_card_status(&state.db, admin.id, card_id, status_move, request_id).await,
+        admin_cards::set_card_status(&state.db, admin.id, card_id, status_move, request_id).await,
     )?;
     crate::card_cache::invalidate(state, &changed.affected_members).await;
     let card = load_admin_card(state, changed.card_id).await?;
@@ -150,7 +150,7 @@ async fn set_binding_password(
     let changed = rpc(
         &state,
         "set_binding_password",
-        card_admin::set_binding_password(&state.db, admin.id, card_id, hash.as_deref(), &request_id).await,
+        admin_cards::set_binding_password(&state.db, admin.id, card_id, hash.as_deref(), &request_id).await,
     )?;
     crate::card_cache::invalidate(&state, &changed.affected_members).await;
     Ok(AppJson(load_admin_card(&state, changed.card_id).await?))

@@ -13,11 +13,11 @@ use uuid::Uuid;
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::ManageCards;
-use crate::db::card_admin::{self, AdminCardView, CardSearch, NewCard};
+use crate::db::admin_cards::{self, AdminCardView, CardSearch, NewCard};
 use crate::domain::{CardStatus, CardType, TransactionView};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::admin::accounts::search_text;
-use crate::http::admin::money::resolve_card_id;
+use crate::http::admin::credits::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
 use crate::http::pagination::{Page, PageParams};
@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A card as admins see it, by id; 404 `CARD_NOT_FOUND` when it does not exist.
 pub async fn load_admin_card(state: &AppState, card_id: Uuid) -> ApiResult<AdminCardView> {
-    card_admin::admin_card(&state.db, card_id)
+    admin_cards::admin_card(&state.db, card_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."))
 }
@@ -74,7 +74,7 @@ async fn create_card(
     AppJson(request): AppJson<CreateCardRequest>,
 ) -> ApiResult<(StatusCode, AppJson<CreateCardResponse>)> {
     let new = validate_new_card(&state, &request).await?;
-    let created = rpc(&state, "create_card", card_admin::create_card(&state.db, admin.id, new, &request_id).await)?;
+    let created = rpc(&state, "create_card", admin_cards::create_card(&state.db, admin.id, new, &request_id).await)?;
     crate::card_cache::invalidate(&state, &created.affected_members).await;
     let card = load_admin_card(&state, created.card_id).await?;
     Ok((StatusCode::CREATED, AppJson(CreateCardResponse { card, initial_transaction: created.initial_transaction })))
@@ -164,7 +164,7 @@ async fn list_cards(
     let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
     let q = search_text(query.q.as_deref())?;
     let search = CardSearch { q, card_type: query.card_type, status: query.status };
-    let (items, total) = card_admin::search_cards(&state.db, search, paging).await?;
+    let (items, total) = admin_cards::search_cards(&state.db, search, paging).await?;
     Ok(AppJson(Page::new(items, paging, total)))
 }
 

@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::{CreateMember, ReadMembers, SuspendMember, UpdateMember};
-use crate::db::account_management::{self, AccountKey, AccountSearch, MEMBERS, StatusChange};
+use crate::db::account_admin::{self, AccountKey, AccountSearch, MEMBERS, StatusChange};
 use crate::db::members::{self, NewMember};
 use crate::domain::{CardView, MemberStatus, MemberView};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -135,7 +135,7 @@ async fn list_members(
         q: accounts::search_text(search.q.as_deref())?,
         status: search.status.map(MemberStatus::as_str),
     };
-    let (items, total) = account_management::list(&state.db, &MEMBERS, search, paging).await?;
+    let (items, total) = account_admin::list(&state.db, &MEMBERS, search, paging).await?;
     Ok(AppJson(Page::new(items, paging, total)))
 }
 
@@ -149,7 +149,7 @@ async fn get_member(
     _admin: Authorized<ReadMembers>,
     AppPath(path): AppPath<MemberPath>,
 ) -> ApiResult<AppJson<MemberView>> {
-    Ok(AppJson(account_management::find(&state.db, &MEMBERS, AccountKey::parse(&path.id_or_no)).await?))
+    Ok(AppJson(account_admin::find(&state.db, &MEMBERS, AccountKey::parse(&path.id_or_no)).await?))
 }
 
 /// A partial edit of a member: only the fields sent change.
@@ -206,8 +206,7 @@ async fn update_member(
 ) -> ApiResult<AppJson<MemberView>> {
     let changes = request.changes()?;
     let key = AccountKey::parse(&path.id_or_no);
-    let member =
-        account_management::update(&state.db, &MEMBERS, key, &changes, (&admin.user).into(), &request_id).await?;
+    let member = account_admin::update(&state.db, &MEMBERS, key, &changes, (&admin.user).into(), &request_id).await?;
     Ok(AppJson(member))
 }
 

@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::ManageMerchants;
-use crate::db::account_management::{self, AccountKey, AccountSearch, MERCHANTS, StatusChange};
+use crate::db::account_admin::{self, AccountKey, AccountSearch, MERCHANTS, StatusChange};
 use crate::db::merchants;
 use crate::domain::{MerchantStatus, MerchantView};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -94,7 +94,7 @@ async fn list_merchants(
     let paging = page.paging()?;
     let q = accounts::search_text(search.q.as_deref())?;
     let search = AccountSearch { q, status: search.status.map(MerchantStatus::as_str) };
-    let (items, total) = account_management::list(&state.db, &MERCHANTS, search, paging).await?;
+    let (items, total) = account_admin::list(&state.db, &MERCHANTS, search, paging).await?;
     Ok(AppJson(Page::new(items, paging, total)))
 }
 
@@ -108,7 +108,7 @@ async fn get_merchant(
     _admin: Authorized<ManageMerchants>,
     AppPath(path): AppPath<MerchantPath>,
 ) -> ApiResult<AppJson<MerchantView>> {
-    Ok(AppJson(account_management::find(&state.db, &MERCHANTS, AccountKey::parse(&path.id_or_code)).await?))
+    Ok(AppJson(account_admin::find(&state.db, &MERCHANTS, AccountKey::parse(&path.id_or_code)).await?))
 }
 
 /// A partial edit of a merchant: only the fields sent change. The code never changes.
@@ -158,7 +158,7 @@ async fn update_merchant(
     let changes = request.changes()?;
     let key = AccountKey::parse(&path.id_or_code);
     let merchant =
-        account_management::update(&state.db, &MERCHANTS, key, &changes, (&admin.user).into(), &request_id).await?;
+        account_admin::update(&state.db, &MERCHANTS, key, &changes, (&admin.user).into(), &request_id).await?;
     Ok(AppJson(merchant))
 }
 

@@ -5,10 +5,10 @@ pub mod audit;
 pub mod card_bindings;
 pub mod card_status;
 pub mod cards;
+pub mod credits;
 pub mod levels;
 pub mod members;
 pub mod merchants;
-pub mod money;
 pub mod settlements;
 pub mod statistics;
 
@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(members::router())
         .merge(merchants::router())
-        .merge(money::router())
+        .merge(credits::router())
         .merge(cards::router())
         .merge(card_status::router())
         .merge(card_bindings::router())

@@ -90,7 +90,7 @@ async fn bind_card(
         bindings::bind_card(&state.db, actor, card_id, member.id, request.role.into(), password_ok, &request_id).await,
     )?;
     crate::card_cache::invalidate(&state, &bound.affected_members).await;
-    let card = crate::db::cards::card_for_member(&state.db, member.id, card_id)
+    let card = crate::db::member_cards::card_for_member(&state.db, member.id, card_id)
         .await?
         .ok_or_else(|| ApiError::internal("new binding not visible to its member"))?;
     Ok((StatusCode::CREATED, AppJson(card)))

@@ -12,7 +12,7 @@ use crate::auth::permissions::{MemberReadTransactions, ReadCards};
 use crate::auth::{AuthUser, Authorized};
 use crate::card_cache::{self, Lookup};
 use crate::db::transactions::{self, LedgerEntry, TxFilter, TxOwner};
-use crate::domain::{BindingRole, CardStatus, CardView, TransactionView, TxType};
+use crate::domain::{BindingRole, BindingView, CardStatus, CardView, TransactionView, TxType};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::filters::parse_date_bound;
@@ -76,16 +76,6 @@ impl FromRequestParts<AppState> for CardListReader {
     }
 }
 
-/// A binding of a card, shown to its owner.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct BindingView {
-    pub member_id: Uuid,
-    pub member_no: String,
-    pub name: String,
-    pub role: BindingRole,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberCardResponse {
     #[serde(flatten)]
@@ -104,20 +94,11 @@ async fn get_member_card(
     member: Authorized<ReadCards>,
     AppPath(card_id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<MemberCardResponse>> {
-    let card = crate::db::cards::card_for_member(&state.db, member.id, card_id)
+    let card = crate::db::member_cards::card_for_member(&state.db, member.id, card_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "You hold no card with this id."))?;
     let bindings = if card.role == Some(BindingRole::Owner) {
-        Some(
-            sqlx::query_as(
-                "SELECT b.member_id, m.member_no, m.name, b.role, b.created_at \
-                 FROM card_bindings b JOIN members m ON m.id = b.member_id \
-                 WHERE b.card_id = $1 AND b.active ORDER BY b.created_at",
-            )
-            .bind(card_id)
-            .fetch_all(&state.db)
-            .await?,
-        )
+        Some(crate::db::bindings::live_bindings(&state.db, card_id).await?)
     } else {
         None
     };
@@ -172,7 +153,7 @@ async fn points_ledger(
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<LedgerEntry>>> {
     let paging = page.paging()?;
-    if crate::db::cards::card_for_member(&state.db, member.id, card_id).await?.is_none() {
+    if crate::db::member_cards::card_for_member(&state.db, member.id, card_id).await?.is_none() {
         return Err(ApiError::new(ErrorCode::CardNotFound, "You hold no card with this id."));
     }
     let (items, total) = transactions::points_ledger(&state.db, card_id, paging).await?;

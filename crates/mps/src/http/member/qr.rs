@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::GenerateQr;
-use crate::db::money;
+use crate::db::money_ops;
 use crate::domain::CardType;
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath};
@@ -86,8 +86,15 @@ async fn issue_qr(
     let issued: IssuedToken = rpc(
         &state,
         "issue_qr_token",
-        money::issue_qr_token(&state.db, member.id, request.card_id, &qr_hash(&qr_plain), ttl as i32, &request_id)
-            .await,
+        money_ops::issue_qr_token(
+            &state.db,
+            member.id,
+            request.card_id,
+            &qr_hash(&qr_plain),
+            i32::try_from(ttl).unwrap_or(i32::MAX),
+            &request_id,
+        )
+        .await,
     )?;
     let response =
         QrResponse { qr_plain, expires_at: issued.expires_at, ttl_seconds: issued.ttl_seconds, card: issued.card };
@@ -112,6 +119,6 @@ async fn revoke_qr(
     AppPath(card_id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<RevokeQrResponse>> {
     let revoked =
-        rpc(&state, "revoke_qr_token", money::revoke_qr_token(&state.db, member.id, card_id, &request_id).await)?;
+        rpc(&state, "revoke_qr_token", money_ops::revoke_qr_token(&state.db, member.id, card_id, &request_id).await)?;
     Ok(AppJson(revoked))
 }

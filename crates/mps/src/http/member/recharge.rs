@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::MemberRecharge;
-use crate::db::money::{self, IdempotencyScope};
+use crate::db::money_ops::{self, IdempotencyScope};
 use crate::domain::TransactionView;
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
@@ -82,7 +82,7 @@ async fn create_recharge_order(
                              "external_order_id": external_order_id }),
     );
     let scope = IdempotencyScope { actor_id: member.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let outcome = money::create_recharge_order::<RechargeResponse>(
+    let outcome = money_ops::create_recharge_order::<RechargeResponse>(
         &state.db,
         scope,
         request.card_id,

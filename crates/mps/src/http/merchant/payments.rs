@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{Charge, MerchantRecharge, Refund, ValidateQr};
-use crate::db::money::{self, ChargeArgs, IdempotencyScope, RefundArgs};
+use crate::db::money_ops::{self, ChargeArgs, IdempotencyScope, RefundArgs};
 use crate::domain::{CardStatus, CardType, TransactionView, TxStatus};
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
@@ -91,8 +91,8 @@ async fn charge(
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
     let args =
         ChargeArgs { operator: merchant.operator.as_deref(), token_hash: &token_hash, amount, external_order_id, tag };
-    let outcome = money::charge_by_qr::<ChargeResponse>(&state.db, scope, args).await;
-    if let Ok(money::Idempotent { result: Ok(charged), replayed: false }) = &outcome {
+    let outcome = money_ops::charge_by_qr::<ChargeResponse>(&state.db, scope, args).await;
+    if let Ok(money_ops::Idempotent { result: Ok(charged), replayed: false }) = &outcome {
         state.metrics.observe_payment(charged.transaction.final_amount);
         crate::card_cache::invalidate(&state, &charged.affected_members).await;
     }
@@ -149,8 +149,8 @@ async fn refund(
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
     let args =
         RefundArgs { operator: merchant.operator.as_deref(), original_tx_no: &original_tx_no, amount, reason, tag };
-    let outcome = money::refund_payment::<RefundResponse>(&state.db, scope, args).await;
-    if let Ok(money::Idempotent { result: Ok(refunded), replayed: false }) = &outcome {
+    let outcome = money_ops::refund_payment::<RefundResponse>(&state.db, scope, args).await;
+    if let Ok(money_ops::Idempotent { result: Ok(refunded), replayed: false }) = &outcome {
         crate::card_cache::invalidate(&state, &refunded.affected_members).await;
     }
     respond::idempotent(&state, "refund_payment", outcome, StatusCode::CREATED)
@@ -179,9 +179,9 @@ async fn topup(
     let print = fingerprint("merchant_recharge", &serde_json::json!({ "card_no": card_no, "amount": amount }));
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
     let outcome =
-        money::merchant_topup::<RechargeResponse>(&state.db, scope, merchant.operator.as_deref(), &card_no, amount)
+        money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, merchant.operator.as_deref(), &card_no, amount)
             .await;
-    if let Ok(money::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
+    if let Ok(money_ops::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
         crate::card_cache::invalidate(&state, &credited.affected_members).await;
     }
     respond::idempotent(&state, "merchant_topup", outcome, StatusCode::CREATED)
@@ -214,7 +214,10 @@ async fn validate_qr(
     AppJson(request): AppJson<ValidateQrRequest>,
 ) -> ApiResult<AppJson<ValidatedQr>> {
     let token_hash = qr_hash(qr_text(&request.qr_plain)?);
-    let validated =
-        respond::rpc(&state, "validate_qr_token", money::validate_qr_token(&state.db, merchant.id, &token_hash).await)?;
+    let validated = respond::rpc(
+        &state,
+        "validate_qr_token",
+        money_ops::validate_qr_token(&state.db, merchant.id, &token_hash).await,
+    )?;
     Ok(AppJson(validated))
 }

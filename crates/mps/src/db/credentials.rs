@@ -84,3 +84,12 @@ pub async fn set_password_hash(
     };
     Ok(sqlx::query(sql).bind(id).bind(hash).execute(conn).await?.rows_affected() == 1)
 }
+
+/// How many live sessions each role has (`member`, `merchant`, `admin`), for the metrics gauge.
+pub async fn live_session_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT role::text, count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > now() GROUP BY role",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{AdjustPoints, CreditCards, SystemMaintenance};
-use crate::db::money::{self, IdempotencyScope};
+use crate::db::money_ops::{self, IdempotencyScope};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::idempotency::{IdempotencyKey, fingerprint};
@@ -30,9 +30,7 @@ pub async fn resolve_card_id(state: &AppState, id_or_no: &str) -> ApiResult<Uuid
     if let Ok(id) = Uuid::parse_str(id_or_no) {
         return Ok(id);
     }
-    sqlx::query_scalar("SELECT id FROM cards WHERE card_no = upper($1)")
-        .bind(id_or_no.trim())
-        .fetch_optional(&state.db)
+    crate::db::bindings::card_id_by_no(&state.db, id_or_no.trim())
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."))
 }
@@ -63,8 +61,8 @@ async fn credit_card(
     let print =
         fingerprint("admin_recharge", &serde_json::json!({ "card_id": card_id, "amount": amount, "reason": reason }));
     let scope = IdempotencyScope { actor_id: admin.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let outcome = money::admin_credit_card::<RechargeResponse>(&state.db, scope, card_id, amount, reason).await;
-    if let Ok(money::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
+    let outcome = money_ops::admin_credit_card::<RechargeResponse>(&state.db, scope, card_id, amount, reason).await;
+    if let Ok(money_ops::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
         crate::card_cache::invalidate(&state, &credited.affected_members).await;
     }
     respond::idempotent(&state, "admin_credit_card", outcome, StatusCode::CREATED)
@@ -109,7 +107,7 @@ async fn adjust_points(
     let adjusted: AdjustPointsResponse = respond::rpc(
         &state,
         "adjust_points",
-        money::adjust_points(&state.db, admin.id, request.card_id, request.delta_points, reason, &request_id).await,
+        money_ops::adjust_points(&state.db, admin.id, request.card_id, request.delta_points, reason, &request_id).await,
     )?;
     crate::card_cache::invalidate(&state, &adjusted.affected_members).await;
     Ok(AppJson(adjusted))
@@ -132,7 +130,7 @@ async fn revoke_all_qr(
     let revoked = respond::rpc(
         &state,
         "revoke_all_qr_tokens",
-        money::revoke_all_qr_tokens(&state.db, admin.id, &request_id).await,
+        money_ops::revoke_all_qr_tokens(&state.db, admin.id, &request_id).await,
     )?;
     Ok(AppJson(revoked))
 }

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::auth::session::{self, Revoke};
-use crate::db::accounts::set_password_hash;
 use crate::db::audit::{self, Actor};
+use crate::db::credentials::set_password_hash;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::pagination::Paging;
 

@@ -310,3 +310,12 @@ pub async fn validate_qr_token<T: DeserializeOwned>(
     .await?;
     decode(raw)
 }
+
+/// Deletes idempotency records older than `hours`; returns how many went.
+pub async fn prune_idempotency_keys(pool: &PgPool, hours: i32) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)")
+        .bind(hours)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
-use crate::db::money::decode;
+use crate::db::money_ops::decode;
 use crate::domain::{CardStatus, CardType, CardView, TransactionView};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
