@@ -1,4 +1,5 @@
--- Issue 16: schema changes of the payment path (a migration of their own).
+-- Issue 16 — the cost of a charge. Part 1: schema (stays a migration). Part 2, below: the function
+-- bodies of the payment path (to move to sql/functions once the bodies have one home, issue 14).
 
 -- The card's balance right after a movement, written by the statement that records the movement
 -- (NULL on a recharge order until it is confirmed, and on rows written before this migration).
