@@ -353,8 +353,8 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     if wants("wal") {
         eprintln!("mps-bench: WAL per payment, before and after");
         let payments = if options.quick { 100 } else { 500 }.min(dataset.members.len());
-        for (before, suffix) in [(true, "_before"), (false, "")] {
-            let figures = pgbench::wal_per_payment(&pool, &dataset, before, payments).await?;
+        let (before, after) = pgbench::wal_per_payment(&pool, &dataset, payments).await?;
+        for (figures, suffix) in [(before, "_before"), (after, "")] {
             wal.insert(format!("bytes_per_payment{suffix}"), round1(figures.bytes_per_payment()));
             wal.insert(format!("records_per_payment{suffix}"), round1(figures.records_per_payment()));
             wal.insert(format!("full_page_images{suffix}"), figures.fpi as f64);

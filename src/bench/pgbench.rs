@@ -297,49 +297,56 @@ pub async fn ceiling(
 
 /// WAL written per payment (QR issue + charge), measured by `EXPLAIN (ANALYZE, WAL)` of each
 /// call on one connection: this backend's own WAL, whatever else the cluster writes meanwhile
-/// (commit records, a few dozen bytes each, are not counted). `before` runs the old functions.
+/// (commit records, a few dozen bytes each, are not counted). Returns (before, after): the
+/// functions before issue 16 and today's, measured payment by payment in turn on the same cards
+/// after a checkpoint and a warm-up pass, so full-page images fall on both alike.
 pub async fn wal_per_payment(
     pool: &PgPool,
     dataset: &Dataset,
-    before: bool,
     payments: usize,
-) -> anyhow::Result<WalFigures> {
-    let schema = if before { "bench_before." } else { "" };
-    let issue = format!(
-        "EXPLAIN (ANALYZE, WAL, FORMAT JSON) SELECT {schema}issue_qr_token($1, $2, sha256($3::bytea), 900, 'wal')"
-    );
-    let charge = format!(
-        "EXPLAIN (ANALYZE, WAL, FORMAT JSON) SELECT {schema}charge_by_qr($1, NULL, $2, sha256($3::bytea), \
-         sha256($3::bytea), 1.50, NULL, NULL, 'wal')"
-    );
+) -> anyhow::Result<(WalFigures, WalFigures)> {
+    let statements = |schema: &str| {
+        (
+            format!(
+                "EXPLAIN (ANALYZE, WAL, FORMAT JSON) \
+                 SELECT {schema}issue_qr_token($1, $2, sha256($3::bytea), 900, 'wal')"
+            ),
+            format!(
+                "EXPLAIN (ANALYZE, WAL, FORMAT JSON) SELECT {schema}charge_by_qr($1, NULL, $2, sha256($3::bytea), \
+                 sha256($3::bytea), 1.50, NULL, NULL, 'wal')"
+            ),
+        )
+    };
+    let variants = [statements("bench_before."), statements("")];
     let mut conn = pool.acquire().await?;
-    let mut totals = WalFigures::default();
-    // The first pass over the cards is a warm-up (plans cached, pages touched once since the
-    // last checkpoint), so both variants are measured alike.
+    let mut totals = [WalFigures::default(), WalFigures::default()];
+    sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
     for pass in 0..2 {
         for (n, member) in dataset.members.iter().take(payments).enumerate() {
-            let plain = format!("wal-{before}-{pass}-{n}-{}", Uuid::new_v4()).into_bytes();
             let merchant = dataset.merchants[n % dataset.merchants.len()].id;
-            let a: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(issue.as_str()))
-                .bind(member.id)
-                .bind(member.card_id)
-                .bind(&plain)
-                .fetch_one(&mut *conn)
-                .await?;
-            let b: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(charge.as_str()))
-                .bind(merchant)
-                .bind(format!("wal-{before}-{pass}-{n}-{}", Uuid::new_v4()))
-                .bind(&plain)
-                .fetch_one(&mut *conn)
-                .await?;
-            if pass == 1 {
-                totals.add(&a);
-                totals.add(&b);
-                totals.payments += 1;
+            for (v, (issue, charge)) in variants.iter().enumerate() {
+                let plain = format!("wal-{v}-{pass}-{n}-{}", Uuid::new_v4()).into_bytes();
+                let a: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(issue.as_str()))
+                    .bind(member.id)
+                    .bind(member.card_id)
+                    .bind(&plain)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let b: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(charge.as_str()))
+                    .bind(merchant)
+                    .bind(format!("wal-{v}-{pass}-{n}-{}", Uuid::new_v4()))
+                    .bind(&plain)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if pass == 1 {
+                    totals[v].add(&a);
+                    totals[v].add(&b);
+                    totals[v].payments += 1;
+                }
             }
         }
     }
-    Ok(totals)
+    Ok((totals[0], totals[1]))
 }
 
 /// WAL of a number of payments, from the plans' `WAL Records`, `WAL FPI` and `WAL Bytes`.
