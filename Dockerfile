@@ -12,23 +12,26 @@ WORKDIR /build
 ENV SQLX_OFFLINE=true \
     CARGO_TERM_COLOR=never
 
-# Dependency layer: only the manifests, with stub sources.  The slow build of every dependency is
-# then cached until Cargo.toml or Cargo.lock changes, not on every source edit.
+# Dependency layer: only the manifests of the workspace, with stub sources.  The slow build of every
+# dependency is then cached until a Cargo.toml or Cargo.lock changes, not on every source edit.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src/bin \
- && echo 'fn main() {}' > src/main.rs \
- && echo 'fn main() {}' > src/bin/mps-cli.rs \
- && touch src/lib.rs \
- && cargo build --release --locked \
- && rm -rf src target/release/mps target/release/mps-cli target/release/deps/mps-* target/release/deps/mps_cli-* \
-           target/release/deps/libmps-* target/release/.fingerprint/mps-*
+COPY crates/mps/Cargo.toml crates/mps/
+COPY crates/mps-cli/Cargo.toml crates/mps-cli/
+COPY crates/mps-bench/Cargo.toml crates/mps-bench/
+COPY crates/test-support/Cargo.toml crates/test-support/
+RUN for crate in mps mps-cli mps-bench test-support; do \
+        mkdir -p "crates/$crate/src" && echo 'fn main() {}' > "crates/$crate/src/main.rs" && touch "crates/$crate/src/lib.rs"; \
+    done \
+ && cargo build --release --locked -p mps \
+ && rm -rf crates/*/src target/release/mps target/release/deps/mps-* target/release/deps/libmps-* \
+           target/release/.fingerprint/mps-*
 
-# Real sources.  .dockerignore admits only what the build reads (src/, migrations/, web/dist/, .sqlx/,
-# …); migrations and the console's assets are embedded in the binary, so the runtime stage needs
-# nothing else.
+# Real sources.  .dockerignore admits only what the build reads (crates/, web/dist/, .sqlx/, …);
+# migrations, SQL functions and the console's assets are embedded in the binary, so the runtime
+# stage needs nothing else.
 COPY . .
 # Only the server goes into the image; the terminal client (mps-cli) is not built here.
-RUN cargo build --release --locked --bin mps \
+RUN cargo build --release --locked -p mps --bin mps \
  && install -D -m 0755 target/release/mps /out/mps
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime

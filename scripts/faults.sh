@@ -3,7 +3,7 @@
 # Redis (started in a scratch directory on free loopback ports, stopped afterwards; the shared
 # services on 5432/6379 are never touched), under concurrent charge/refund/recharge load, with
 # kill -9 of the server, PostgreSQL stopped, Redis stopped and SIGTERM injected one at a time.
-# After each scenario the books are checked (tests/invariants.sql and the clients' ledger).
+# After each scenario the books are checked (crates/test-support/invariants.sql and the clients' ledger).
 #
 # Usage: scripts/faults.sh [--ci] [TEST-NAME-FILTER]
 #   --ci   the bounded set for CI (4 clients, 2 faults per scenario, about 2 minutes)

@@ -1,0 +1,422 @@
+//! The load harness behind `mps-bench` (see `docs/benchmarks.md`).
+//!
+//! It recreates its own database, seeds it, starts the release server as a separate process on
+//! a free port with its own Redis key prefix and raised rate limits, drives it over HTTP, stops
+//! it, then drives `charge_by_qr` directly with pgbench for the ceiling, and writes
+//! `summary.json` and `summary.md`.
+
+#![expect(
+    clippy::as_conversions,
+    reason = "statistics over counts and clock ticks: the float arithmetic on integers is the point"
+)]
+
+pub mod http;
+pub mod load;
+pub mod pgbench;
+pub mod report;
+pub mod seed;
+pub mod server;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use load::Window;
+use mps::config::Config;
+use mps::money::Money;
+use report::{ProcessFigures, Scenario, Summary, mib};
+use server::{Machine, ServerProcess, machine_cpu_ticks};
+use stats::{OpSummary, round1};
+
+/// What `mps-bench` accepts on its command line.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "mps-bench", about = "Load harness of the MPS server (see docs/benchmarks.md)")]
+pub struct Options {
+    /// A short run (a few seconds per scenario) instead of the full one.
+    #[arg(long)]
+    pub quick: bool,
+    /// The server binary; default: `mps` next to this executable (build both with --release).
+    #[arg(long)]
+    pub server: Option<PathBuf>,
+    /// The harness' own database: dropped and recreated on every run.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/mps_bench")]
+    pub database_url: String,
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Where summary.json, summary.md and the server log go.
+    #[arg(long, default_value = "target/bench")]
+    pub out: PathBuf,
+    /// Concurrent connections of each HTTP scenario and of pgbench.
+    #[arg(long, value_delimiter = ',', default_value = "16,64")]
+    pub concurrency: Vec<usize>,
+    #[arg(long, default_value_t = 1000)]
+    pub members: usize,
+    #[arg(long, default_value_t = 10)]
+    pub merchants: usize,
+    /// Scenarios to run (logins always run: the others need their tokens). `payment` runs the
+    /// pair against today's functions and, at 16 connections, against those before issue 16;
+    /// `pgbench` drives the charge (today's and before), the QR issue (both) and the reference
+    /// charge; `wal` measures WAL per payment, both ways.
+    #[arg(long, value_delimiter = ',', default_value = "payment,charge,read,pgbench,wal")]
+    pub scenarios: Vec<String>,
+    /// Extra server environment, `NAME=value` (e.g. DB_MAX_CONNECTIONS=32), for experiments.
+    #[arg(long = "server-env", value_name = "NAME=VALUE")]
+    pub server_env: Vec<String>,
+}
+
+/// How long each scenario runs.
+struct Plan {
+    warmup: Duration,
+    payment: Duration,
+    charge: Duration,
+    read: Duration,
+    pgbench: Duration,
+    login_concurrency: usize,
+}
+
+impl Plan {
+    fn for_options(options: &Options) -> Plan {
+        let s = Duration::from_secs;
+        if options.quick {
+            Plan { warmup: s(1), payment: s(5), charge: s(5), read: s(5), pgbench: s(5), login_concurrency: 16 }
+        } else {
+            Plan { warmup: s(5), payment: s(30), charge: s(30), read: s(20), pgbench: s(30), login_concurrency: 16 }
+        }
+    }
+}
+
+/// Each card's float: enough for every charge of a full run.
+const CARD_FLOAT: &str = "50000.00";
+
+fn server_env(options: &Options, port: u16) -> anyhow::Result<BTreeMap<String, String>> {
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    let mut env: BTreeMap<String, String> = [
+        ("APP_ENV", "production".to_owned()),
+        ("DATABASE_URL", options.database_url.clone()),
+        ("REDIS_URL", options.redis_url.clone()),
+        ("REDIS_KEY_PREFIX", format!("mps:bench:{}:", std::process::id())),
+        ("JWT_SECRET", secret),
+        ("API_HOST", "127.0.0.1".into()),
+        ("API_PORT", port.to_string()),
+        ("LOG_LEVEL", "info".into()),
+        ("LOG_FORMAT", "json".into()),
+        ("MIGRATE_ON_START", "false".into()),
+        // Raised so the generator measures the server, not its limiters (which stay in the path).
+        ("RATE_LIMIT_REQUESTS", "10000000".into()),
+        ("LOGIN_IP_RATE_LIMIT", "10000000".into()),
+        ("LOGIN_RATE_LIMIT", "1000000".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for pair in &options.server_env {
+        let (name, value) = pair.split_once('=').with_context(|| format!("--server-env `{pair}` is not NAME=VALUE"))?;
+        env.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(env)
+}
+
+/// The database URL with a `search_path` for every connection (libpq's `options` parameter).
+fn with_search_path(url: &str, search_path: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{}", search_path.replace(',', "%2C"))
+}
+
+fn default_server_binary() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    Ok(me.with_file_name("mps"))
+}
+
+/// How many requests the server has answered, by its own `mps_api_requests_total`: the scenario's
+/// CPU time covers its warm-up and untimed requests too, so it is divided by all of them.
+async fn requests_served(addr: std::net::SocketAddr) -> u64 {
+    let mut conn = http::Conn::new(addr);
+    let Ok(answer) = conn.send(axum::http::Method::GET, "/metrics", None, None, None).await else { return 0 };
+    String::from_utf8_lossy(&answer.body)
+        .lines()
+        .filter(|line| line.starts_with("mps_api_requests_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Runs a scenario against the server, with its peak RSS, CPU time and the machine's load.
+async fn observed<T>(
+    server: &ServerProcess,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<(T, ProcessFigures, f64)> {
+    let reset = server.reset_peak_rss();
+    let requests_before = requests_served(server.addr).await;
+    let cpu_before = server.cpu_seconds().unwrap_or(0.0);
+    let machine_before = machine_cpu_ticks();
+    // Sampled too, in case the kernel refuses to reset the peak.
+    let sampled = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (sampled, pid) = (sampled.clone(), server.pid());
+        tokio::spawn(async move {
+            loop {
+                if let Some((_, rss)) = server::rss_kib(pid) {
+                    sampled.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let result = work.await;
+    sampler.abort();
+    let value = result?;
+    let cpu = server.cpu_seconds().unwrap_or(0.0) - cpu_before;
+    let requests = requests_served(server.addr).await.saturating_sub(requests_before);
+    let peak_kib = match server::rss_kib(server.pid()) {
+        Some((hwm, _)) if reset => hwm,
+        _ => sampled.load(Ordering::Relaxed),
+    };
+    let busy = match (machine_before, machine_cpu_ticks()) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64,
+        _ => 0.0,
+    };
+    Ok((
+        value,
+        ProcessFigures {
+            peak_rss_mib: mib(peak_kib),
+            cpu_seconds: round1(cpu),
+            requests,
+            cpu_us_per_request: (cpu * 1e6 / requests.max(1) as f64).round(),
+        },
+        busy,
+    ))
+}
+
+fn scenario(
+    name: &str,
+    concurrency: usize,
+    main: &str,
+    operations: Vec<(&str, OpSummary)>,
+    server: Option<ProcessFigures>,
+    busy: f64,
+    notes: Option<String>,
+) -> Scenario {
+    let operations: BTreeMap<String, OpSummary> = operations.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Scenario {
+        name: name.into(),
+        concurrency,
+        main: main.into(),
+        operations,
+        server,
+        machine_cpu_busy_percent: round1(busy),
+        notes,
+    }
+}
+
+/// The whole run; returns the summary it also wrote to `options.out`.
+pub async fn run(options: Options) -> anyhow::Result<Summary> {
+    let plan = Plan::for_options(&options);
+    let wants = |s: &str| options.scenarios.iter().any(|x| x == s);
+    let binary = match &options.server {
+        Some(path) => path.clone(),
+        None => default_server_binary()?,
+    };
+    if !binary.is_file() {
+        bail!("no server binary at {}: run `cargo build --release --bins` first", binary.display());
+    }
+    if !binary.components().any(|c| c.as_os_str() == "release") {
+        eprintln!("mps-bench: warning: {} does not look like a --release build", binary.display());
+    }
+    std::fs::create_dir_all(&options.out)?;
+    let out = options.out.canonicalize()?;
+
+    let env = server_env(&options, server::free_port()?)?;
+    let config = Config::from_lookup(|k| env.get(k).cloned()).context("the server environment is invalid")?;
+    eprintln!("mps-bench: recreating {} and seeding", options.database_url);
+    seed::reset_database(&config).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&options.database_url).await?;
+    let float = Money::parse_text(CARD_FLOAT).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dataset = seed::seed(&pool, options.members, options.merchants, float).await?;
+    pgbench::install_variants(&pool).await?;
+    let postgres: String = sqlx::query_scalar("SELECT split_part(version(), ' (', 1)").fetch_one(&pool).await?;
+    let machine = Machine::describe(postgres);
+    let cache = mps::cache::Cache::new(&config)?;
+
+    eprintln!("mps-bench: starting {} on {}", binary.display(), config.listen_addr());
+    let server = ServerProcess::start(&binary, &env, &out.join("server.log")).await?;
+    let addr = server.addr;
+    let mut scenarios = Vec::new();
+
+    eprintln!("mps-bench: logging {} members and {} merchants in", dataset.members.len(), dataset.merchants.len());
+    let ((actors, login), figures, busy) =
+        observed(&server, load::login_all(addr, &dataset, plan.login_concurrency)).await?;
+    let note = format!(
+        "argon2 {} (the server's default cost, not weakened); at most one hash per core at once",
+        dataset.argon2
+    );
+    scenarios.push(scenario(
+        "login",
+        plan.login_concurrency,
+        "login",
+        vec![("login", login)],
+        Some(figures),
+        busy,
+        Some(note),
+    ));
+    let actors = Arc::new(actors);
+    let window = |measure| Window { warmup: plan.warmup, measure };
+
+    for &c in options.concurrency.iter().filter(|_| wants("payment")) {
+        if c == 16 {
+            // The A/B of issue 16: the same pair against the functions as they were, served by a
+            // second server whose connections resolve names in `bench_before` first.
+            let mut before_env = env.clone();
+            before_env.insert("API_PORT".into(), server::free_port()?.to_string());
+            before_env.insert("DATABASE_URL".into(), with_search_path(&options.database_url, "bench_before,public"));
+            let before = ServerProcess::start(&binary, &before_env, &out.join("server-before.log")).await?;
+            eprintln!("mps-bench: payment (issue QR + charge) at {c} connections, functions before issue 16");
+            let (f, figures, busy) =
+                observed(&before, load::payment(before.addr, &actors, c, window(plan.payment))).await?;
+            let ops = vec![("charge", f.charge), ("qr", f.qr), ("pair", f.pair)];
+            let note = "the pair against the functions before issue 16 (schema bench_before), same tables";
+            scenarios.push(scenario("payment_before", c, "pair", ops, Some(figures), busy, Some(note.into())));
+            drop(before);
+        }
+        eprintln!("mps-bench: payment (issue QR + charge) at {c} connections");
+        let (f, figures, busy) = observed(&server, load::payment(addr, &actors, c, window(plan.payment))).await?;
+        let ops = vec![("charge", f.charge), ("qr", f.qr), ("pair", f.pair)];
+        scenarios.push(scenario("payment", c, "charge", ops, Some(figures), busy, None));
+    }
+    for &c in options.concurrency.iter().filter(|_| wants("charge")) {
+        eprintln!("mps-bench: charge only, token rounds, at {c} connections");
+        let (f, figures, busy) = observed(&server, load::charge_rounds(addr, &actors, c, plan.charge)).await?;
+        let note = format!(
+            "{} rounds; tokens issued between rounds in {:.1} s, not timed ({} issue errors)",
+            f.rounds, f.issue_seconds, f.issue_errors
+        );
+        scenarios.push(scenario(
+            "charge_only",
+            c,
+            "charge",
+            vec![("charge", f.charge)],
+            Some(figures),
+            busy,
+            Some(note),
+        ));
+    }
+    for &c in options.concurrency.iter().filter(|_| wants("read")) {
+        eprintln!("mps-bench: cached GET /member/cards at {c} connections");
+        let (reads, figures, busy) = observed(&server, load::cached_reads(addr, &actors, c, window(plan.read))).await?;
+        scenarios.push(scenario("cached_read", c, "read", vec![("read", reads)], Some(figures), busy, None));
+    }
+    drop(server);
+    let _ = cache.delete_all_with_prefix().await;
+
+    for &c in options.concurrency.iter().filter(|_| wants("pgbench")) {
+        use pgbench::Workload;
+        // Before and after back to back, the reference between them, at each concurrency.
+        for workload in
+            [Workload::ChargeBefore, Workload::Charge, Workload::Reference, Workload::IssueQrBefore, Workload::IssueQr]
+        {
+            eprintln!("mps-bench: pgbench {} at {c} clients", workload.scenario());
+            let before = machine_cpu_ticks();
+            let ceiling = pgbench::ceiling(
+                &pool,
+                &options.database_url,
+                &dataset,
+                workload,
+                c,
+                plan.pgbench,
+                &out.join("pgbench"),
+            )
+            .await?;
+            let busy = match (before, machine_cpu_ticks()) {
+                (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64,
+                _ => 0.0,
+            };
+            let note = format!(
+                "clients / mean latency; {:.0}/s by the wall clock{}; `{}`",
+                ceiling.wall_clock_per_second,
+                if workload == Workload::Charge || workload == Workload::ChargeBefore {
+                    " with the token-issuing transactions"
+                } else {
+                    ""
+                },
+                ceiling.command
+            );
+            scenarios.push(scenario(
+                workload.scenario(),
+                c,
+                workload.op(),
+                vec![(workload.op(), ceiling.charge)],
+                None,
+                busy,
+                Some(note),
+            ));
+        }
+    }
+    let mut wal = BTreeMap::new();
+    if wants("wal") {
+        eprintln!("mps-bench: WAL per payment, before and after");
+        let payments = if options.quick { 100 } else { 500 }.min(dataset.members.len());
+        let (before, after) = pgbench::wal_per_payment(&pool, &dataset, payments).await?;
+        for (figures, suffix) in [(before, "_before"), (after, "")] {
+            wal.insert(format!("bytes_per_payment{suffix}"), round1(figures.bytes_per_payment()));
+            wal.insert(format!("records_per_payment{suffix}"), round1(figures.records_per_payment()));
+            wal.insert(format!("full_page_images{suffix}"), figures.fpi as f64);
+        }
+    }
+    pool.close().await;
+
+    let mut server_env = env.clone();
+    server_env.remove("JWT_SECRET");
+    let dataset_info = BTreeMap::from([
+        ("members".to_owned(), dataset.members.len().to_string()),
+        ("merchants".to_owned(), dataset.merchants.len().to_string()),
+        ("cards".to_owned(), format!("{} standard, each credited {CARD_FLOAT}", dataset.members.len())),
+        ("charge amounts".to_owned(), "1.00–9.99, level discounts apply".to_owned()),
+        ("argon2".to_owned(), dataset.argon2.clone()),
+    ]);
+    let conditions = vec![
+        format!(
+            "Rate limits raised for this run (RATE_LIMIT_REQUESTS={}, LOGIN_RATE_LIMIT={}, LOGIN_IP_RATE_LIMIT={}): \
+             seeding {} logins from one address would otherwise take half an hour. The limiters stay in the \
+             request path and do their usual work.",
+            env["RATE_LIMIT_REQUESTS"],
+            env["LOGIN_RATE_LIMIT"],
+            env["LOGIN_IP_RATE_LIMIT"],
+            dataset.members.len() + dataset.merchants.len()
+        ),
+        format!(
+            "LOG_LEVEL={}: {}",
+            env["LOG_LEVEL"],
+            if env["LOG_LEVEL"] == "info" {
+                "one JSON log line per request, as in a default deployment"
+            } else {
+                "no per-request log line (a default deployment logs each request at info)"
+            }
+        ),
+    ];
+    let mut summary = Summary {
+        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        mode: if options.quick { "quick" } else { "full" }.into(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine,
+        server_binary: binary.display().to_string(),
+        server_env,
+        conditions,
+        dataset: dataset_info,
+        scenarios,
+        ratios: BTreeMap::new(),
+        wal,
+        targets: Vec::new(),
+    };
+    summary.evaluate();
+    write_summary(&out, &summary)?;
+    Ok(summary)
+}
+
+fn write_summary(out: &Path, summary: &Summary) -> anyhow::Result<()> {
+    std::fs::write(out.join("summary.json"), serde_json::to_vec_pretty(summary)?)?;
+    std::fs::write(out.join("summary.md"), summary.markdown())?;
+    Ok(())
+}

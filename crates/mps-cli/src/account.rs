@@ -1,0 +1,119 @@
+//! `test`, `login`, `logout`, `whoami`.
+
+use super::args::LoginRole;
+use super::error::{CliError, CliResult};
+use super::session::{self, Session};
+use super::ui::{Style, local_time, status_style, wire};
+use super::{Ctx, secret};
+use mps::auth::Role;
+use mps::http::auth::{LoginRequest, LoginResponse, MeResponse};
+use mps::http::ops::HealthResponse;
+
+/// `test`: the server's health and each service's state.
+pub async fn test(ctx: &Ctx) -> CliResult {
+    let reply = ctx.api.get_any_status("/health").await?;
+    if ctx.ui.json {
+        ctx.ui.print_json(&reply.body);
+    } else {
+        let health: HealthResponse = reply.parse()?;
+        let ui = &ctx.ui;
+        let paint = |value: String| match status_style(&value) {
+            Some(style) => ui.paint(style, &value),
+            None => value,
+        };
+        println!("MPS {} at {}: {}", health.version, ctx.api.base(), paint(wire(&health.status)));
+        ui.kv(&[("database", paint(wire(&health.services.database))), ("redis", paint(wire(&health.services.redis)))]);
+    }
+    if reply.status >= 500 {
+        return Err(CliError::local("the server is unhealthy: it cannot serve payments now"));
+    }
+    Ok(())
+}
+
+/// `login`: asks the password, logs in, saves the session 0600.
+pub async fn login(ctx: &Ctx, role: LoginRole, identifier: &str, operator: Option<String>) -> CliResult {
+    let role = match role {
+        LoginRole::Member => Role::Member,
+        LoginRole::Merchant => Role::Merchant,
+        LoginRole::Admin => Role::Admin,
+    };
+    if operator.is_some() && role != Role::Merchant {
+        return Err(CliError::local("--operator is for merchant logins (the cashier's name)"));
+    }
+    let password = secret("MPS_PASSWORD", &format!("Password for {identifier}: "), false)?;
+    let request = LoginRequest { role, identifier: identifier.to_owned(), password, operator };
+    let reply = ctx.api.post("/auth/login", &request).await?;
+    let login: LoginResponse = reply.parse()?;
+    let session = Session {
+        api: ctx.api.base().to_owned(),
+        token: login.token,
+        role: login.user.role,
+        name: login.user.name,
+        identifier: identifier.to_owned(),
+        operator: login.user.operator,
+        expires_at: login.expires_at,
+    };
+    let path = session::save(&session)?;
+    if ctx.ui.json {
+        // The token stays in the session file, out of logs and terminals.
+        let mut body = reply.body;
+        body["token"] = serde_json::Value::String("(saved in the session file)".into());
+        ctx.ui.print_json(&body);
+        return Ok(());
+    }
+    let cashier = session.operator.as_deref().map(|o| format!(", cashier {o}")).unwrap_or_default();
+    println!(
+        "Logged in as {} ({}{cashier}) until {}.",
+        ctx.ui.paint(Style::Bold, &session.name),
+        session.role.as_str(),
+        local_time(session.expires_at)
+    );
+    println!("{}", ctx.ui.paint(Style::Dim, &format!("Session saved in {}", path.display())));
+    Ok(())
+}
+
+/// `logout`: ends the session on the server, then forgets it here.
+pub async fn logout(ctx: &Ctx) -> CliResult {
+    let Some(saved) = &ctx.session else {
+        let removed = session::remove()?;
+        println!("{}", if removed { "Forgot a session of another server." } else { "You were not logged in." });
+        return Ok(());
+    };
+    let ended = ctx.api.post("/auth/logout", &serde_json::json!({})).await;
+    match ended {
+        // An expired or revoked session is over anyway.
+        Ok(_) | Err(CliError::Api(_)) => {
+            session::remove()?;
+            println!("Logged out {} ({}).", saved.name, saved.role.as_str());
+            Ok(())
+        }
+        Err(unreachable) => {
+            session::remove()?;
+            eprintln!(
+                "mps-cli: forgot the session here, but the server could not be told: it stays valid there until {}",
+                local_time(saved.expires_at)
+            );
+            Err(unreachable)
+        }
+    }
+}
+
+/// `whoami`: the session as the server sees it.
+pub async fn whoami(ctx: &Ctx) -> CliResult {
+    let saved = ctx.session.as_ref().ok_or_else(|| CliError::local("not logged in: run `mps-cli login …`"))?;
+    let reply = ctx.api.get("/auth/me", &[]).await?;
+    ctx.show(&reply, |ui, me: MeResponse| {
+        println!("{} ({})", ui.paint(Style::Bold, &me.user.name), me.user.role.as_str());
+        let mut pairs = vec![("id", me.user.id.to_string()), ("login", saved.identifier.clone())];
+        if let Some(code) = me.user.merchant_code {
+            pairs.push(("merchant", code));
+        }
+        if let Some(operator) = me.user.operator {
+            pairs.push(("cashier", operator));
+        }
+        pairs.push(("session ends", local_time(me.session.expires_at)));
+        pairs.push(("api", ctx.api.base().to_owned()));
+        pairs.push(("permissions", me.permissions.join(", ")));
+        ui.kv(&pairs);
+    })
+}

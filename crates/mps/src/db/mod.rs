@@ -1,0 +1,223 @@
+//! PostgreSQL: the pool, migrations, and the mapping of database errors onto API errors.
+//!
+//! The rules that move money are SQL functions (see `sql/functions/`); the Rust wrappers in this
+//! module's children keep their SQL function's name so `grep` finds both.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _, PgPool};
+
+use crate::config::Config;
+use crate::error::{ApiError, ErrorCode};
+
+pub use schema::MIGRATOR;
+
+/// SQLSTATE our SQL functions raise business errors with; the message is the error code.
+const BUSINESS_ERROR_SQLSTATE: &str = "P0001";
+
+/// SQLSTATEs after which a whole call may simply run again: PostgreSQL rolled it back for a
+/// deadlock (`40P01`) or a serialization failure (`40001`), so nothing of it took effect.
+const RETRYABLE_SQLSTATES: [&str; 2] = ["40P01", "40001"];
+
+/// How many times [`call_with_retry`] runs a call before answering 503.
+pub const CALL_ATTEMPTS: u32 = 3;
+
+/// How long a pooled connection may sit unused before it is pinged when handed out.
+const STALE_AFTER_IDLE: Duration = Duration::from_secs(5);
+
+/// Opens the pool lazily, so the server starts and answers `/health` while the database is down.
+pub fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
+    let options = connect_options(config.database_url.expose())?;
+    Ok(PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .min_connections(0)
+        // Fail fast while the database is down, so money endpoints answer 503 instead of hanging.
+        .acquire_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::from_secs(300))
+        // sqlx pings every connection it hands out by default: a second round trip per query.
+        // Only a connection that has sat idle long enough to have gone stale gets one; a busy
+        // one that broke fails its query with 503 `UNAVAILABLE`, which clients retry (money
+        // calls with the same Idempotency-Key).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > STALE_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy_with(options))
+}
+
+fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?
+        .application_name("mps")
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
+}
+
+/// Creates the database named in `url` when it does not exist yet.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
+    let options = connect_options(url)?;
+    let database = options.get_database().unwrap_or("postgres").to_owned();
+    // Connect to the maintenance database of the same server to create ours.
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("cannot connect to the PostgreSQL server of DATABASE_URL")?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&database)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", database.replace('"', "\"\""));
+        match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut admin).await {
+            Ok(_) => tracing::info!(database, "created database"),
+            // Another replica created it between our check and our CREATE.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e).context("cannot create the database"),
+        }
+    }
+    admin.close().await.ok();
+    Ok(())
+}
+
+/// Applies pending migrations and changed SQL function files ([`schema::migrate_on`]) under one
+/// advisory lock, so replicas that start together do each once.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await.context("cannot connect to migrate")?;
+    schema::migrate_on(&mut conn).await
+}
+
+fn is_retryable(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|c| RETRYABLE_SQLSTATES.contains(&c.as_ref())))
+}
+
+/// Runs one call of a SQL function (one statement, so one transaction of its own) and runs it
+/// again when PostgreSQL aborted it for a deadlock or a serialization failure: nothing of the
+/// aborted attempt took effect, and an idempotent operation's key was rolled back with it. After
+/// [`CALL_ATTEMPTS`] attempts the answer is 503 `UNAVAILABLE` (see [`map_sqlx_error`]), which a
+/// client retries with the same `Idempotency-Key`; never 500.
+pub async fn call_with_retry<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(error) if is_retryable(&error) && attempt < CALL_ATTEMPTS => {
+                let cause = "database call aborted by a deadlock or serialization failure; retrying";
+                tracing::warn!(attempt, error = %error, "{cause}");
+                // The other party of a deadlock was not aborted: a short pause lets it finish.
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            result => return result.map_err(ApiError::from),
+        }
+    }
+}
+
+/// `?` on a database call in a handler: the API error [`map_sqlx_error`] chooses.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        map_sqlx_error(error)
+    }
+}
+
+/// Turns a database error into the API error a client should see.
+pub fn map_sqlx_error(error: sqlx::Error) -> ApiError {
+    if is_retryable(&error) {
+        let mut unavailable = ApiError::unavailable(error);
+        unavailable.message =
+            "The database was busy with a conflicting change; retry with the same Idempotency-Key.".into();
+        return unavailable;
+    }
+    match &error {
+        sqlx::Error::Database(db) => {
+            if db.code().as_deref() == Some(BUSINESS_ERROR_SQLSTATE)
+                && let Some(code) = ErrorCode::parse(db.message())
+            {
+                return business_error(code, db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>());
+            }
+            if let Some(code) = db.constraint().and_then(constraint_error) {
+                return ApiError::from_code(code);
+            }
+            // Class 08 (connection), 53 (resources), 57P (shutdown) mean the database is unavailable.
+            match db.code().as_deref() {
+                Some(c) if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => {
+                    ApiError::unavailable(error)
+                }
+                _ => ApiError::internal(error),
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            ApiError::unavailable(error)
+        }
+        sqlx::Error::RowNotFound => ApiError::from_code(ErrorCode::NotFound),
+        _ => ApiError::internal(error),
+    }
+}
+
+/// A business error raised by a SQL function: `MESSAGE` is the code, `DETAIL` the human
+/// message and `HINT`, when present, JSON details.
+fn business_error(code: ErrorCode, pg: Option<&sqlx::postgres::PgDatabaseError>) -> ApiError {
+    let message = pg.and_then(|e| e.detail()).unwrap_or("The request was refused.").to_owned();
+    let details = pg.and_then(|e| e.hint()).and_then(|h| serde_json::from_str(h).ok());
+    let error = ApiError::new(code, message);
+    match details {
+        Some(details) => error.with_details(details),
+        None => error,
+    }
+}
+
+/// Named constraints whose violation is the client's doing, not ours.
+fn constraint_error(constraint: &str) -> Option<ErrorCode> {
+    Some(match constraint {
+        "members_phone_key" => ErrorCode::DuplicatePhone,
+        "members_email_key" | "admins_email_key" => ErrorCode::DuplicateEmail,
+        "member_identities_provider_external_key" => ErrorCode::DuplicateExternalIdentity,
+        "merchants_code_key" => ErrorCode::DuplicateMerchantCode,
+        "settlements_no_overlap" => ErrorCode::SettlementAlreadyExists,
+        "card_bindings_live_key" => ErrorCode::AlreadyBound,
+        "cards_closed_empty" => ErrorCode::CardHasBalance,
+        _ => return None,
+    })
+}
+
+/// Checks the database answers, within `timeout`.
+pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
+    matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))
+}
+
+pub mod account_admin;
+pub mod admin_cards;
+pub mod admins;
+pub mod audit;
+pub mod bindings;
+pub mod credentials;
+pub mod levels;
+pub mod member_cards;
+pub mod members;
+pub mod merchants;
+pub mod money_ops;
+pub mod reports;
+pub mod schema;
+pub mod settlements;
+pub mod transactions;
+
+/// Migrates a database from scratch for `mps migrate`: creates it first when missing.
+pub async fn migrate_database(config: &Config) -> anyhow::Result<()> {
+    create_database_if_missing(config.database_url.expose()).await?;
+    let mut conn = sqlx::PgConnection::connect_with(&connect_options(config.database_url.expose())?).await?;
+    let result = schema::migrate_on(&mut conn).await;
+    conn.close().await.ok();
+    result
+}

@@ -1,0 +1,209 @@
+//! The shapes of SPEC §3 that several areas share: statuses, and the views of members,
+//! merchants, cards and transactions as clients see them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::money::{Discount, Money};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "member_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum MemberStatus {
+    Active,
+    Inactive,
+    Suspended,
+    Deleted,
+}
+
+impl MemberStatus {
+    /// The status as stored and sent: `active`, `inactive`, `suspended`, `deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Inactive => "inactive",
+            MemberStatus::Suspended => "suspended",
+            MemberStatus::Deleted => "deleted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "merchant_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum MerchantStatus {
+    Active,
+    Suspended,
+}
+
+impl MerchantStatus {
+    /// The status as stored and sent: `active` or `suspended`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MerchantStatus::Active => "active",
+            MerchantStatus::Suspended => "suspended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "card_type", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum CardType {
+    Standard,
+    Voucher,
+    Corporate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "card_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum CardStatus {
+    Active,
+    /// Frozen.
+    Inactive,
+    Lost,
+    Expired,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "binding_role", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum BindingRole {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+/// A binding of a card, shown to its owner.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct BindingView {
+    pub member_id: Uuid,
+    pub member_no: String,
+    pub name: String,
+    pub role: BindingRole,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A member as admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct MemberView {
+    pub id: Uuid,
+    pub member_no: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub status: MemberStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A merchant as admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct MerchantView {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub contact: Option<String>,
+    pub status: MerchantStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A card as its members (or admins) see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct CardView {
+    pub id: Uuid,
+    pub card_no: String,
+    pub card_type: CardType,
+    pub name: String,
+    pub balance: Money,
+    pub points: i64,
+    pub level: i32,
+    /// The card's level discount.
+    pub discount: Discount,
+    /// What a payment by this caller would be priced at now (level and corporate discounts).
+    pub effective_discount: Discount,
+    /// The corporate card's fixed discount, if any.
+    pub fixed_discount: Option<Discount>,
+    pub status: CardStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The caller's binding role (`null` for admins who are not bound).
+    pub role: Option<BindingRole>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TxType {
+    Payment,
+    Refund,
+    Recharge,
+}
+
+impl TxType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxType::Payment => "payment",
+            TxType::Refund => "refund",
+            TxType::Recharge => "recharge",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TxStatus {
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+    Refunded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentMethod {
+    Balance,
+    Cash,
+    Wechat,
+    Alipay,
+    Bank,
+    Manual,
+}
+
+/// A transaction as clients see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TransactionView {
+    pub id: Uuid,
+    pub tx_no: String,
+    pub tx_type: TxType,
+    pub card_id: Uuid,
+    pub card_no: String,
+    pub merchant_code: Option<String>,
+    pub raw_amount: Money,
+    /// The multiplier used, e.g. `0.950`.
+    pub discount_applied: Discount,
+    pub final_amount: Money,
+    pub points_earned: i64,
+    pub status: TxStatus,
+    pub payment_method: PaymentMethod,
+    /// For refunds: the payment refunded.
+    pub original_tx_no: Option<String>,
+    pub external_order_id: Option<String>,
+    /// Free-form JSON; a merchant's operator (cashier) is recorded under `operator`.
+    #[schema(value_type = Option<Object>)]
+    pub tag: Option<serde_json::Value>,
+    /// The merchant's cashier, when one logged in with an operator name.
+    pub operator: Option<String>,
+    /// For payments: how much has been refunded so far.
+    pub refunded_total: Option<Money>,
+    pub created_at: DateTime<Utc>,
+    /// The card's balance right after this movement, written with the transaction: on payments,
+    /// refunds and completed recharges (null on a recharge order until it is confirmed, and on
+    /// transactions recorded before this figure was kept).
+    #[serde(default)]
+    pub balance_after: Option<Money>,
+}

@@ -1,0 +1,136 @@
+//! Admin operations that move money or points: credit a card, adjust points, revoke every QR.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::Authorized;
+use crate::auth::permissions::{AdjustPoints, CreditCards, SystemMaintenance};
+use crate::db::money_ops::{self, IdempotencyScope};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::extract::{AppJson, AppPath};
+use crate::http::idempotency::{IdempotencyKey, fingerprint};
+use crate::http::member::recharge::RechargeResponse;
+use crate::http::middleware::RequestId;
+use crate::http::{respond, validate};
+use crate::money::AmountInput;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(credit_card)).routes(routes!(adjust_points)).routes(routes!(revoke_all_qr))
+}
+
+/// Resolves a path's `{id or card_no}` to the card's id.
+pub async fn resolve_card_id(state: &AppState, id_or_no: &str) -> ApiResult<Uuid> {
+    if let Ok(id) = Uuid::parse_str(id_or_no) {
+        return Ok(id);
+    }
+    crate::db::bindings::card_id_by_no(&state.db, id_or_no.trim())
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreditRequest {
+    pub amount: AmountInput,
+    pub reason: Option<String>,
+}
+
+/// Credit a standard card directly (payment method `manual`).
+#[utoipa::path(post, path = "/admin/cards/{id}/recharge", tag = "admin", security(("bearer" = [])),
+    request_body = CreditRequest,
+    params(("id" = String, Path, description = "Card id or card_no"),
+           ("Idempotency-Key" = String, Header, description = "Reuse it when retrying this request")),
+    responses((status = 201, body = RechargeResponse)))]
+async fn credit_card(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    admin: Authorized<CreditCards>,
+    IdempotencyKey(key): IdempotencyKey,
+    AppPath(id_or_no): AppPath<String>,
+    AppJson(request): AppJson<CreditRequest>,
+) -> ApiResult<Response> {
+    let amount = request.amount.to_money("amount", state.config.max_amount)?;
+    let reason = validate::optional_text("reason", request.reason.as_deref(), 500)?;
+    let card_id = resolve_card_id(&state, &id_or_no).await?;
+    let print =
+        fingerprint("admin_recharge", &serde_json::json!({ "card_id": card_id, "amount": amount, "reason": reason }));
+    let scope = IdempotencyScope { actor_id: admin.id, key: &key, fingerprint: &print, request_id: &request_id };
+    let outcome = money_ops::admin_credit_card::<RechargeResponse>(&state.db, scope, card_id, amount, reason).await;
+    if let Ok(money_ops::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
+        crate::card_cache::invalidate(&state, &credited.affected_members).await;
+    }
+    respond::idempotent(&state, "admin_credit_card", outcome, StatusCode::CREATED)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdjustPointsRequest {
+    pub card_id: Uuid,
+    /// Points to add (positive) or remove (negative); never zero.
+    pub delta_points: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdjustPointsResponse {
+    pub card_id: Uuid,
+    pub card_no: String,
+    pub points_before: i64,
+    pub points_after: i64,
+    pub level_before: i32,
+    pub level_after: i32,
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub affected_members: Vec<Uuid>,
+}
+
+/// Add or remove points on a standard card; the level follows the new total.
+#[utoipa::path(post, path = "/admin/points/adjust", tag = "admin", security(("bearer" = [])),
+    request_body = AdjustPointsRequest,
+    responses((status = 200, body = AdjustPointsResponse),
+              (status = 409, description = "CARD_CLOSED", body = crate::error::ErrorEnvelope)))]
+async fn adjust_points(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    admin: Authorized<AdjustPoints>,
+    AppJson(request): AppJson<AdjustPointsRequest>,
+) -> ApiResult<AppJson<AdjustPointsResponse>> {
+    if request.delta_points == 0 || request.delta_points.unsigned_abs() > 100_000_000 {
+        return Err(ApiError::validation("delta_points", "must be non-zero and at most 100000000 in size"));
+    }
+    let reason = validate::text("reason", &request.reason, 500)?;
+    let adjusted: AdjustPointsResponse = respond::rpc(
+        &state,
+        "adjust_points",
+        money_ops::adjust_points(&state.db, admin.id, request.card_id, request.delta_points, reason, &request_id).await,
+    )?;
+    crate::card_cache::invalidate(&state, &adjusted.affected_members).await;
+    Ok(AppJson(adjusted))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevokeAllResponse {
+    /// How many live tokens were revoked.
+    pub revoked: i64,
+}
+
+/// Revoke every live QR token at once (e.g. after a suspected leak).
+#[utoipa::path(post, path = "/admin/qr/revoke-all", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = RevokeAllResponse)))]
+async fn revoke_all_qr(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    admin: Authorized<SystemMaintenance>,
+) -> ApiResult<AppJson<RevokeAllResponse>> {
+    let revoked = respond::rpc(
+        &state,
+        "revoke_all_qr_tokens",
+        money_ops::revoke_all_qr_tokens(&state.db, admin.id, &request_id).await,
+    )?;
+    Ok(AppJson(revoked))
+}

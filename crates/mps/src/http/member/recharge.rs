@@ -1,0 +1,95 @@
+//! A member's recharge order, credited when the payment channel confirms it.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::Authorized;
+use crate::auth::permissions::MemberRecharge;
+use crate::db::money_ops::{self, IdempotencyScope};
+use crate::domain::TransactionView;
+use crate::error::ApiResult;
+use crate::http::extract::AppJson;
+use crate::http::idempotency::{IdempotencyKey, fingerprint};
+use crate::http::middleware::RequestId;
+use crate::http::respond;
+use crate::http::validate;
+use crate::money::AmountInput;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_recharge_order))
+}
+
+/// Channels a member can pay a recharge through.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RechargeChannel {
+    Wechat,
+    Alipay,
+    Bank,
+}
+
+impl RechargeChannel {
+    fn as_str(self) -> &'static str {
+        match self {
+            RechargeChannel::Wechat => "wechat",
+            RechargeChannel::Alipay => "alipay",
+            RechargeChannel::Bank => "bank",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RechargeRequest {
+    pub card_id: Uuid,
+    pub amount: AmountInput,
+    pub payment_method: RechargeChannel,
+    pub external_order_id: Option<String>,
+}
+
+/// Every recharge answers with its transaction.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RechargeResponse {
+    pub transaction: TransactionView,
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub affected_members: Vec<Uuid>,
+}
+
+/// Create a recharge order for your standard card (status `processing` until the channel confirms).
+#[utoipa::path(post, path = "/member/recharge", tag = "member", security(("bearer" = [])),
+    request_body = RechargeRequest,
+    params(("Idempotency-Key" = String, Header, description = "Reuse it when retrying this request")),
+    responses((status = 201, body = RechargeResponse)))]
+async fn create_recharge_order(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    member: Authorized<MemberRecharge>,
+    IdempotencyKey(key): IdempotencyKey,
+    AppJson(request): AppJson<RechargeRequest>,
+) -> ApiResult<Response> {
+    let amount = request.amount.to_money("amount", state.config.max_amount)?;
+    let external_order_id = validate::optional_text("external_order_id", request.external_order_id.as_deref(), 128)?;
+    let print = fingerprint(
+        "member_recharge",
+        &serde_json::json!({ "card_id": request.card_id, "amount": amount, "payment_method": request.payment_method,
+                             "external_order_id": external_order_id }),
+    );
+    let scope = IdempotencyScope { actor_id: member.id, key: &key, fingerprint: &print, request_id: &request_id };
+    let outcome = money_ops::create_recharge_order::<RechargeResponse>(
+        &state.db,
+        scope,
+        request.card_id,
+        amount,
+        request.payment_method.as_str(),
+        external_order_id,
+    )
+    .await;
+    respond::idempotent(&state, "create_recharge_order", outcome, StatusCode::CREATED)
+}

@@ -1,0 +1,223 @@
+//! Charge by QR, refund, counter top-up and QR validation.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::Authorized;
+use crate::auth::permissions::{Charge, MerchantRecharge, Refund, ValidateQr};
+use crate::db::money_ops::{self, ChargeArgs, IdempotencyScope, RefundArgs};
+use crate::domain::{CardStatus, CardType, TransactionView, TxStatus};
+use crate::error::ApiResult;
+use crate::http::extract::AppJson;
+use crate::http::idempotency::{IdempotencyKey, fingerprint};
+use crate::http::member::qr::qr_hash;
+use crate::http::member::recharge::RechargeResponse;
+use crate::http::middleware::RequestId;
+use crate::http::{respond, validate};
+use crate::money::{AmountInput, Money};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(charge))
+        .routes(routes!(refund))
+        .routes(routes!(topup))
+        .routes(routes!(validate_qr))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChargeRequest {
+    /// The token shown by the member's QR code.
+    pub qr_plain: String,
+    /// Amount before discount.
+    pub amount: AmountInput,
+    /// Your order id: an order is charged at most once.
+    pub external_order_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub tag: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChargedCard {
+    pub card_no: String,
+    pub card_type: CardType,
+    /// The card's level after this payment.
+    pub level: i32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChargeResponse {
+    pub transaction: TransactionView,
+    pub card: ChargedCard,
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub affected_members: Vec<Uuid>,
+}
+
+fn qr_text(qr_plain: &str) -> ApiResult<&str> {
+    validate::text("qr_plain", qr_plain, 256)
+}
+
+/// Charge a member's card by the token of its QR code (level or corporate discount applied,
+/// points earned). Replays of the same `Idempotency-Key` answer the original result.
+#[utoipa::path(post, path = "/merchant/charge", tag = "merchant", security(("bearer" = [])),
+    request_body = ChargeRequest,
+    params(("Idempotency-Key" = String, Header, description = "One key per charge; reuse it on every retry")),
+    responses((status = 201, body = ChargeResponse)))]
+async fn charge(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    merchant: Authorized<Charge>,
+    IdempotencyKey(key): IdempotencyKey,
+    AppJson(request): AppJson<ChargeRequest>,
+) -> ApiResult<Response> {
+    let amount = request.amount.to_money("amount", state.config.max_amount)?;
+    let token_hash = qr_hash(qr_text(&request.qr_plain)?);
+    let external_order_id = validate::optional_text("external_order_id", request.external_order_id.as_deref(), 128)?;
+    super::validate_tag(request.tag.as_ref())?;
+    let tag = request.tag.as_ref().filter(|t| !t.is_null());
+    let print = fingerprint(
+        "charge",
+        &serde_json::json!({ "token_sha256": hex::encode(&token_hash), "amount": amount,
+                             "external_order_id": external_order_id, "tag": tag }),
+    );
+    let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
+    let args =
+        ChargeArgs { operator: merchant.operator.as_deref(), token_hash: &token_hash, amount, external_order_id, tag };
+    let outcome = money_ops::charge_by_qr::<ChargeResponse>(&state.db, scope, args).await;
+    if let Ok(money_ops::Idempotent { result: Ok(charged), replayed: false }) = &outcome {
+        state.metrics.observe_payment(charged.transaction.final_amount);
+        crate::card_cache::invalidate(&state, &charged.affected_members).await;
+    }
+    respond::idempotent(&state, "charge_by_qr", outcome, StatusCode::CREATED)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefundRequest {
+    pub original_tx_no: String,
+    pub amount: AmountInput,
+    pub reason: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub tag: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefundedPayment {
+    pub tx_no: String,
+    pub status: TxStatus,
+    pub refunded_total: Money,
+    pub remaining_refundable: Money,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefundResponse {
+    pub refund: TransactionView,
+    pub original: RefundedPayment,
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub affected_members: Vec<Uuid>,
+}
+
+/// Refund all or part of one of your payments; points are reversed in proportion.
+#[utoipa::path(post, path = "/merchant/refund", tag = "merchant", security(("bearer" = [])),
+    request_body = RefundRequest,
+    params(("Idempotency-Key" = String, Header, description = "One key per refund; reuse it on every retry")),
+    responses((status = 201, body = RefundResponse)))]
+async fn refund(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    merchant: Authorized<Refund>,
+    IdempotencyKey(key): IdempotencyKey,
+    AppJson(request): AppJson<RefundRequest>,
+) -> ApiResult<Response> {
+    let amount = request.amount.to_money("amount", state.config.max_amount)?;
+    let original_tx_no = validate::text("original_tx_no", &request.original_tx_no, 40)?.to_ascii_uppercase();
+    let reason = validate::optional_text("reason", request.reason.as_deref(), 500)?;
+    super::validate_tag(request.tag.as_ref())?;
+    let tag = request.tag.as_ref().filter(|t| !t.is_null());
+    let print = fingerprint(
+        "refund",
+        &serde_json::json!({ "original_tx_no": original_tx_no, "amount": amount, "reason": reason, "tag": tag }),
+    );
+    let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
+    let args =
+        RefundArgs { operator: merchant.operator.as_deref(), original_tx_no: &original_tx_no, amount, reason, tag };
+    let outcome = money_ops::refund_payment::<RefundResponse>(&state.db, scope, args).await;
+    if let Ok(money_ops::Idempotent { result: Ok(refunded), replayed: false }) = &outcome {
+        crate::card_cache::invalidate(&state, &refunded.affected_members).await;
+    }
+    respond::idempotent(&state, "refund_payment", outcome, StatusCode::CREATED)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TopupRequest {
+    pub card_no: String,
+    pub amount: AmountInput,
+}
+
+/// Top up a standard card at the counter (cash), credited at once.
+#[utoipa::path(post, path = "/merchant/recharge", tag = "merchant", security(("bearer" = [])),
+    request_body = TopupRequest,
+    params(("Idempotency-Key" = String, Header, description = "Reuse it when retrying this request")),
+    responses((status = 201, body = RechargeResponse)))]
+async fn topup(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    merchant: Authorized<MerchantRecharge>,
+    IdempotencyKey(key): IdempotencyKey,
+    AppJson(request): AppJson<TopupRequest>,
+) -> ApiResult<Response> {
+    let amount = request.amount.to_money("amount", state.config.max_amount)?;
+    let card_no = validate::text("card_no", &request.card_no, 40)?.to_ascii_uppercase();
+    let print = fingerprint("merchant_recharge", &serde_json::json!({ "card_no": card_no, "amount": amount }));
+    let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
+    let outcome =
+        money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, merchant.operator.as_deref(), &card_no, amount)
+            .await;
+    if let Ok(money_ops::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
+        crate::card_cache::invalidate(&state, &credited.affected_members).await;
+    }
+    respond::idempotent(&state, "merchant_topup", outcome, StatusCode::CREATED)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ValidateQrRequest {
+    pub qr_plain: String,
+}
+
+/// What a merchant may see of a QR's card before charging; never the balance.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ValidatedQr {
+    pub card_no: String,
+    pub card_type: CardType,
+    pub level: i32,
+    pub status: CardStatus,
+    /// When the token expires.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Check a QR token without charging it.
+#[utoipa::path(post, path = "/merchant/qr/validate", tag = "merchant", security(("bearer" = [])),
+    request_body = ValidateQrRequest,
+    responses((status = 200, body = ValidatedQr),
+              (status = 409, description = "QR_EXPIRED_OR_INVALID or MERCHANT_NOT_ACTIVE", body = crate::error::ErrorEnvelope)))]
+async fn validate_qr(
+    State(state): State<AppState>,
+    merchant: Authorized<ValidateQr>,
+    AppJson(request): AppJson<ValidateQrRequest>,
+) -> ApiResult<AppJson<ValidatedQr>> {
+    let token_hash = qr_hash(qr_text(&request.qr_plain)?);
+    let validated = respond::rpc(
+        &state,
+        "validate_qr_token",
+        money_ops::validate_qr_token(&state.db, merchant.id, &token_hash).await,
+    )?;
+    Ok(AppJson(validated))
+}

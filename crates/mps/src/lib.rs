@@ -1,0 +1,32 @@
+//! MPS, the member payment system: the library behind the `mps` binary.
+
+/// Passwords, tokens, sessions and permissions.
+pub mod auth;
+/// Redis-backed caches and limits with per-process fallbacks.
+pub mod cache;
+/// The cached card list of each member.
+pub mod card_cache;
+/// Typed configuration from the environment.
+pub mod config;
+/// PostgreSQL pool, migrations and wrappers of the SQL functions.
+pub mod db;
+/// Shared shapes: statuses and views of members, merchants, cards and transactions.
+pub mod domain;
+/// The API error type and envelope.
+pub mod error;
+/// Routes, handlers, extractors and middleware.
+pub mod http;
+/// Rate limits, shared through Redis where they must be.
+pub mod limits;
+/// Prometheus metrics.
+pub mod metrics;
+/// Exact money and discount types.
+pub mod money;
+/// Start-up, serving and graceful shutdown.
+pub mod server;
+/// Shared handler state.
+pub mod state;
+/// Logging set-up.
+pub mod telemetry;
+
+pub use http::build_app;

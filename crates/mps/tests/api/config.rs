@@ -1,0 +1,143 @@
+//! Configuration: defaults, and every way a bad value stops start-up naming its variable.
+
+use std::collections::HashMap;
+
+use mps::config::{AppEnv, Config, LogFormat};
+
+fn load(vars: &[(&str, &str)]) -> Result<Config, mps::config::ConfigError> {
+    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    Config::from_lookup(|k| vars.get(k).cloned())
+}
+
+#[track_caller]
+fn assert_refused(vars: &[(&str, &str)], variable: &str) {
+    match load(vars) {
+        Ok(_) => panic!("configuration {vars:?} should be refused"),
+        Err(e) => {
+            assert_eq!(e.variable, variable, "the error names the variable: {e}");
+            assert!(e.to_string().contains(variable), "the message names the variable: {e}");
+        }
+    }
+}
+
+const STRONG: &str = "k3J9s8Qw2Lm4Zx7Vb6Nc1Rt5Yu0Pa9Sd8Fg7Hj6";
+
+#[test]
+fn an_empty_environment_gives_the_documented_defaults() {
+    let config = load(&[]).expect("defaults are valid");
+    assert_eq!(config.app_env, AppEnv::Development);
+    assert_eq!(config.database_url.expose(), "postgres://postgres@127.0.0.1:5432/mps");
+    assert_eq!(config.db_max_connections, 20);
+    assert_eq!(config.redis_url.as_ref().map(|s| s.expose()), Some("redis://127.0.0.1:6379"));
+    assert!(config.jwt_secret_generated, "development generates a secret when none is set");
+    assert!(config.jwt_secret.expose().len() >= 32);
+    assert_eq!(config.jwt_expire_hours, 24);
+    assert_eq!(config.listen_addr().to_string(), "0.0.0.0:8000");
+    assert_eq!((config.rate_limit_requests, config.rate_limit_window.as_secs()), (600, 60));
+    assert_eq!((config.login_rate_limit, config.login_ip_rate_limit), (5, 30));
+    assert_eq!((config.qr_ttl_default, config.qr_ttl_min, config.qr_ttl_max), (900, 60, 3600));
+    assert_eq!(config.max_amount.to_string(), "50000.00");
+    assert_eq!(config.business_timezone, chrono_tz::UTC);
+    assert_eq!(config.settlement_margin_seconds, 60);
+    assert!(config.payment_webhook_secret.is_none());
+    assert!(config.migrate_on_start && config.metrics_enabled);
+    assert_eq!((config.log_level.as_str(), config.log_format), ("info", LogFormat::Json));
+}
+
+#[test]
+fn secrets_never_print_in_debug_output() {
+    let config = load(&[("JWT_SECRET", STRONG), ("PAYMENT_WEBHOOK_SECRET", STRONG)]).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(STRONG), "Debug output leaks a secret: {debug}");
+}
+
+#[test]
+fn an_empty_redis_url_runs_without_redis() {
+    assert!(load(&[("REDIS_URL", "")]).unwrap().redis_url.is_none());
+}
+
+#[test]
+fn production_refuses_missing_short_and_placeholder_jwt_secrets() {
+    assert_refused(&[("APP_ENV", "production")], "JWT_SECRET");
+    assert_refused(&[("APP_ENV", "production"), ("JWT_SECRET", "short-secret")], "JWT_SECRET");
+    assert_refused(
+        &[("APP_ENV", "production"), ("JWT_SECRET", "change-me-change-me-change-me-change-me")],
+        "JWT_SECRET",
+    );
+    assert_refused(&[("APP_ENV", "production"), ("JWT_SECRET", &"a".repeat(40))], "JWT_SECRET");
+    assert_refused(
+        &[("APP_ENV", "production"), ("JWT_SECRET", STRONG), ("JWT_SECRET_PREVIOUS", "old")],
+        "JWT_SECRET_PREVIOUS",
+    );
+    let config = load(&[("APP_ENV", "production"), ("JWT_SECRET", STRONG)]).expect("a strong secret is accepted");
+    assert!(!config.jwt_secret_generated);
+}
+
+#[test]
+fn every_malformed_value_is_refused_by_name() {
+    let cases: &[(&str, &str)] = &[
+        ("APP_ENV", "staging"),
+        ("DATABASE_URL", "mysql://localhost/mps"),
+        ("DB_MAX_CONNECTIONS", "many"),
+        ("DB_MAX_CONNECTIONS", "0"),
+        ("REDIS_URL", "http://localhost"),
+        ("JWT_EXPIRE_HOURS", "-1"),
+        ("API_HOST", "localhost:80"),
+        ("API_PORT", "70000"),
+        ("CORS_ORIGINS", "shop.example"),
+        ("RATE_LIMIT_REQUESTS", "0"),
+        ("RATE_LIMIT_WINDOW", "1m"),
+        ("LOGIN_RATE_LIMIT", "five"),
+        ("LOGIN_IP_RATE_LIMIT", "-3"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("TRUSTED_PROXIES", "proxy.local"),
+        ("QR_TTL_DEFAULT", "30"),
+        ("QR_TTL_MIN", "x"),
+        ("MAX_AMOUNT", "1e5"),
+        ("MAX_AMOUNT", "100.001"),
+        ("MAX_AMOUNT", "0"),
+        ("BUSINESS_TIMEZONE", "Mars/Olympus"),
+        ("SETTLEMENT_MARGIN_SECONDS", "soon"),
+        ("PAYMENT_WEBHOOK_SECRET", "too-short"),
+        ("MIGRATE_ON_START", "maybe"),
+        ("LOG_LEVEL", "loud=="),
+        ("LOG_FORMAT", "xml"),
+        ("METRICS_ENABLED", "2"),
+    ];
+    for (variable, value) in cases {
+        assert_refused(&[(variable, value)], variable);
+    }
+    assert_refused(&[("QR_TTL_MIN", "600"), ("QR_TTL_MAX", "300")], "QR_TTL_MAX");
+}
+
+#[test]
+fn lists_and_zones_are_parsed() {
+    let config = load(&[
+        ("CORS_ORIGINS", "https://a.example, https://b.example"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+        ("BUSINESS_TIMEZONE", "Asia/Shanghai"),
+        ("MAX_AMOUNT", "100.5"),
+    ])
+    .unwrap();
+    assert_eq!(config.cors_origins, ["https://a.example", "https://b.example"]);
+    assert!(config.trusted_proxies[0].contains("10.1.2.3".parse().unwrap()));
+    assert!(!config.trusted_proxies[0].contains("11.1.2.3".parse().unwrap()));
+    assert!(config.trusted_proxies[1].contains("::1".parse().unwrap()));
+    assert_eq!(config.business_timezone, chrono_tz::Asia::Shanghai);
+    assert_eq!(config.max_amount.to_string(), "100.50");
+}
+
+#[test]
+fn prometheus_yml_sits_at_the_top_level_where_compose_and_the_guides_point() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config =
+        std::fs::read_to_string(root.join("prometheus.yml")).expect("prometheus.yml at the repository's top level");
+    assert!(config.contains("- config/alerts.yml"), "its rules stay under config/, relative to it");
+    assert!(!root.join("config/prometheus.yml").exists(), "no second copy under config/");
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).expect("docker-compose.yml");
+    assert!(
+        compose.contains("./prometheus.yml:/etc/prometheus/prometheus.yml:ro"),
+        "compose mounts the top-level file"
+    );
+    assert!(compose.contains("./config/alerts.yml:/etc/prometheus/config/alerts.yml:ro"), "and the rules beside it");
+}

@@ -1,0 +1,45 @@
+//! The integration suite: one binary, every test against real PostgreSQL and Redis, each test
+//! with its own freshly migrated database and its own Redis key prefix.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "test code: a failed step panics with its message; which of these a suite uses changes with its tests"
+)]
+
+use test_support as helpers;
+
+mod admin_cards;
+mod admin_members;
+mod admin_merchants;
+mod audit_log;
+mod auth;
+mod authz_matrix;
+mod bindings;
+mod card_status;
+mod concurrency;
+mod config;
+mod console;
+mod contract;
+mod envelope;
+mod hostile_input;
+mod idempotency;
+mod jwt;
+mod levels;
+mod limits;
+mod lock_order;
+mod login_race;
+mod migrations;
+mod ops;
+mod payments;
+use test_support::programme as programme_support;
+mod rate_limits;
+mod reads;
+mod recharges;
+mod redis_outage;
+mod refunds;
+mod reports;
+mod revocation;
+mod settlements;
+mod sql_functions;
