@@ -58,8 +58,11 @@ pub struct Options {
     pub members: usize,
     #[arg(long, default_value_t = 10)]
     pub merchants: usize,
-    /// Scenarios to run (logins always run: the others need their tokens).
-    #[arg(long, value_delimiter = ',', default_value = "payment,charge,read,pgbench")]
+    /// Scenarios to run (logins always run: the others need their tokens). `payment` runs the
+    /// pair against today's functions and, at 16 connections, against those before issue 16;
+    /// `pgbench` drives the charge (today's and before), the QR issue (both) and the reference
+    /// charge; `wal` measures WAL per payment, both ways.
+    #[arg(long, value_delimiter = ',', default_value = "payment,charge,read,pgbench,wal")]
     pub scenarios: Vec<String>,
     /// Extra server environment, `NAME=value` (e.g. DB_MAX_CONNECTIONS=32), for experiments.
     #[arg(long = "server-env", value_name = "NAME=VALUE")]
@@ -116,6 +119,12 @@ fn server_env(options: &Options, port: u16) -> anyhow::Result<BTreeMap<String, S
         env.insert(name.to_owned(), value.to_owned());
     }
     Ok(env)
+}
+
+/// The database URL with a `search_path` for every connection (libpq's `options` parameter).
+fn with_search_path(url: &str, search_path: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{}", search_path.replace(',', "%2C"))
 }
 
 fn default_server_binary() -> anyhow::Result<PathBuf> {
@@ -227,6 +236,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&options.database_url).await?;
     let float = Money::parse_text(CARD_FLOAT).map_err(|e| anyhow::anyhow!("{e}"))?;
     let dataset = seed::seed(&pool, options.members, options.merchants, float).await?;
+    pgbench::install_variants(&pool).await?;
     let postgres: String = sqlx::query_scalar("SELECT split_part(version(), ' (', 1)").fetch_one(&pool).await?;
     let machine = Machine::describe(postgres);
     let cache = mps::cache::Cache::new(&config)?;
@@ -256,6 +266,21 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     let window = |measure| Window { warmup: plan.warmup, measure };
 
     for &c in options.concurrency.iter().filter(|_| wants("payment")) {
+        if c == 16 {
+            // The A/B of issue 16: the same pair against the functions as they were, served by a
+            // second server whose connections resolve names in `bench_before` first.
+            let mut before_env = env.clone();
+            before_env.insert("API_PORT".into(), server::free_port()?.to_string());
+            before_env.insert("DATABASE_URL".into(), with_search_path(&options.database_url, "bench_before,public"));
+            let before = ServerProcess::start(&binary, &before_env, &out.join("server-before.log")).await?;
+            eprintln!("mps-bench: payment (issue QR + charge) at {c} connections, functions before issue 16");
+            let (f, figures, busy) =
+                observed(&before, load::payment(before.addr, &actors, c, window(plan.payment))).await?;
+            let ops = vec![("charge", f.charge), ("qr", f.qr), ("pair", f.pair)];
+            let note = "the pair against the functions before issue 16 (schema bench_before), same tables";
+            scenarios.push(scenario("payment_before", c, "pair", ops, Some(figures), busy, Some(note.into())));
+            drop(before);
+        }
         eprintln!("mps-bench: payment (issue QR + charge) at {c} connections");
         let (f, figures, busy) = observed(&server, load::payment(addr, &actors, c, window(plan.payment))).await?;
         let ops = vec![("charge", f.charge), ("qr", f.qr), ("pair", f.pair)];
@@ -287,27 +312,58 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     let _ = cache.delete_all_with_prefix().await;
 
     for &c in options.concurrency.iter().filter(|_| wants("pgbench")) {
-        eprintln!("mps-bench: pgbench ceiling at {c} clients");
-        let before = machine_cpu_ticks();
-        let ceiling =
-            pgbench::ceiling(&pool, &options.database_url, &dataset, c, plan.pgbench, &out.join("pgbench")).await?;
-        let busy = match (before, machine_cpu_ticks()) {
-            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64,
-            _ => 0.0,
-        };
-        let note = format!(
-            "clients / mean charge latency; {:.0} charges/s by the wall clock with the token-issuing transactions; `{}`",
-            ceiling.wall_clock_per_second, ceiling.command
-        );
-        scenarios.push(scenario(
-            "pgbench_ceiling",
-            c,
-            "charge",
-            vec![("charge", ceiling.charge)],
-            None,
-            busy,
-            Some(note),
-        ));
+        use pgbench::Workload;
+        // Before and after back to back, the reference between them, at each concurrency.
+        for workload in
+            [Workload::ChargeBefore, Workload::Charge, Workload::Reference, Workload::IssueQrBefore, Workload::IssueQr]
+        {
+            eprintln!("mps-bench: pgbench {} at {c} clients", workload.scenario());
+            let before = machine_cpu_ticks();
+            let ceiling = pgbench::ceiling(
+                &pool,
+                &options.database_url,
+                &dataset,
+                workload,
+                c,
+                plan.pgbench,
+                &out.join("pgbench"),
+            )
+            .await?;
+            let busy = match (before, machine_cpu_ticks()) {
+                (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64,
+                _ => 0.0,
+            };
+            let note = format!(
+                "clients / mean latency; {:.0}/s by the wall clock{}; `{}`",
+                ceiling.wall_clock_per_second,
+                if workload == Workload::Charge || workload == Workload::ChargeBefore {
+                    " with the token-issuing transactions"
+                } else {
+                    ""
+                },
+                ceiling.command
+            );
+            scenarios.push(scenario(
+                workload.scenario(),
+                c,
+                workload.op(),
+                vec![(workload.op(), ceiling.charge)],
+                None,
+                busy,
+                Some(note),
+            ));
+        }
+    }
+    let mut wal = BTreeMap::new();
+    if wants("wal") {
+        eprintln!("mps-bench: WAL per payment, before and after");
+        let payments = if options.quick { 100 } else { 500 }.min(dataset.members.len());
+        let (before, after) = pgbench::wal_per_payment(&pool, &dataset, payments).await?;
+        for (figures, suffix) in [(before, "_before"), (after, "")] {
+            wal.insert(format!("bytes_per_payment{suffix}"), round1(figures.bytes_per_payment()));
+            wal.insert(format!("records_per_payment{suffix}"), round1(figures.records_per_payment()));
+            wal.insert(format!("full_page_images{suffix}"), figures.fpi as f64);
+        }
     }
     pool.close().await;
 
@@ -351,6 +407,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         dataset: dataset_info,
         scenarios,
         ratios: BTreeMap::new(),
+        wal,
         targets: Vec::new(),
     };
     summary.evaluate();

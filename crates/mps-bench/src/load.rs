@@ -210,7 +210,8 @@ pub async fn payment(
 ) -> anyhow::Result<PaymentFigures> {
     let measure_from = Instant::now() + window.warmup;
     let until = measure_from + window.measure;
-    let tag = format!("pay{concurrency}");
+    // A nonce per run: the pair runs twice at 16 (before and after issue 16) on the same users.
+    let tag = format!("pay{concurrency}-{:08x}", rand::random::<u32>());
     let done = in_parallel(User::team(addr, actors, concurrency), |mut user| {
         let (actors, tag) = (actors.clone(), tag.clone());
         async move {

@@ -23,9 +23,69 @@ use uuid::Uuid;
 use crate::seed::Dataset;
 use crate::stats::{OpSummary, Recorder};
 
+/// What pgbench drives: the payment functions as they are (`public`), as they were before issue
+/// 16 (`bench_before`, see `before.sql`), or the bare reference charge (`reference.sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Charge,
+    ChargeBefore,
+    Reference,
+    IssueQr,
+    IssueQrBefore,
+}
+
+impl Workload {
+    /// The scenario name in the summary.
+    pub fn scenario(self) -> &'static str {
+        match self {
+            Workload::Charge => "pgbench_ceiling",
+            Workload::ChargeBefore => "pgbench_ceiling_before",
+            Workload::Reference => "pgbench_reference",
+            Workload::IssueQr => "pgbench_issue_qr",
+            Workload::IssueQrBefore => "pgbench_issue_qr_before",
+        }
+    }
+
+    /// The operation measured.
+    pub fn op(self) -> &'static str {
+        match self {
+            Workload::IssueQr | Workload::IssueQrBefore => "qr",
+            _ => "charge",
+        }
+    }
+
+    /// A tag unique per workload, in the Idempotency-Keys and log file names.
+    fn tag(self) -> &'static str {
+        match self {
+            Workload::Charge => "pg",
+            Workload::ChargeBefore => "pgb",
+            Workload::Reference => "ref",
+            Workload::IssueQr => "qr",
+            Workload::IssueQrBefore => "qrb",
+        }
+    }
+
+    /// Whether every `per + 1`-th transaction issues tokens (the charge scripts).
+    fn issues_between(self) -> bool {
+        matches!(self, Workload::Charge | Workload::ChargeBefore)
+    }
+
+    fn script(self) -> String {
+        match self {
+            Workload::Charge => charge_script("charge_by_qr"),
+            Workload::ChargeBefore => charge_script("bench_before.charge_by_qr"),
+            Workload::Reference => REFERENCE_SCRIPT.to_owned(),
+            Workload::IssueQr => issue_script("issue_qr_token"),
+            Workload::IssueQrBefore => issue_script("bench_before.issue_qr_token"),
+        }
+    }
+}
+
 /// `:per` cards per client; `k` counts them, `r` the rounds. `k` starts at `:per`, so every
 /// client first issues its tokens.
-const SCRIPT: &str = "\\set k :k + 1
+fn charge_script(function: &str) -> String {
+    format!(
+        "\\set k :k + 1
 \\if :k > :per
 \\set k 0
 \\set r :r + 1
@@ -37,12 +97,39 @@ INSERT INTO qr_tokens (card_id, token_hash, member_id, issue_id, expires_at)
 SELECT card_id, sha256(convert_to(gen_random_uuid()::text, 'UTF8')), member_id, id, expires_at FROM issued;
 \\else
 \\set cents 100 + (:r * 131 + :k * 37) % 900
-SELECT charge_by_qr(c.merchant_id, NULL, 'pg' || :clients || '-' || :client_id || '-' || :r || '-' || :k,
+SELECT {function}(c.merchant_id, NULL, :tag || :clients || '-' || :client_id || '-' || :r || '-' || :k,
                     sha256(t.token_hash), t.token_hash, (:cents / 100.0)::numeric(12, 2), NULL, NULL, 'pgbench')
 FROM bench_pg_cards c JOIN qr_tokens t USING (card_id)
 WHERE c.client = :client_id AND c.k = :k;
 \\endif
+"
+    )
+}
+
+/// One QR issue per transaction, each client round the cards it owns (the old token, if any,
+/// is superseded, as when a member asks for a new code).
+fn issue_script(function: &str) -> String {
+    format!(
+        "\\set k 1 + (:k % :per)
+SELECT {function}(c.member_id, c.card_id, sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 900, 'pgbench')
+FROM bench_pg_cards c WHERE c.client = :client_id AND c.k = :k;
+"
+    )
+}
+
+/// The reference charge, each client round the cards it owns.
+const REFERENCE_SCRIPT: &str = "\\set k 1 + (:k % :per)
+\\set cents 100 + (:k * 37) % 900
+SELECT bench_ref_charge(c.card_id, c.merchant_id, (:cents / 100.0)::numeric(12, 2))
+FROM bench_pg_cards c WHERE c.client = :client_id AND c.k = :k;
 ";
+
+/// Installs the `bench_before` schema and the reference charge in the harness' database.
+pub async fn install_variants(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::raw_sql(include_str!("before.sql")).execute(pool).await.context("installing bench_before")?;
+    sqlx::raw_sql(include_str!("reference.sql")).execute(pool).await.context("installing the reference charge")?;
+    Ok(())
+}
 
 /// Figures of the pgbench ceiling at one concurrency.
 pub struct CeilingFigures {
@@ -95,19 +182,20 @@ async fn prepare(pool: &PgPool, dataset: &Dataset, clients: usize) -> anyhow::Re
     Ok(per_client)
 }
 
-/// Charges of this run (keys `pg<clients>-…`) whose stored outcome is a success.
-async fn successful_charges(pool: &PgPool, clients: usize) -> anyhow::Result<i64> {
+/// Charges of this run (keys `<tag><clients>-…`) whose stored outcome is a success.
+async fn successful_charges(pool: &PgPool, tag: &str, clients: usize) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM idempotency_keys \
          WHERE operation = 'charge' AND key LIKE $1 AND (outcome ->> 'ok')::boolean",
     )
-    .bind(format!("pg{clients}-%"))
+    .bind(format!("{tag}{clients}-%"))
     .fetch_one(pool)
     .await?)
 }
 
 /// Charge latencies from pgbench's per-transaction logs (`client tx_no latency_us …`), which are
-/// then removed; transaction `n` of a client issues tokens when `(n − 1) mod (per + 1) = 0`.
+/// then removed; transaction `n` of a client issues tokens when `(n − 1) mod (per + 1) = 0`
+/// (`per_client` 0: every transaction counts).
 fn drain_charge_latencies(dir: &Path, prefix: &str, per_client: u64, recorder: &mut Recorder) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -118,7 +206,7 @@ fn drain_charge_latencies(dir: &Path, prefix: &str, per_client: u64, recorder: &
             let fields: Vec<u64> = line.split_whitespace().take(3).filter_map(|v| v.parse().ok()).collect();
             if let [_, n, latency_us] = fields[..]
                 && n >= 1
-                && (n - 1) % (per_client + 1) != 0
+                && (per_client == 0 || (n - 1) % (per_client + 1) != 0)
             {
                 recorder.ok(Duration::from_micros(latency_us));
             }
@@ -128,20 +216,22 @@ fn drain_charge_latencies(dir: &Path, prefix: &str, per_client: u64, recorder: &
     Ok(())
 }
 
-/// Runs pgbench at `clients` for `measure`.
+/// Runs pgbench on `workload` at `clients` for `measure`.
 pub async fn ceiling(
     pool: &PgPool,
     database_url: &str,
     dataset: &Dataset,
+    workload: Workload,
     clients: usize,
     measure: Duration,
     workdir: &Path,
 ) -> anyhow::Result<CeilingFigures> {
     std::fs::create_dir_all(workdir)?;
     let per_client = prepare(pool, dataset, clients).await?;
-    let script = workdir.join("charge.sql");
-    std::fs::write(&script, SCRIPT)?;
+    let script = workdir.join(format!("{}.sql", workload.scenario()));
+    std::fs::write(&script, workload.script())?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(clients);
+    let tag = workload.tag();
     let args = vec![
         "-n".to_owned(),
         "-M".into(),
@@ -160,12 +250,14 @@ pub async fn ceiling(
         "r=-1".into(),
         "-D".into(),
         format!("clients={clients}"),
+        "-D".into(),
+        format!("tag={tag}"),
         "-f".into(),
         script.display().to_string(),
         "-l".into(),
     ];
     let command = format!("pgbench {} <DATABASE_URL>", args.join(" "));
-    let prefix = format!("pg{clients}");
+    let prefix = format!("{tag}{clients}");
     let output = Command::new("pgbench")
         .args(&args)
         .arg(format!("--log-prefix={}", workdir.join(&prefix).display()))
@@ -180,12 +272,18 @@ pub async fn ceiling(
         );
     }
     let mut recorder = Recorder::default();
-    drain_charge_latencies(workdir, &prefix, per_client as u64, &mut recorder)?;
-    let charges = recorder.count();
-    let ok = usize::try_from(successful_charges(pool, clients).await?).unwrap_or(0);
-    for _ in ok..charges {
-        recorder.error("charge_by_qr outcome not ok");
-    }
+    let skip_every = if workload.issues_between() { per_client as u64 } else { 0 };
+    drain_charge_latencies(workdir, &prefix, skip_every, &mut recorder)?;
+    let done = recorder.count();
+    let ok = if workload.issues_between() {
+        let ok = usize::try_from(successful_charges(pool, tag, clients).await?).unwrap_or(0);
+        for _ in ok..done {
+            recorder.error("charge_by_qr outcome not ok");
+        }
+        ok
+    } else {
+        done
+    };
     let wall_clock_per_second = ok as f64 / measure.as_secs_f64();
     let summary = recorder.summary(measure);
     // Little's law: with every client charging, the rate is clients / mean charge latency.
@@ -195,6 +293,89 @@ pub async fn ceiling(
         wall_clock_per_second: crate::stats::round1(wall_clock_per_second),
         command,
     })
+}
+
+/// WAL written per payment (QR issue + charge), measured by `EXPLAIN (ANALYZE, WAL)` of each
+/// call on one connection: this backend's own WAL, whatever else the cluster writes meanwhile
+/// (commit records, a few dozen bytes each, are not counted). Returns (before, after): the
+/// functions before issue 16 and today's, measured payment by payment in turn on the same cards
+/// after a checkpoint and a warm-up pass, so full-page images fall on both alike.
+pub async fn wal_per_payment(
+    pool: &PgPool,
+    dataset: &Dataset,
+    payments: usize,
+) -> anyhow::Result<(WalFigures, WalFigures)> {
+    let statements = |schema: &str| {
+        (
+            format!(
+                "EXPLAIN (ANALYZE, WAL, FORMAT JSON) \
+                 SELECT {schema}issue_qr_token($1, $2, sha256($3::bytea), 900, 'wal')"
+            ),
+            format!(
+                "EXPLAIN (ANALYZE, WAL, FORMAT JSON) SELECT {schema}charge_by_qr($1, NULL, $2, sha256($3::bytea), \
+                 sha256($3::bytea), 1.50, NULL, NULL, 'wal')"
+            ),
+        )
+    };
+    let variants = [statements("bench_before."), statements("")];
+    let mut conn = pool.acquire().await?;
+    let mut totals = [WalFigures::default(), WalFigures::default()];
+    sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
+    for pass in 0..2 {
+        for (n, member) in dataset.members.iter().take(payments).enumerate() {
+            let merchant = dataset.merchants[n % dataset.merchants.len()].id;
+            for (v, (issue, charge)) in variants.iter().enumerate() {
+                let plain = format!("wal-{v}-{pass}-{n}-{}", Uuid::new_v4()).into_bytes();
+                let a: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(issue.as_str()))
+                    .bind(member.id)
+                    .bind(member.card_id)
+                    .bind(&plain)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let b: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(charge.as_str()))
+                    .bind(merchant)
+                    .bind(format!("wal-{v}-{pass}-{n}-{}", Uuid::new_v4()))
+                    .bind(&plain)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if pass == 1 {
+                    totals[v].add(&a);
+                    totals[v].add(&b);
+                    totals[v].payments += 1;
+                }
+            }
+        }
+    }
+    Ok((totals[0], totals[1]))
+}
+
+/// WAL of a number of payments, from the plans' `WAL Records`, `WAL FPI` and `WAL Bytes`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WalFigures {
+    pub payments: u64,
+    pub records: u64,
+    pub fpi: u64,
+    pub bytes: u64,
+}
+
+impl WalFigures {
+    fn add(&mut self, explain: &serde_json::Value) {
+        let plan = &explain[0]["Plan"];
+        let get = |k: &str| plan[k].as_u64().unwrap_or(0);
+        self.records += get("WAL Records");
+        self.fpi += get("WAL FPI");
+        self.bytes += get("WAL Bytes");
+    }
+
+    /// Bytes per payment.
+    pub fn bytes_per_payment(&self) -> f64 {
+        self.bytes as f64 / self.payments.max(1) as f64
+    }
+
+    /// Records per payment.
+    pub fn records_per_payment(&self) -> f64 {
+        self.records as f64 / self.payments.max(1) as f64
+    }
 }
 
 #[cfg(test)]

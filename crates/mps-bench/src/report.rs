@@ -24,7 +24,8 @@ pub struct ProcessFigures {
 /// One scenario at one concurrency.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scenario {
-    /// `login`, `payment`, `charge_only`, `cached_read` or `pgbench_ceiling`.
+    /// `login`, `payment`, `payment_before`, `charge_only`, `cached_read`, `pgbench_ceiling`,
+    /// `pgbench_ceiling_before`, `pgbench_reference`, `pgbench_issue_qr` or `pgbench_issue_qr_before`.
     pub name: String,
     pub concurrency: usize,
     /// The operation the scenario is about (`charge`, `read`, `login`); others are extra.
@@ -67,8 +68,11 @@ pub struct Summary {
     pub conditions: Vec<String>,
     pub dataset: BTreeMap<String, String>,
     pub scenarios: Vec<Scenario>,
-    /// HTTP charge throughput over the pgbench ceiling, per concurrency.
+    /// HTTP charge throughput over the pgbench ceiling, per concurrency; the issue-16 A/B ratios
+    /// (after / before, after / reference).
     pub ratios: BTreeMap<String, f64>,
+    /// WAL per payment (QR issue + charge), today's functions and the ones before issue 16.
+    pub wal: BTreeMap<String, f64>,
     pub targets: Vec<Target>,
 }
 
@@ -90,7 +94,67 @@ impl Summary {
                 }
             }
         }
+        // Issue 16: the payment functions against their predecessors and the bare reference.
+        for c in self.scenarios.iter().map(|s| s.concurrency).collect::<std::collections::BTreeSet<_>>() {
+            let pairs = [
+                ("charge_after_over_before", "pgbench_ceiling", "pgbench_ceiling_before"),
+                ("charge_over_reference", "pgbench_ceiling", "pgbench_reference"),
+                ("charge_before_over_reference", "pgbench_ceiling_before", "pgbench_reference"),
+                ("issue_qr_after_over_before", "pgbench_issue_qr", "pgbench_issue_qr_before"),
+                ("issue_qr_over_reference", "pgbench_issue_qr", "pgbench_reference"),
+                ("payment_pairs_after_over_before", "payment", "payment_before"),
+            ];
+            for (name, a, b) in pairs {
+                if let (Some(a), Some(b)) = (rate(self.find(a, c)), rate(self.find(b, c)).filter(|r| *r > 0.0)) {
+                    self.ratios.insert(format!("{name}_{c}"), round3(a / b));
+                }
+            }
+        }
         let mut targets = Vec::new();
+        for c in [16, 64] {
+            if let Some(ratio) = self.ratios.get(&format!("charge_after_over_before_{c}")) {
+                targets.push(Target {
+                    name: format!("charge_by_qr pgbench ceiling, after / before, {c} clients"),
+                    goal: "≥ 2".into(),
+                    value: format!("{ratio:.2}"),
+                    met: *ratio >= 2.0,
+                });
+            }
+            if let Some(ratio) = self.ratios.get(&format!("charge_over_reference_{c}")) {
+                targets.push(Target {
+                    name: format!("charge_by_qr pgbench ceiling / reference charge, {c} clients"),
+                    goal: "≥ 0.4".into(),
+                    value: format!("{ratio:.2}"),
+                    met: *ratio >= 0.4,
+                });
+            }
+        }
+        if let Some(ratio) = self.ratios.get("payment_pairs_after_over_before_16") {
+            targets.push(Target {
+                name: "payment pairs/s over HTTP, after / before, 16 connections".into(),
+                goal: "≥ 2".into(),
+                value: format!("{ratio:.2}"),
+                met: *ratio >= 2.0,
+            });
+        }
+        if let Some(pair) = self.find("payment", 16).and_then(|s| s.operations.get("pair")) {
+            targets.push(Target {
+                name: "payment pair (QR + charge) p99 at 16 connections".into(),
+                goal: "< 25 ms".into(),
+                value: format!("{:.1} ms", pair.p99_ms),
+                met: pair.p99_ms < 25.0,
+            });
+        }
+        if let (Some(after), Some(before)) =
+            (self.wal.get("bytes_per_payment"), self.wal.get("bytes_per_payment_before"))
+        {
+            targets.push(Target {
+                name: "WAL bytes per payment (QR issue + charge), after / before".into(),
+                goal: "≤ 0.5".into(),
+                value: format!("{after:.0} / {before:.0} = {:.2}", after / before.max(1.0)),
+                met: *after <= 0.5 * before,
+            });
+        }
         if let Some(ratio) = self.ratios.get("charge_only_64_over_ceiling") {
             targets.push(Target {
                 name: "HTTP charge throughput / pgbench ceiling, 64 connections".into(),
@@ -198,6 +262,10 @@ impl Summary {
         if !self.ratios.is_empty() {
             let ratios: Vec<String> = self.ratios.iter().map(|(k, v)| format!("{k} = {v:.2}")).collect();
             let _ = writeln!(md, "\nRatios: {}.", ratios.join(", "));
+        }
+        if !self.wal.is_empty() {
+            let wal: Vec<String> = self.wal.iter().map(|(k, v)| format!("{k} = {v:.1}")).collect();
+            let _ = writeln!(md, "\nWAL per payment (QR issue + charge, this backend's own WAL): {}.", wal.join(", "));
         }
         let _ = writeln!(md, "\n| target | goal | this run | met |\n|---|---|---|---|");
         for t in &self.targets {

@@ -201,4 +201,9 @@ pub struct TransactionView {
     /// For payments: how much has been refunded so far.
     pub refunded_total: Option<Money>,
     pub created_at: DateTime<Utc>,
+    /// The card's balance right after this movement, written with the transaction: on payments,
+    /// refunds and completed recharges (null on a recharge order until it is confirmed, and on
+    /// transactions recorded before this figure was kept).
+    #[serde(default)]
+    pub balance_after: Option<Money>,
 }

@@ -34,6 +34,42 @@ BEGIN
                           HINT = coalesce(p_details::text, '');
 END $$;
 
+-- Advisory lock classes (the first key of the two-key form), so callers never collide.
+--   1: idempotency records (actor, operation, key)
+--   2: a merchant's external order ids
+CREATE OR REPLACE FUNCTION idempotency_lock(p_actor_id uuid, p_operation text, p_key text, p_fingerprint bytea)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_fingerprint bytea;
+    v_outcome jsonb;
+BEGIN
+    PERFORM pg_advisory_xact_lock(1, hashtext(p_actor_id::text || '/' || p_operation || '/' || p_key));
+    SELECT fingerprint, outcome INTO v_fingerprint, v_outcome FROM idempotency_keys
+    WHERE actor_id = p_actor_id AND operation = p_operation AND key = p_key;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_fingerprint <> p_fingerprint THEN
+        PERFORM raise_business_error('IDEMPOTENCY_KEY_REUSED',
+            'This Idempotency-Key was already used with a different request; use a new key.');
+    END IF;
+    RETURN v_outcome || '{"replayed": true}';
+END $$;
+
+CREATE OR REPLACE FUNCTION idempotency_store(p_actor_id uuid, p_operation text, p_key text, p_fingerprint bytea,
+                                             p_outcome jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    INSERT INTO idempotency_keys (actor_id, operation, key, fingerprint, outcome)
+    VALUES (p_actor_id, p_operation, p_key, p_fingerprint, p_outcome);
+    RETURN p_outcome || '{"replayed": false}';
+END $$;
+
 -- Idempotency: claims (actor, operation, key) for this transaction, or returns the stored outcome
 -- of an earlier execution (raising IDEMPOTENCY_KEY_REUSED when the request differs).
 CREATE OR REPLACE FUNCTION idempotency_begin(p_actor_id uuid, p_operation text, p_key text, p_fingerprint bytea) RETURNS jsonb

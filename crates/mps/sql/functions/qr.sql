@@ -16,7 +16,8 @@
 -- failure still happen, the server retries the whole call a bounded number of times and then
 -- answers 503 UNAVAILABLE (crates/mps/src/db/mod.rs), never 500.
 
--- Issues a QR token for a card the member owns; the previous live token of the card dies.
+-- Issues a QR token for a card the member owns; the previous live token of the card dies; the
+-- card locked before its token (the lock order: head of this file). Its audit row written directly.
 CREATE OR REPLACE FUNCTION issue_qr_token(p_member_id uuid, p_card_id uuid, p_token_hash bytea, p_ttl_seconds int,
                                           p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
@@ -28,7 +29,9 @@ DECLARE
     v_issue bigint;
     v_expires timestamptz := now() + make_interval(secs => p_ttl_seconds);
 BEGIN
-    PERFORM require_member_active(p_member_id);
+    IF NOT EXISTS (SELECT 1 FROM members WHERE id = p_member_id AND status = 'active') THEN
+        PERFORM raise_business_error('MEMBER_NOT_ACTIVE', 'The card holder''s account is not active.');
+    END IF;
     v_card := qr_card_for_update(p_member_id, p_card_id);
     PERFORM require_card_usable(v_card);
 
@@ -40,9 +43,10 @@ BEGIN
     RETURNING id INTO v_issue;
     INSERT INTO qr_tokens (card_id, token_hash, member_id, issue_id, expires_at)
     VALUES (p_card_id, p_token_hash, p_member_id, v_issue, v_expires);
-    PERFORM audit(p_member_id, 'member', 'QR_ISSUE', 'card', p_card_id::text,
-                  jsonb_build_object('card_no', v_card.card_no, 'ttl_seconds', p_ttl_seconds,
-                                     'superseded', v_old_issue IS NOT NULL), p_request_id);
+    INSERT INTO audit_events (actor_id, actor_role, action, object_type, object_id, context, request_id)
+    VALUES (p_member_id, 'member', 'QR_ISSUE', 'card', p_card_id::text,
+            jsonb_build_object('card_no', v_card.card_no, 'ttl_seconds', p_ttl_seconds,
+                               'superseded', v_old_issue IS NOT NULL), p_request_id);
     RETURN jsonb_build_object(
         'expires_at', v_expires,
         'ttl_seconds', p_ttl_seconds,

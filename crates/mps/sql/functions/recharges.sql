@@ -18,8 +18,9 @@ BEGIN
     END IF;
 END $$;
 
--- Credits a card at once with a completed recharge transaction. `p_audit` is false only when the
--- credit is part of a larger mutation that writes its own single audit event (a voucher's issue).
+-- Credits a card at once with a completed recharge transaction: one UPDATE of the card, whose
+-- resulting balance the transaction row records. `p_audit` is false only when the credit is part
+-- of a larger mutation that writes its own single audit event (a voucher's issue).
 CREATE OR REPLACE FUNCTION credit_card(p_card cards, p_amount numeric, p_method payment_method, p_merchant_id uuid,
                                        p_operator text, p_idempotency_key text, p_reason text, p_actor_id uuid,
                                        p_actor_role actor_role, p_request_id text, p_audit boolean DEFAULT true)
@@ -28,23 +29,28 @@ LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    v_tx_id uuid;
+    v_balance numeric(12, 2);
+    v_tx transactions;
 BEGIN
+    UPDATE cards SET balance = balance + p_amount, updated_at = now() WHERE id = p_card.id
+    RETURNING balance INTO v_balance;
     INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, operator, raw_amount, final_amount, status,
-                              payment_method, idempotency_key, reason, tag, actor_id, actor_role)
+                              payment_method, idempotency_key, reason, tag, actor_id, actor_role, balance_after)
     VALUES (next_tx_no('recharge'), 'recharge', p_card.id, p_merchant_id, p_operator, p_amount, p_amount,
             'completed', p_method, p_idempotency_key, p_reason,
             CASE WHEN p_operator IS NULL THEN NULL ELSE jsonb_build_object('operator', p_operator) END,
-            p_actor_id, p_actor_role)
-    RETURNING id INTO v_tx_id;
-    UPDATE cards SET balance = balance + p_amount, updated_at = now() WHERE id = p_card.id;
+            p_actor_id, p_actor_role, v_balance)
+    RETURNING * INTO v_tx;
     IF p_audit THEN
-        PERFORM audit(p_actor_id, p_actor_role, 'RECHARGE', 'transaction', v_tx_id::text,
-                      jsonb_build_object('card_no', p_card.card_no, 'amount', p_amount::text,
-                                         'payment_method', p_method, 'reason', p_reason), p_request_id);
+        INSERT INTO audit_events (actor_id, actor_role, action, object_type, object_id, context, request_id)
+        VALUES (p_actor_id, p_actor_role, 'RECHARGE', 'transaction', v_tx.id::text,
+                jsonb_build_object('card_no', p_card.card_no, 'amount', p_amount::text,
+                                   'payment_method', p_method, 'reason', p_reason), p_request_id);
     END IF;
-    RETURN jsonb_build_object('transaction', transaction_json(v_tx_id),
-                              'affected_members', card_member_ids(p_card.id));
+    RETURN jsonb_build_object(
+        'transaction', tx_json(v_tx, p_card.card_no,
+                               (SELECT code FROM merchants WHERE id = p_merchant_id), NULL),
+        'affected_members', card_member_ids(p_card.id));
 END $$;
 
 CREATE OR REPLACE FUNCTION create_recharge_order_effect(p_member_id uuid, p_idempotency_key text, p_card_id uuid,
@@ -98,11 +104,8 @@ BEGIN
     RETURN idempotency_finish(p_member_id, 'member_recharge', p_idempotency_key, v_outcome);
 END $$;
 
--- The payment channel's confirmation of a recharge order. Idempotent per order: once it is
--- completed or failed, later deliveries change nothing. Amount mismatches and closed cards fail
--- the order (the channel gets 200 and stops retrying); a frozen card is still credited, and so is
--- the card of a member suspended after ordering (the money was received): its RECHARGE event says
--- `member_status`, so the audit shows the credit went to a suspended member.
+-- The payment channel's confirmation of a recharge order (SPEC §2 "Recharge webhook"); the credited
+-- card's resulting balance is written into the order by the statement that completes it.
 CREATE OR REPLACE FUNCTION confirm_recharge(p_tx_no text, p_succeeded boolean, p_amount numeric, p_channel_ref text,
                                             p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
@@ -113,6 +116,7 @@ DECLARE
     v_card cards;
     v_reject text;
     v_member_status member_status;
+    v_balance numeric(12, 2);
 BEGIN
     SELECT * INTO v_order FROM transactions
     WHERE tx_no = p_tx_no AND tx_type = 'recharge' AND payment_method IN ('wechat', 'alipay', 'bank')
@@ -139,8 +143,11 @@ BEGIN
                                   'affected_members', card_member_ids(v_card.id));
     END IF;
     SELECT status INTO v_member_status FROM members WHERE id = v_order.actor_id;
-    UPDATE transactions SET status = 'completed', channel_ref = p_channel_ref, updated_at = now() WHERE id = v_order.id;
-    UPDATE cards SET balance = balance + v_order.raw_amount, updated_at = now() WHERE id = v_card.id;
+    UPDATE cards SET balance = balance + v_order.raw_amount, updated_at = now() WHERE id = v_card.id
+    RETURNING balance INTO v_balance;
+    UPDATE transactions SET status = 'completed', channel_ref = p_channel_ref, balance_after = v_balance,
+                            updated_at = now()
+    WHERE id = v_order.id;
     PERFORM audit(NULL, 'system', 'RECHARGE', 'transaction', v_order.id::text,
                   jsonb_build_object('tx_no', p_tx_no, 'amount', v_order.raw_amount::text, 'channel_ref', p_channel_ref,
                                      'member_id', v_order.actor_id, 'member_status', v_member_status),
@@ -149,95 +156,106 @@ BEGIN
                               'affected_members', card_member_ids(v_card.id));
 END $$;
 
-CREATE OR REPLACE FUNCTION merchant_topup_effect(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_card_no text,
-                                                 p_amount numeric, p_request_id text) RETURNS jsonb
-LANGUAGE plpgsql
+-- Why a card takes no recharge now, as an error outcome, or NULL (require_rechargeable's rules).
+CREATE OR REPLACE FUNCTION card_not_rechargeable_error(p_card cards, p_allow_frozen boolean, p_request_id text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
 SET search_path = public, pg_temp
 AS $$
-DECLARE
-    v_card cards;
 BEGIN
-    PERFORM require_merchant_active(p_merchant_id);
-    SELECT * INTO v_card FROM cards WHERE card_no = upper(p_card_no) FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM raise_business_error('CARD_NOT_FOUND', 'No card has this number.');
+    IF p_card.card_type <> 'standard' THEN
+        RETURN error_outcome('CARD_TYPE_NOT_RECHARGEABLE',
+            'Only standard cards can be recharged; a ' || p_card.card_type || ' card cannot.', NULL, p_request_id);
+    ELSIF p_card.status = 'closed' THEN
+        RETURN error_outcome('CARD_CLOSED', 'The card is closed.', NULL, p_request_id);
+    ELSIF NOT p_allow_frozen THEN
+        RETURN card_unusable_error(p_card, p_request_id);
     END IF;
-    PERFORM require_rechargeable(v_card, false);
-    PERFORM require_member_active(card_owner_id(v_card.id));
-    RETURN credit_card(v_card, p_amount, 'cash', p_merchant_id, p_operator, p_idempotency_key, NULL,
-                       p_merchant_id, 'merchant', p_request_id);
+    RETURN NULL;
 END $$;
 
--- A cash top-up at a merchant's counter, credited at once.
-CREATE OR REPLACE FUNCTION merchant_topup(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea,
-                                          p_card_no text, p_amount numeric, p_request_id text) RETURNS jsonb
+-- MEMBER_NOT_ACTIVE as an error outcome when the card's owner is not active, or NULL.
+CREATE OR REPLACE FUNCTION owner_not_active_error(p_card_id uuid, p_request_id text) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM members WHERE id = card_owner_id(p_card_id) AND status = 'active') THEN
+        RETURN error_outcome('MEMBER_NOT_ACTIVE', 'The card holder''s account is not active.', NULL, p_request_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- A cash top-up at a merchant's counter, credited at once, idempotently per (merchant, key).
+CREATE OR REPLACE FUNCTION merchant_topup(p_merchant_id uuid, p_operator text, p_idempotency_key text,
+                                          p_fingerprint bytea, p_card_no text, p_amount numeric, p_request_id text)
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
 DECLARE
     v_outcome jsonb;
-    v_hint text;
-    v_detail text;
+    v_status merchant_status;
+    v_card cards;
 BEGIN
-    v_outcome := idempotency_begin(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint);
+    v_outcome := idempotency_lock(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint);
     IF v_outcome IS NOT NULL THEN
         RETURN v_outcome;
     END IF;
+    <<decide>>
     BEGIN
-        v_outcome := ok_outcome(merchant_topup_effect(p_merchant_id, p_operator, p_idempotency_key, p_card_no,
-                                                      p_amount, p_request_id),
-                                p_request_id);
-    EXCEPTION WHEN raise_exception THEN
-        GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        v_outcome := error_outcome(SQLERRM, v_detail, v_hint, p_request_id);
+        SELECT status INTO v_status FROM merchants WHERE id = p_merchant_id;
+        IF NOT FOUND THEN
+            v_outcome := error_outcome('MERCHANT_NOT_FOUND', 'The merchant does not exist.', NULL, p_request_id);
+            EXIT decide;
+        ELSIF v_status <> 'active' THEN
+            v_outcome := error_outcome('MERCHANT_NOT_ACTIVE', 'The merchant is suspended.', NULL, p_request_id);
+            EXIT decide;
+        END IF;
+        SELECT * INTO v_card FROM cards WHERE card_no = upper(p_card_no) FOR UPDATE;
+        IF NOT FOUND THEN
+            v_outcome := error_outcome('CARD_NOT_FOUND', 'No card has this number.', NULL, p_request_id);
+            EXIT decide;
+        END IF;
+        v_outcome := coalesce(card_not_rechargeable_error(v_card, false, p_request_id),
+                              owner_not_active_error(v_card.id, p_request_id));
     END;
-    RETURN idempotency_finish(p_merchant_id, 'merchant_recharge', p_idempotency_key, v_outcome);
+    IF v_outcome IS NULL THEN
+        v_outcome := ok_outcome(credit_card(v_card, p_amount, 'cash', p_merchant_id, p_operator, p_idempotency_key,
+                                            NULL, p_merchant_id, 'merchant', p_request_id), p_request_id);
+    END IF;
+    RETURN idempotency_store(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint, v_outcome);
 END $$;
 
--- An admin's direct credit: suspension blocks a member's recharges, this one included.
-CREATE OR REPLACE FUNCTION admin_credit_card_effect(p_admin_id uuid, p_idempotency_key text, p_card_id uuid,
-                                                    p_amount numeric, p_reason text, p_request_id text) RETURNS jsonb
+-- An admin's direct credit (payment method `manual`), idempotently per (admin, key). Admins may
+-- credit a frozen or lost card (e.g. a goodwill credit), never a closed one; suspension blocks a
+-- member's recharges, this one included.
+CREATE OR REPLACE FUNCTION admin_credit_card(p_admin_id uuid, p_idempotency_key text, p_fingerprint bytea,
+                                             p_card_id uuid, p_amount numeric, p_reason text, p_request_id text)
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
 DECLARE
+    v_outcome jsonb;
     v_card cards;
 BEGIN
+    v_outcome := idempotency_lock(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint);
+    IF v_outcome IS NOT NULL THEN
+        RETURN v_outcome;
+    END IF;
     SELECT * INTO v_card FROM cards WHERE id = p_card_id FOR UPDATE;
     IF NOT FOUND THEN
-        PERFORM raise_business_error('CARD_NOT_FOUND', 'No card has this id.');
+        v_outcome := error_outcome('CARD_NOT_FOUND', 'No card has this id.', NULL, p_request_id);
+    ELSE
+        v_outcome := coalesce(card_not_rechargeable_error(v_card, true, p_request_id),
+                              owner_not_active_error(v_card.id, p_request_id));
     END IF;
-    -- Admins may credit a frozen or lost card (e.g. a goodwill credit); never a closed one.
-    PERFORM require_rechargeable(v_card, true);
-    PERFORM require_member_active(card_owner_id(v_card.id));
-    RETURN credit_card(v_card, p_amount, 'manual', NULL, NULL, p_idempotency_key, p_reason,
-                       p_admin_id, 'admin', p_request_id);
-END $$;
-
--- An admin's direct credit (payment method `manual`).
-CREATE OR REPLACE FUNCTION admin_credit_card(p_admin_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
-                                             p_amount numeric, p_reason text, p_request_id text) RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-AS $$
-DECLARE
-    v_outcome jsonb;
-    v_hint text;
-    v_detail text;
-BEGIN
-    v_outcome := idempotency_begin(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint);
-    IF v_outcome IS NOT NULL THEN
-        RETURN v_outcome;
+    IF v_outcome IS NULL THEN
+        v_outcome := ok_outcome(credit_card(v_card, p_amount, 'manual', NULL, NULL, p_idempotency_key, p_reason,
+                                            p_admin_id, 'admin', p_request_id), p_request_id);
     END IF;
-    BEGIN
-        v_outcome := ok_outcome(admin_credit_card_effect(p_admin_id, p_idempotency_key, p_card_id, p_amount,
-                                                         p_reason, p_request_id),
-                                p_request_id);
-    EXCEPTION WHEN raise_exception THEN
-        GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        v_outcome := error_outcome(SQLERRM, v_detail, v_hint, p_request_id);
-    END;
-    RETURN idempotency_finish(p_admin_id, 'admin_recharge', p_idempotency_key, v_outcome);
+    RETURN idempotency_store(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint, v_outcome);
 END $$;
 
 -- An admin's points adjustment, with a ledger row and the level recomputed.

@@ -280,3 +280,60 @@ async fn the_best_corporate_discount_applies_and_a_payment_rounding_to_zero_is_r
         .unwrap();
     shop.charge(&ana.qr(&member.card_id).await, "0.01").await.assert_error(422, "INVALID_AMOUNT");
 }
+
+#[tokio::test]
+async fn every_movement_answers_and_records_the_cards_balance_right_after_it() {
+    let (app, member, merchant) = shop("100.00").await;
+    let admin = app.admin().await;
+    let ana = app.member_client(&member).await;
+    let shop = app.merchant_client(&merchant).await;
+
+    let qr = ana.qr(&member.card_id).await;
+    let charge = shop.charge(&qr, "30.25").await;
+    assert_eq!(charge.status, 201, "{}", charge.text);
+    assert_eq!(charge.json["transaction"]["balance_after"], "69.75");
+    let tx_no = charge.json["transaction"]["tx_no"].as_str().unwrap().to_owned();
+
+    let refund = shop.refund(&tx_no, "10.00").await;
+    assert_eq!(refund.status, 201, "{}", refund.text);
+    assert_eq!(refund.json["refund"]["balance_after"], "79.75");
+
+    let topup = shop
+        .post_idempotent(
+            "/merchant/recharge",
+            &new_key(),
+            serde_json::json!({ "card_no": member.card_no, "amount": "0.25" }),
+        )
+        .await;
+    assert_eq!(topup.status, 201, "{}", topup.text);
+    assert_eq!(topup.json["transaction"]["balance_after"], "80.00");
+    let credit = admin
+        .post_idempotent(
+            &format!("/admin/cards/{}/recharge", member.card_id),
+            &new_key(),
+            serde_json::json!({ "amount": "5.00" }),
+        )
+        .await;
+    assert_eq!(credit.status, 201, "{}", credit.text);
+    assert_eq!(credit.json["transaction"]["balance_after"], "85.00");
+    assert_eq!(card_state(&app.pool, &member.card_id).await.0, "85.00");
+
+    // The same figure is stored with each row, and every card's rows chain: the previous
+    // balance after plus this movement is this balance after.
+    let broken: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ( \
+             SELECT balance_after, \
+                    lag(balance_after) OVER (ORDER BY created_at, tx_no) \
+                    + CASE WHEN tx_type = 'payment' THEN -final_amount ELSE final_amount END AS expected \
+             FROM transactions WHERE card_id = $1::uuid AND status IN ('completed', 'refunded')) s \
+         WHERE expected IS NOT NULL AND expected <> balance_after",
+    )
+    .bind(&member.card_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(broken, 0, "balance_after chains along the card's transactions");
+    let listed = ana.get("/member/transactions").await;
+    assert_eq!(listed.json["items"][0]["balance_after"], "85.00", "{}", listed.text);
+    assert_books_balance(&app.pool).await;
+}
