@@ -207,3 +207,10 @@ pub struct TransactionView {
     #[serde(default)]
     pub balance_after: Option<Money>,
 }
+
+impl TransactionView {
+    /// Its position in a transaction list (`db::transactions::TX_ORDER`).
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        (self.created_at, self.id.to_string())
+    }
+}

@@ -209,6 +209,7 @@ pub mod member_cards;
 pub mod members;
 pub mod merchants;
 pub mod money_ops;
+pub mod paging;
 pub mod phone_codes;
 pub mod reports;
 pub mod schema;

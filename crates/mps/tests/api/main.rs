@@ -34,6 +34,7 @@ mod lock_order;
 mod login_race;
 mod migrations;
 mod ops;
+mod paging;
 mod payments;
 use test_support::programme as programme_support;
 mod rate_limits;

@@ -126,23 +126,22 @@ async fn generate_settlement(
 #[into_params(parameter_in = Query)]
 pub struct SettlementQuery {
     pub status: Option<SettlementStatus>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 /// Your settlements, latest period first.
 #[utoipa::path(get, path = "/merchant/settlements", tag = "merchant", security(("bearer" = [])),
-    params(SettlementQuery),
+    params(SettlementQuery, PageParams),
     responses((status = 200, body = Page<SettlementView>)))]
 async fn list_settlements(
     State(state): State<AppState>,
     merchant: Authorized<ReadSettlements>,
     AppQuery(query): AppQuery<SettlementQuery>,
+    AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<SettlementView>>> {
-    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let paging = page.paging("merchant_settlements", &state.config)?;
     let filter = SettlementFilter { merchant_id: Some(merchant.id), status: query.status };
-    let (items, total) = settlements::list_settlements(&state.db, filter, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = settlements::list_settlements(&state.db, filter, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, SettlementView::page_key)))
 }
 
 /// One of your settlements, by id or settlement number (another merchant's is a 404).
