@@ -52,3 +52,69 @@ CREATE INDEX settlements_page_idx ON settlements (period_start, id);
 
 -- A card's live bindings, oldest first.
 CREATE INDEX card_bindings_card_page_idx ON card_bindings (card_id, created_at, member_id) WHERE active;
+
+-- Reports at volume: a merchant's payments, refunds and counter top-ups counted per 15-minute
+-- bucket (UTC; every business time zone's hours and days start on a quarter hour), kept by
+-- triggers in the transaction that writes the movement, so daily summaries, settlements and
+-- statistics read at most a few thousand of these rows instead of a merchant's whole history
+-- (sql/functions/aggregates.sql). `shard` spreads one merchant's concurrent payments over
+-- several rows (one per backend, modulo 8): a single row per merchant and bucket would make every
+-- payment of a busy merchant wait for the one before it to commit.
+CREATE TABLE merchant_activity (
+    merchant_id uuid NOT NULL,
+    bucket      timestamptz NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('payment', 'refund', 'topup')),
+    shard       smallint NOT NULL,
+    count       bigint NOT NULL,
+    amount      numeric(16, 2) NOT NULL,
+    PRIMARY KEY (merchant_id, bucket, kind, shard)
+);
+CREATE INDEX merchant_activity_bucket_idx ON merchant_activity (bucket);
+
+-- Recharges of a day for the statistics (all of them, not only a merchant's): only recharges
+-- write this index.
+CREATE INDEX transactions_recharge_created_idx ON transactions (created_at) INCLUDE (final_amount)
+    WHERE tx_type = 'recharge' AND status = 'completed';
+
+-- The trigger's function lives here with its triggers (they cannot be created without it); what it
+-- counts is `merchant_activity_add` in sql/functions/aggregates.sql, applied after migrations.
+CREATE FUNCTION merchant_activity_track() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM merchant_activity_add(OLD, -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM merchant_activity_add(NEW, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER transactions_activity_insert AFTER INSERT ON transactions
+    FOR EACH ROW WHEN (NEW.merchant_id IS NOT NULL AND NEW.status IN ('completed', 'refunded'))
+    EXECUTE FUNCTION merchant_activity_track();
+CREATE TRIGGER transactions_activity_update AFTER UPDATE ON transactions
+    FOR EACH ROW WHEN (OLD.created_at IS DISTINCT FROM NEW.created_at
+                       OR OLD.merchant_id IS DISTINCT FROM NEW.merchant_id
+                       OR OLD.final_amount IS DISTINCT FROM NEW.final_amount
+                       OR OLD.tx_type IS DISTINCT FROM NEW.tx_type
+                       OR OLD.payment_method IS DISTINCT FROM NEW.payment_method
+                       OR OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION merchant_activity_track();
+CREATE TRIGGER transactions_activity_delete AFTER DELETE ON transactions
+    FOR EACH ROW WHEN (OLD.merchant_id IS NOT NULL)
+    EXECUTE FUNCTION merchant_activity_track();
+
+-- What the triggers would have counted for the rows already there.
+INSERT INTO merchant_activity (merchant_id, bucket, kind, shard, count, amount)
+SELECT merchant_id, date_bin('15 minutes', created_at, '2000-01-01T00:00:00Z'), kind, 0, count(*), sum(final_amount)
+FROM (SELECT merchant_id, created_at, final_amount,
+             CASE WHEN tx_type = 'payment' AND status IN ('completed', 'refunded') THEN 'payment'
+                  WHEN tx_type = 'refund' AND status = 'completed' THEN 'refund'
+                  WHEN tx_type = 'recharge' AND payment_method = 'cash' AND status = 'completed' THEN 'topup'
+             END AS kind
+      FROM transactions WHERE merchant_id IS NOT NULL) t
+WHERE kind IS NOT NULL
+GROUP BY 1, 2, 3;

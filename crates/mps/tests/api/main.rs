@@ -13,6 +13,7 @@ use test_support as helpers;
 mod fakes;
 
 mod admin_cards;
+mod aggregates;
 mod admin_members;
 mod admin_merchants;
 mod audit_log;
