@@ -118,3 +118,7 @@ FROM (SELECT merchant_id, created_at, final_amount,
       FROM transactions WHERE merchant_id IS NOT NULL) t
 WHERE kind IS NOT NULL
 GROUP BY 1, 2, 3;
+
+-- Retention: the hourly sweep finds sessions long expired by this (sessions are created in time
+-- order and live for a fixed time, so a block range summary answers it; no B-tree insert at login).
+CREATE INDEX sessions_expires_brin ON sessions USING brin (expires_at);

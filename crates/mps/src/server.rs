@@ -30,7 +30,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pool = crate::db::connect_lazy(&config)?;
     let state = AppState::new(config, pool)?;
     crate::auth::session::spawn_invalidation_flusher(state.clone());
-    spawn_idempotency_pruner(state.clone());
+    spawn_pruner(state.clone());
     let addr = state.config.listen_addr();
     let listener =
         TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (API_HOST, API_PORT)"))?;
@@ -44,8 +44,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// How long idempotency records are kept: SPEC §2 asks for at least 24 h.
 const IDEMPOTENCY_RETENTION_HOURS: i32 = 48;
 
-/// Deletes idempotency records past their retention, hourly.
-fn spawn_idempotency_pruner(state: AppState) {
+/// How long expired sessions are kept (for support questions about a recent login) before the
+/// hourly sweep deletes them (issue 15).
+const EXPIRED_SESSION_RETENTION_DAYS: i32 = 30;
+
+/// Sessions deleted per sweep at most, so one sweep stays a short transaction.
+const SESSION_SWEEP_BATCH: i64 = 10_000;
+
+/// Deletes idempotency records and expired sessions past their retention, hourly.
+fn spawn_pruner(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
@@ -55,6 +62,17 @@ fn spawn_idempotency_pruner(state: AppState) {
                 Ok(count) if count > 0 => tracing::info!(pruned = count, "idempotency records pruned"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot prune idempotency records"),
+            }
+            let swept = crate::db::retention::prune_expired_sessions(
+                &state.db,
+                EXPIRED_SESSION_RETENTION_DAYS,
+                SESSION_SWEEP_BATCH,
+            )
+            .await;
+            match swept {
+                Ok(count) if count > 0 => tracing::info!(pruned = count, "expired sessions pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot prune expired sessions"),
             }
         }
     });

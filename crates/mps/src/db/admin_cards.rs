@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
-use crate::db::paging::{SortKey, count_within_budget};
 use crate::db::money_ops::decode;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::domain::{CardStatus, CardType, CardView, TransactionView};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
-use crate::db::paging::{SortKey, count_within_budget};
 use crate::db::money_ops::decode;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::domain::{BindingRole, BindingView};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::pagination::Paging;
@@ -155,7 +155,8 @@ pub async fn card_bindings(
     BINDING_ORDER.push_order_limit(&mut qb, paging);
     let items = qb.build_query_as().fetch_all(db).await?;
     let total = if paging.count {
-        let count = sqlx::query_scalar("SELECT count(*) FROM card_bindings WHERE card_id = $1 AND active").bind(card_id);
+        let count =
+            sqlx::query_scalar("SELECT count(*) FROM card_bindings WHERE card_id = $1 AND active").bind(card_id);
         count_within_budget(db, count).await?
     } else {
         None

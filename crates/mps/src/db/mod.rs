@@ -212,6 +212,7 @@ pub mod money_ops;
 pub mod paging;
 pub mod phone_codes;
 pub mod reports;
+pub mod retention;
 pub mod schema;
 pub mod settlements;
 pub mod transactions;

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
-use crate::db::paging::{SortKey, count_within_budget};
 use crate::db::money_ops::decode;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
 use crate::money::{Money, SignedMoney};

@@ -6,8 +6,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Role};
-use crate::domain::{TransactionView, TxType};
 use crate::db::paging::{SortKey, count_within_budget};
+use crate::domain::{TransactionView, TxType};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
 
@@ -171,8 +171,11 @@ pub async fn points_ledger(
     LEDGER_ORDER.push_order_limit(&mut qb, paging);
     let items = qb.build_query_as().fetch_all(db).await?;
     let total = if paging.count {
-        count_within_budget(db, sqlx::query_scalar("SELECT count(*) FROM point_ledger WHERE card_id = $1").bind(card_id))
-            .await?
+        count_within_budget(
+            db,
+            sqlx::query_scalar("SELECT count(*) FROM point_ledger WHERE card_id = $1").bind(card_id),
+        )
+        .await?
     } else {
         None
     };

@@ -107,7 +107,9 @@ impl PageParams {
         if offset > MAX_OFFSET {
             return Err(ApiError::new(
                 ErrorCode::OffsetTooLarge,
-                format!("`offset` is at most {MAX_OFFSET}: page deeper with `cursor`, the `next_cursor` of the page before."),
+                format!(
+                    "`offset` is at most {MAX_OFFSET}: page deeper with `cursor`, the `next_cursor` of the page before."
+                ),
             )
             .with_details(serde_json::json!({ "fields": { "offset": format!("must be at most {MAX_OFFSET}") },
                                               "max_offset": MAX_OFFSET })));
@@ -149,7 +151,8 @@ impl Paging {
 
     fn encode(&self, at: DateTime<Utc>, key: &str) -> String {
         let payload = format!("{}.{key}", at.timestamp_micros());
-        let tag = cursor_mac(&self.mac_key, self.list, &payload).map(|mac| mac.finalize().into_bytes()).unwrap_or_default();
+        let tag =
+            cursor_mac(&self.mac_key, self.list, &payload).map(|mac| mac.finalize().into_bytes()).unwrap_or_default();
         let mac = URL_SAFE_NO_PAD.encode(&tag[..16]);
         format!("1.{}.{mac}", URL_SAFE_NO_PAD.encode(payload))
     }

@@ -73,7 +73,8 @@ async fn aggregates_equal_the_raw_sums_after_parallel_charges_refunds_and_top_up
             let (member_token, shop_token) = (member_tokens[i].clone(), shop_tokens[i % 2].clone());
             tokio::spawn(async move {
                 for round in 0..6 {
-                    let member = crate::helpers::Client { app: &app, token: member_token.clone(), id: uuid::Uuid::nil() };
+                    let member =
+                        crate::helpers::Client { app: &app, token: member_token.clone(), id: uuid::Uuid::nil() };
                     let shop = crate::helpers::Client { app: &app, token: shop_token.clone(), id: uuid::Uuid::nil() };
                     let charged = shop.charge(&member.qr(&card_id).await, &format!("{}.{:02}", 3 + round, 7 * i)).await;
                     let paid = tx_no(&charged);

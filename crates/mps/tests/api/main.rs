@@ -13,9 +13,9 @@ use test_support as helpers;
 mod fakes;
 
 mod admin_cards;
-mod aggregates;
 mod admin_members;
 mod admin_merchants;
+mod aggregates;
 mod audit_log;
 mod auth;
 mod authz_matrix;
@@ -44,6 +44,7 @@ mod recharges;
 mod redis_outage;
 mod refunds;
 mod reports;
+mod retention;
 mod revocation;
 mod settlements;
 mod signup;

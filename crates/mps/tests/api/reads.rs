@@ -89,7 +89,8 @@ async fn transaction_lists_filter_and_paginate_and_the_ledger_explains_the_point
     assert_eq!(all.json["items"].as_array().unwrap().len(), 2);
     assert_eq!(all.json["items"][0]["final_amount"], "3.00", "newest first");
 
-    let payments = ana.get(&format!("/member/transactions?count=exact&tx_type=payment&card_id={}", member.card_id)).await;
+    let payments =
+        ana.get(&format!("/member/transactions?count=exact&tx_type=payment&card_id={}", member.card_id)).await;
     assert_eq!(payments.json["pagination"]["total_count"], 3);
     let future = ana.get("/member/transactions?start_date=2999-01-01&count=exact").await;
     assert_eq!(future.json["pagination"]["total_count"], 0);

@@ -268,7 +268,8 @@ async fn merchants_read_their_own_settlements_and_admins_read_everyones() {
         .assert_error(404, "SETTLEMENT_NOT_FOUND");
     let all = admin.get("/admin/settlements?count=exact").await;
     assert_eq!(all.json["pagination"]["total_count"], 3);
-    let filtered = admin.get(&format!("/admin/settlements?count=exact&merchant_id={}&status=pending", merchant.id)).await;
+    let filtered =
+        admin.get(&format!("/admin/settlements?count=exact&merchant_id={}&status=pending", merchant.id)).await;
     assert_eq!(filtered.json["pagination"]["total_count"], 2);
 }
 

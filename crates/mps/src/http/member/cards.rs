@@ -137,7 +137,8 @@ async fn list_member_transactions(
         start: parse_date_bound("start_date", query.start_date.as_deref(), zone)?,
         end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,
     };
-    let (items, total) = transactions::list_transactions(&state.db, TxOwner::Member(member.id), filter, &paging).await?;
+    let (items, total) =
+        transactions::list_transactions(&state.db, TxOwner::Member(member.id), filter, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, TransactionView::page_key)))
 }
 
