@@ -107,7 +107,7 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
                         a.amount, 1, a.amount, floor(a.amount), 'completed', 'balance', \
                         CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', 100, \
                         t.at, t.at \
-                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1, {p}) g \
+                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1::bigint, {p}) g \
                  JOIN vol_cards c ON c.n = 1 + (g * 104729) % {members} \
                  JOIN vol_merchants m ON m.n = 1 + (g * 7919) % {merchants} \
                  CROSS JOIN LATERAL (SELECT ((100 + (g * 37) % 900) / 100.0)::numeric(12, 2) AS amount) a \
@@ -147,7 +147,7 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
                         CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 50, 50, 'completed', \
                         'cash', CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', \
                         100, t.at, t.at \
-                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1, {u}) g \
+                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1::bigint, {u}) g \
                  JOIN vol_cards c ON c.n = 1 + (g * 15485863) % {members} \
                  JOIN vol_merchants m ON m.n = 1 + (g * 6007) % {merchants} \
                  CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {u}) AS at) t; \
