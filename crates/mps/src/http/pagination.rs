@@ -50,6 +50,7 @@ pub struct PageParams {
     pub cursor: Option<String>,
     /// `exact`: also count every matching item (`total_count`), within a time budget; the count
     /// is `null` when not asked for or when it would take longer.
+    #[param(inline)]
     pub count: Option<CountMode>,
 }
 
