@@ -94,12 +94,73 @@ impl FromStr for TrustedProxy {
     }
 }
 
+/// Where Redis is, as `REDIS_URL` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// `redis://host:port[/db]` or `rediss://…`: one server.
+    Single(String),
+    /// `redis+cluster://[user:pass@]host:port,host:port,…`: seed nodes of a Redis Cluster
+    /// (any reachable one is enough to learn the rest).
+    Cluster(Vec<String>),
+    /// `redis+sentinel://[user:pass@]host:port,host:port,…[/master-name]`: Sentinels watching
+    /// the master named in the path (default `mymaster`).
+    Sentinel { sentinels: Vec<String>, master: String },
+}
+
+impl RedisTarget {
+    /// Parses a `REDIS_URL`; the error says what is wrong without echoing the URL (it may hold a password).
+    pub fn parse(url: &str) -> Result<RedisTarget, String> {
+        let multi = |rest: &str| -> Result<(Vec<String>, Option<String>), String> {
+            let (credentials, rest) = match rest.rsplit_once('@') {
+                Some((credentials, rest)) => (format!("{credentials}@"), rest),
+                None => (String::new(), rest),
+            };
+            let (hosts, path) = match rest.split_once('/') {
+                Some((hosts, path)) => (hosts, Some(path.to_owned()).filter(|p| !p.is_empty())),
+                None => (rest, None),
+            };
+            let nodes: Vec<String> = hosts
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("redis://{credentials}{h}"))
+                .collect();
+            if nodes.is_empty() {
+                return Err("names no host:port".into());
+            }
+            if nodes.iter().any(|n| reqwest::Url::parse(n).map(|u| u.port().is_none()).unwrap_or(true)) {
+                return Err("needs host:port for every node".into());
+            }
+            Ok((nodes, path))
+        };
+        if let Some(rest) = url.strip_prefix("redis+cluster://") {
+            let (nodes, path) = multi(rest).map_err(|e| format!("cluster URL {e}"))?;
+            if path.is_some() {
+                return Err("a Redis Cluster has only database 0: drop the path".into());
+            }
+            Ok(RedisTarget::Cluster(nodes))
+        } else if let Some(rest) = url.strip_prefix("redis+sentinel://") {
+            let (sentinels, master) = multi(rest).map_err(|e| format!("sentinel URL {e}"))?;
+            Ok(RedisTarget::Sentinel { sentinels, master: master.unwrap_or_else(|| "mymaster".into()) })
+        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+            Ok(RedisTarget::Single(url.to_owned()))
+        } else {
+            Err("must be a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL, or empty to run without \
+                 Redis"
+                .into())
+        }
+    }
+}
+
 /// The whole configuration of one server process.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub app_env: AppEnv,
     pub database_url: Secret,
     pub db_max_connections: u32,
+    /// `DATABASE_READ_URL`: a standby for lists, reports and statistics (never for a decision
+    /// that moves money, nor a member's own card list); `None` reads everything from the primary.
+    pub database_read_url: Option<Secret>,
     /// `None` when `REDIS_URL` is set empty: caches and limits are then per process.
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key (`mps:`); tests give each run its own.
@@ -281,11 +342,22 @@ impl Config {
         let redis_url = match vars.0("REDIS_URL").map(|v| v.trim().to_owned()) {
             None => Some("redis://127.0.0.1:6379".to_owned()),
             Some(v) if v.is_empty() => None,
-            Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => Some(v),
-            Some(_) => {
-                return Err(bad("REDIS_URL", "must be a redis:// or rediss:// URL, or empty to run without Redis"));
+            Some(v) => {
+                RedisTarget::parse(&v).map_err(|e| bad("REDIS_URL", e))?;
+                Some(v)
             }
         };
+        let redis_key_prefix = vars.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "mps:".into());
+        // A brace in the prefix would become the key's Redis Cluster hash tag and put every key in one slot.
+        if redis_key_prefix.contains(['{', '}']) {
+            return Err(bad("REDIS_KEY_PREFIX", "must not contain `{` or `}` (they are Redis Cluster hash tags)"));
+        }
+        let database_read_url = vars.get("DATABASE_READ_URL");
+        if let Some(url) = &database_read_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(bad("DATABASE_READ_URL", "must be a postgres:// URL"));
+        }
 
         let (jwt_secret, jwt_secret_generated) = match vars.get("JWT_SECRET") {
             Some(secret) => (secret, false),
@@ -363,7 +435,8 @@ impl Config {
             database_url: Secret::new(database_url),
             db_max_connections: vars.number("DB_MAX_CONNECTIONS", 20, 1, 1000)?,
             redis_url: redis_url.map(Secret::new),
-            redis_key_prefix: vars.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "mps:".into()),
+            database_read_url: database_read_url.map(Secret::new),
+            redis_key_prefix,
             jwt_secret: Secret::new(jwt_secret),
             jwt_secret_generated,
             jwt_secret_previous: jwt_secret_previous.map(Secret::new),

@@ -42,7 +42,7 @@ async fn list_all_settlements(
 ) -> ApiResult<AppJson<Page<SettlementView>>> {
     let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
     let filter = SettlementFilter { merchant_id: query.merchant_id, status: query.status };
-    let (items, total) = settlements::list_settlements(&state.db, filter, paging).await?;
+    let (items, total) = settlements::list_settlements(&state.read_db, filter, paging).await?;
     Ok(AppJson(Page::new(items, paging, total)))
 }
 

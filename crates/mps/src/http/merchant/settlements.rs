@@ -141,7 +141,7 @@ async fn list_settlements(
 ) -> ApiResult<AppJson<Page<SettlementView>>> {
     let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
     let filter = SettlementFilter { merchant_id: Some(merchant.id), status: query.status };
-    let (items, total) = settlements::list_settlements(&state.db, filter, paging).await?;
+    let (items, total) = settlements::list_settlements(&state.read_db, filter, paging).await?;
     Ok(AppJson(Page::new(items, paging, total)))
 }
 

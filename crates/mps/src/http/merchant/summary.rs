@@ -76,7 +76,7 @@ async fn daily_summary(
     let figures: DailyFigures = rpc(
         &state,
         "merchant_daily_summary",
-        reports::merchant_daily_summary(&state.db, merchant.id, start, end).await,
+        reports::merchant_daily_summary(&state.read_db, merchant.id, start, end).await,
     )?;
     let hourly = figures
         .hourly
