@@ -39,6 +39,7 @@ use test_support::programme as programme_support;
 mod rate_limits;
 mod reads;
 mod recharges;
+mod redis_cluster;
 mod redis_outage;
 mod refunds;
 mod reports;
