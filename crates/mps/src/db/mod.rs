@@ -79,9 +79,10 @@ fn pool_for(url: &str, max_connections: u32, role: PoolRole) -> anyhow::Result<P
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if role == PoolRole::Primary && is_read_only(conn).await? {
-                    return Err(sqlx::Error::Protocol(
-                        "DATABASE_URL leads to a server in recovery (a standby), not a primary".into(),
-                    ));
+                    // An I/O error, as a refused connection would be: the request answers 503.
+                    return Err(sqlx::Error::Io(std::io::Error::other(
+                        "DATABASE_URL leads to a server in recovery (a standby), not a primary",
+                    )));
                 }
                 Ok(())
             })
