@@ -429,3 +429,68 @@ impl Drop for RedisCluster {
         }
     }
 }
+
+/// nginx in front of `mps` replicas, with the upstream of the project's `nginx.conf`: keepalive
+/// connections, `max_fails=0` (a replica that refused a connection is tried again next time),
+/// and `proxy_next_upstream error timeout` (a refused connection moves on to the next replica;
+/// a request already sent is never sent twice). Plain HTTP on loopback, no rate limit.
+pub struct Nginx {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Nginx {
+    pub fn start(scratch: &Path, port: u16, replicas: &[u16]) -> Nginx {
+        let dir = scratch.join("nginx");
+        std::fs::create_dir_all(dir.join("tmp")).expect("create the nginx directory");
+        // Workers run as an unprivileged user when we are root: they write their temp files here.
+        run(Command::new("chmod").args(["-R", "777"]).arg(&dir), "chmod the nginx directory");
+        let servers: String = replicas.iter().map(|p| format!("        server 127.0.0.1:{p} max_fails=0;\n")).collect();
+        let d = dir.display();
+        let conf = format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections \
+             1024; }}\nhttp {{\n    access_log off;\n    client_body_temp_path {d}/tmp/body;\n    proxy_temp_path \
+             {d}/tmp/proxy;\n    fastcgi_temp_path {d}/tmp/fastcgi;\n    uwsgi_temp_path {d}/tmp/uwsgi;\n    \
+             scgi_temp_path {d}/tmp/scgi;\n    upstream mps_api {{\n{servers}        keepalive 32;\n        \
+             keepalive_timeout 20s;\n    }}\n    server {{\n        listen 127.0.0.1:{port};\n        location / \
+             {{\n            proxy_pass http://mps_api;\n            proxy_http_version 1.1;\n            \
+             proxy_set_header Connection \"\";\n            proxy_next_upstream error timeout;\n            \
+             proxy_read_timeout 30s;\n        }}\n    }}\n}}\n"
+        );
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, conf).expect("write nginx.conf");
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&path)
+            .args(["-p", &d.to_string(), "-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts (install nginx)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(local(port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not listen on {port} within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nginx { port, child: Some(child) }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // A fast shutdown (SIGTERM) lets the master stop its workers; SIGKILL would orphan them.
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

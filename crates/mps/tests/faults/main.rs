@@ -74,6 +74,13 @@ struct Env {
     _scratch: Scratch,
 }
 
+/// A load balancer the clients go through, in front of replicas whose first one [`Env::on`]
+/// starts on `first_replica_port`.
+struct Front {
+    base_url: String,
+    first_replica_port: u16,
+}
+
 /// Load running in the background.
 struct Load {
     stop: Arc<AtomicBool>,
@@ -106,7 +113,7 @@ impl Env {
         let (pg, redis) =
             tokio::task::block_in_place(|| (Postgres::start_new(&scratch.0), Redis::start_new(&scratch.0)));
         let (database_url, redis_url) = (pg.url("mps"), redis.url());
-        Env::on(scratch, Some(pg), Some(redis), &database_url, &redis_url, settings).await
+        Env::on(scratch, Some(pg), Some(redis), &database_url, &redis_url, settings, None).await
     }
 
     fn pg(&self) -> &Postgres {
@@ -125,13 +132,20 @@ impl Env {
         database_url: &str,
         redis_url: &str,
         settings: &Settings,
+        front: Option<Front>,
     ) -> Env {
         let started = Instant::now();
-        let mut server = Server::new(&scratch.0, database_url, redis_url);
+        let mut server = match &front {
+            Some(front) => Server::on_port(&scratch.0, database_url, redis_url, front.first_replica_port),
+            None => Server::new(&scratch.0, database_url, redis_url),
+        };
         let admin_email = "faults@example.com";
         tokio::task::block_in_place(|| server.create_admin(admin_email, PASSWORD));
         server.start().await;
-        let api = Api::new(server.base_url());
+        let api = match front {
+            Some(front) => Api::behind_proxy(front.base_url),
+            None => Api::new(server.base_url()),
+        };
         let admin_token = token(&api, &login("admin", admin_email, None)).await;
         let ledger = Arc::new(Mutex::new(Ledger::default()));
 
