@@ -114,3 +114,48 @@ async fn a_failover_answers_503_meanwhile_and_loses_no_acknowledged_payment() {
     new_primary.close().await;
     app.pool.close().await;
 }
+
+/// The ids `GET /admin/members` lists.
+async fn listed_members(admin: &crate::helpers::Client<'_>) -> Vec<String> {
+    let page = admin.get("/admin/members?page_size=100").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    page.json["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_read_the_standby_while_a_members_own_cards_read_the_primary() {
+    let scratch = Scratch::new("pg-read-replica");
+    let dir = scratch.0.clone();
+    let pair = blocking(move || PgPair::start(&dir, port(40), port(41))).await;
+    let (primary, standby) = (pair.primary.url("mps"), pair.standby.url("mps"));
+    let app =
+        TestApp::on_own_database(&[("DATABASE_URL", primary.as_str()), ("DATABASE_READ_URL", standby.as_str())]).await;
+    let admin = app.admin().await;
+
+    // The standby stops applying what it receives: it now lags, as a busy read replica may.
+    let pair = blocking(move || {
+        pair.standby.psql("SELECT pg_wal_replay_pause()");
+        pair
+    })
+    .await;
+    let member = admin.create_member("Late").await;
+    assert!(!listed_members(&admin).await.contains(&member.id), "the admin list reads the lagging standby");
+    let own = app.member_client(&member).await;
+    let cards = own.get("/member/cards").await;
+    assert_eq!(cards.status, 200, "{}", cards.text);
+    assert_eq!(cards.json["items"][0]["id"], member.card_id.as_str(), "a member's own cards read the primary");
+
+    let pair = blocking(move || {
+        pair.standby.psql("SELECT pg_wal_replay_resume()");
+        pair
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listed_members(&admin).await.contains(&member.id) {
+        assert!(Instant::now() < deadline, "the standby catches up once it replays again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.state.read_db.close().await;
+    app.pool.close().await;
+    drop(pair);
+}
