@@ -25,6 +25,7 @@ mod config;
 mod console;
 mod contract;
 mod envelope;
+mod events;
 mod hostile_input;
 mod idempotency;
 mod jwt;
