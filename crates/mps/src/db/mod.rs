@@ -214,6 +214,7 @@ pub mod reports;
 pub mod schema;
 pub mod settlements;
 pub mod transactions;
+pub mod webhooks;
 
 /// Migrates a database from scratch for `mps migrate`: creates it first when missing.
 pub async fn migrate_database(config: &Config) -> anyhow::Result<()> {

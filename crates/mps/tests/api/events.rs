@@ -35,7 +35,9 @@ async fn each_movement_writes_one_event_with_ids_and_amounts_as_strings_and_no_p
     let frozen = admin.post(&format!("/admin/cards/{}/freeze", member.card_id), json!({})).await;
     assert_eq!(frozen.status, 200, "{}", frozen.text);
     let settled = shop
-        .settle(json!({ "mode": "realtime", "period_start": "2024-01-01T00:00:00Z", "period_end": "2024-01-02T00:00:00Z" }))
+        .settle(
+            json!({ "mode": "realtime", "period_start": "2024-01-01T00:00:00Z", "period_end": "2024-01-02T00:00:00Z" }),
+        )
         .await;
     assert_eq!(settled.status, 201, "{}", settled.text);
     let settlement_path = format!("/admin/settlements/{}", settled.json["id"].as_str().unwrap());

@@ -47,4 +47,5 @@ mod revocation;
 mod settlements;
 mod signup;
 mod sql_functions;
+mod webhooks_out;
 mod wechat;

@@ -4,6 +4,7 @@ pub mod payments;
 pub mod settlements;
 pub mod summary;
 pub mod transactions;
+pub mod webhooks;
 
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(transactions::router())
         .merge(settlements::router())
         .merge(summary::router())
+        .merge(webhooks::router())
 }
 
 /// Largest `tag` accepted, serialized.
