@@ -205,6 +205,7 @@ pub mod bindings;
 pub mod credentials;
 pub mod identities;
 pub mod levels;
+pub mod liability;
 pub mod member_cards;
 pub mod members;
 pub mod merchants;
@@ -213,6 +214,7 @@ pub mod phone_codes;
 pub mod reports;
 pub mod schema;
 pub mod settlements;
+pub mod statements;
 pub mod transactions;
 pub mod webhooks;
 

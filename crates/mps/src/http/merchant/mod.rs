@@ -2,6 +2,7 @@
 
 pub mod payments;
 pub mod settlements;
+pub mod statements;
 pub mod summary;
 pub mod transactions;
 pub mod webhooks;
@@ -17,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(transactions::router())
         .merge(settlements::router())
+        .merge(statements::router())
         .merge(summary::router())
         .merge(webhooks::router())
 }
