@@ -37,6 +37,7 @@ pub struct LiabilityQuery {
     pub from: String,
     /// Exclusive end, the instant of the closing figures (default: now).
     pub to: Option<String>,
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 

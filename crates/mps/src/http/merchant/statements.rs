@@ -43,6 +43,7 @@ pub struct StatementQuery {
     /// Exclusive end, same forms.
     pub to: String,
     /// `json` (default) or `csv`.
+    #[param(inline)]
     pub format: Option<StatementFormat>,
 }
 
