@@ -279,7 +279,8 @@ async fn two_replicas_deliver_each_event_exactly_once() {
     let s = shop(&app).await;
     let receiver = Receiver::start(0).await;
     s.register(&receiver.url).await;
-    for _ in 0..12 {
+    // More events than one claim takes (16), so the replicas' claims must split them.
+    for _ in 0..40 {
         s.pay("1.00").await;
     }
     let (one, two) = ([&app], [&replica]);
@@ -291,7 +292,7 @@ async fn two_replicas_deliver_each_event_exactly_once() {
     ids.sort();
     let sent = ids.len();
     ids.dedup();
-    assert_eq!((sent, ids.len()), (12, 12), "12 events, each sent once");
+    assert_eq!((sent, ids.len()), (40, 40), "40 events, each sent once");
 }
 
 #[tokio::test]
