@@ -178,6 +178,48 @@ pub struct Config {
     pub registration_open: bool,
     /// WeChat mini-program sign-in.
     pub wechat: WechatConfig,
+    /// Merchant webhooks: the secret key, the URL rules and the delivery worker (issue 19).
+    pub webhooks: WebhookConfig,
+}
+
+/// Merchant webhooks (issue 19; docs/operations.md "Webhooks").
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_SECRET_KEY`: 32 bytes as 64 hex digits, the key the endpoints' signing secrets are
+    /// sealed with. Without it webhook management answers 503 and no worker runs.
+    pub secret_key: Option<WebhookKey>,
+    /// `WEBHOOK_REQUIRE_HTTPS`: only https:// endpoints (default: true in production).
+    pub require_https: bool,
+    /// `WEBHOOK_ALLOW_HOSTS`: host names, addresses and CIDR blocks exempt from the private-address
+    /// refusal (tests: `127.0.0.1`). Empty by default.
+    pub allow_hosts: Vec<String>,
+    /// The address part of `allow_hosts`.
+    pub allow_networks: Vec<TrustedProxy>,
+    /// `WEBHOOK_TIMEOUT_SECONDS`: one attempt's limit, default 10.
+    pub timeout: Duration,
+    /// `WEBHOOK_RETRY_BASE_MS`: the first retry's delay, doubled per attempt, default 30 000.
+    pub retry_base: Duration,
+    /// `WEBHOOK_RETRY_MAX_DELAY_SECONDS`: the longest delay between two attempts, default 21 600 (6 h).
+    pub retry_max_delay: Duration,
+    /// `WEBHOOK_GIVE_UP_SECONDS`: a delivery still failing this long after its event is marked
+    /// failed, default 86 400 (24 h).
+    pub give_up_after: Duration,
+    /// `WEBHOOK_POLL_MS`: how often an idle worker looks for due deliveries, default 1000.
+    pub poll_interval: Duration,
+    /// `WEBHOOK_ROTATION_OVERLAP_SECONDS`: how long a rotated-out secret still signs, default 86 400.
+    pub secret_overlap: Duration,
+    /// `WEBHOOK_WORKER`: whether this process runs the delivery worker (default true).
+    pub worker_enabled: bool,
+}
+
+/// The 32-byte key webhook signing secrets are sealed with; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookKey(pub [u8; 32]);
+
+impl fmt::Debug for WebhookKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookKey([redacted])")
+    }
 }
 
 /// Where phone verification codes go (`SMS_PROVIDER`).
@@ -408,6 +450,7 @@ impl Config {
 
         let otp = otp_config(&vars, app_env)?;
         let wechat = wechat_config(&vars)?;
+        let webhooks = webhook_config(&vars, app_env)?;
 
         Ok(Config {
             app_env,
@@ -444,6 +487,7 @@ impl Config {
             otp,
             registration_open: vars.flag("REGISTRATION_OPEN", true)?,
             wechat,
+            webhooks,
         })
     }
 
@@ -505,6 +549,37 @@ fn wechat_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Wechat
         auto_register: vars.flag("WECHAT_AUTO_REGISTER", false)?,
         timeout: Duration::from_secs(vars.number("WECHAT_TIMEOUT_SECONDS", 5, 1, 60)?),
         link_ttl_seconds: vars.number("IDENTITY_LINK_TTL_SECONDS", 600, 30, 3600)?,
+    })
+}
+
+fn webhook_config<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    app_env: AppEnv,
+) -> Result<WebhookConfig, ConfigError> {
+    let secret_key = match vars.get("WEBHOOK_SECRET_KEY") {
+        None => None,
+        Some(raw) => {
+            let bytes = hex::decode(&raw).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+                bad("WEBHOOK_SECRET_KEY", "must be 32 bytes as 64 hex digits (`openssl rand -hex 32`)")
+            })?;
+            Some(WebhookKey(bytes))
+        }
+    };
+    let allow_hosts: Vec<String> =
+        vars.list("WEBHOOK_ALLOW_HOSTS").into_iter().map(|h| h.to_ascii_lowercase()).collect();
+    let allow_networks = allow_hosts.iter().filter_map(|h| h.parse::<TrustedProxy>().ok()).collect();
+    Ok(WebhookConfig {
+        secret_key,
+        require_https: vars.flag("WEBHOOK_REQUIRE_HTTPS", app_env == AppEnv::Production)?,
+        allow_hosts,
+        allow_networks,
+        timeout: Duration::from_secs(vars.number("WEBHOOK_TIMEOUT_SECONDS", 10, 1, 60)?),
+        retry_base: Duration::from_millis(vars.number("WEBHOOK_RETRY_BASE_MS", 30_000, 1, 3_600_000)?),
+        retry_max_delay: Duration::from_secs(vars.number("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 21_600, 1, 86_400)?),
+        give_up_after: Duration::from_secs(vars.number("WEBHOOK_GIVE_UP_SECONDS", 86_400, 1, 7 * 86_400)?),
+        poll_interval: Duration::from_millis(vars.number("WEBHOOK_POLL_MS", 1000, 10, 60_000)?),
+        secret_overlap: Duration::from_secs(vars.number("WEBHOOK_ROTATION_OVERLAP_SECONDS", 86_400, 0, 30 * 86_400)?),
+        worker_enabled: vars.flag("WEBHOOK_WORKER", true)?,
     })
 }
 

@@ -55,6 +55,8 @@ error_codes! {
     MerchantNotFound => NOT_FOUND, "MERCHANT_NOT_FOUND", "The request could not be processed.";
     TxNotFound => NOT_FOUND, "TX_NOT_FOUND", "The request could not be processed.";
     SettlementNotFound => NOT_FOUND, "SETTLEMENT_NOT_FOUND", "The request could not be processed.";
+    WebhookNotFound => NOT_FOUND, "WEBHOOK_NOT_FOUND", "You have no webhook endpoint with this id.";
+    EventNotFound => NOT_FOUND, "EVENT_NOT_FOUND", "You have no event with this id.";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "This method is not allowed on this resource.";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "The request body is too large.";
     UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with `Content-Type: application/json`.";
@@ -88,6 +90,7 @@ error_codes! {
     CardTypeNotRechargeable => UNPROCESSABLE_ENTITY, "CARD_TYPE_NOT_RECHARGEABLE", "The request could not be processed.";
     InvalidBindingPassword => UNPROCESSABLE_ENTITY, "INVALID_BINDING_PASSWORD", "The request could not be processed.";
     InvalidLevelTable => UNPROCESSABLE_ENTITY, "INVALID_LEVEL_TABLE", "The request could not be processed.";
+    WebhookUrlNotAllowed => UNPROCESSABLE_ENTITY, "WEBHOOK_URL_NOT_ALLOWED", "Webhooks are sent only to public https:// addresses.";
     PeriodNotClosed => UNPROCESSABLE_ENTITY, "PERIOD_NOT_CLOSED", "The request could not be processed.";
     InvalidCode => UNPROCESSABLE_ENTITY, "INVALID_CODE", "The code is wrong or no longer valid.";
     CodeExpired => UNPROCESSABLE_ENTITY, "CODE_EXPIRED", "The code has expired: ask for a new one.";

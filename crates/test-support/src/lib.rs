@@ -122,6 +122,7 @@ pub fn base_vars(db_url: &str, redis_prefix: &str) -> HashMap<String, String> {
             ("JWT_SECRET", "test-jwt-secret-that-is-long-enough-0123456789"),
             ("LOG_LEVEL", "warn"),
             ("DB_MAX_CONNECTIONS", "20"),
+            ("WEBHOOK_SECRET_KEY", "4d50532d746573742d776562686f6f6b2d7365616c696e672d6b65792d303031"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     )

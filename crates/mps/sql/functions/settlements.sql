@@ -82,6 +82,7 @@ BEGIN
             'Settlement ' || coalesce(v_other, '') || ' already covers part of this period.',
             jsonb_build_object('settlement_no', v_other));
     END;
+    PERFORM emit_settlement_event('settlement.created', v_id);
     PERFORM audit(p_merchant_id, 'merchant', 'SETTLEMENT_GENERATE', 'settlement', v_id::text,
                   jsonb_build_object('mode', p_mode, 'period_start', p_start, 'period_end', p_end,
                                      'net_amount', (v_totals.payment_amount - v_totals.refund_amount
@@ -118,6 +119,7 @@ BEGIN
             jsonb_build_object('from', v_settlement.status, 'to', p_status));
     END IF;
     UPDATE settlements SET status = p_status, updated_at = now() WHERE id = p_settlement_id;
+    PERFORM emit_settlement_event('settlement.status_changed', p_settlement_id, v_settlement.status);
     PERFORM audit(p_admin_id, 'admin', 'SETTLEMENT_STATUS_UPDATE', 'settlement', p_settlement_id::text,
                   jsonb_build_object('settlement_no', v_settlement.settlement_no,
                                      'from', v_settlement.status, 'to', p_status),

@@ -52,6 +52,8 @@ const MERCHANT: &[&str] = &[
     "merchant:read_summary",
     "merchant:generate_settlement",
     "merchant:read_settlements",
+    "merchant:manage_webhooks",
+    "merchant:read_statements",
 ];
 
 const ADMIN: &[&str] = &[
@@ -106,6 +108,8 @@ permissions! {
     ReadSummary => "merchant:read_summary",
     GenerateSettlement => "merchant:generate_settlement",
     ReadSettlements => "merchant:read_settlements",
+    ManageWebhooks => "merchant:manage_webhooks",
+    ReadStatements => "merchant:read_statements",
     CreateMember => "admin:create_member",
     ReadMembers => "admin:read_members",
     UpdateMember => "admin:update_member",

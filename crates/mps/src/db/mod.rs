@@ -310,6 +310,7 @@ pub mod bindings;
 pub mod credentials;
 pub mod identities;
 pub mod levels;
+pub mod liability;
 pub mod member_cards;
 pub mod members;
 pub mod merchants;
@@ -318,7 +319,9 @@ pub mod phone_codes;
 pub mod reports;
 pub mod schema;
 pub mod settlements;
+pub mod statements;
 pub mod transactions;
+pub mod webhooks;
 
 /// Migrates a database from scratch for `mps migrate`: creates it first when missing.
 pub async fn migrate_database(config: &Config) -> anyhow::Result<()> {

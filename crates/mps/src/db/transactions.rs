@@ -129,3 +129,31 @@ pub async fn points_ledger(db: &PgPool, card_id: Uuid, paging: Paging) -> Result
         sqlx::query_scalar("SELECT count(*) FROM point_ledger WHERE card_id = $1").bind(card_id).fetch_one(db).await?;
     Ok((items, total))
 }
+
+/// How many of the latest movements and ledger rows a card's view shows.
+pub const CARD_HISTORY_ROWS: i64 = 20;
+
+/// A card's latest movements with the balance after each, and its latest points ledger rows with
+/// the points after each (issue 19).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CardHistory {
+    /// Newest first; each carries `balance_after`.
+    pub transactions: Vec<TransactionView>,
+    /// Newest first; each carries `points_after`.
+    pub points: Vec<LedgerEntry>,
+}
+
+/// The `limit` latest transactions and points ledger rows of a card.
+pub async fn card_history(db: &PgPool, card_id: Uuid, limit: i64) -> Result<CardHistory, ApiError> {
+    let raw: serde_json::Value = sqlx::query_scalar(
+        "SELECT coalesce(jsonb_agg(to_jsonb(p) - 'merchant_id' ORDER BY p.created_at DESC, p.tx_no DESC), '[]') \
+         FROM (SELECT * FROM transaction_views v WHERE v.card_id = $1 \
+               ORDER BY v.created_at DESC, v.tx_no DESC LIMIT $2) p",
+    )
+    .bind(card_id)
+    .bind(limit)
+    .fetch_one(db)
+    .await?;
+    let (points, _) = points_ledger(db, card_id, Paging { limit, offset: 0 }).await?;
+    Ok(CardHistory { transactions: decode(raw)?, points })
+}

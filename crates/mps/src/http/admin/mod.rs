@@ -7,6 +7,7 @@ pub mod card_status;
 pub mod cards;
 pub mod credits;
 pub mod levels;
+pub mod liability;
 pub mod members;
 pub mod merchants;
 pub mod settlements;
@@ -28,4 +29,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(settlements::router())
         .merge(statistics::router())
+        .merge(liability::router())
 }

@@ -2,8 +2,10 @@
 
 pub mod payments;
 pub mod settlements;
+pub mod statements;
 pub mod summary;
 pub mod transactions;
+pub mod webhooks;
 
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +18,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(transactions::router())
         .merge(settlements::router())
+        .merge(statements::router())
         .merge(summary::router())
+        .merge(webhooks::router())
 }
 
 /// Largest `tag` accepted, serialized.
