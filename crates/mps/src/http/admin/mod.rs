@@ -7,6 +7,7 @@ pub mod card_status;
 pub mod cards;
 pub mod credits;
 pub mod levels;
+pub mod merchant_staff;
 pub mod members;
 pub mod merchants;
 pub mod settlements;
@@ -20,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(members::router())
         .merge(merchants::router())
+        .merge(merchant_staff::router())
         .merge(credits::router())
         .merge(cards::router())
         .merge(card_status::router())

@@ -1,7 +1,10 @@
 //! `/merchant`: charge by QR, refund, counter top-up, QR validation and the merchant's books.
 
+pub mod keys;
 pub mod payments;
 pub mod settlements;
+pub mod staff;
+pub mod stores;
 pub mod summary;
 pub mod transactions;
 
@@ -17,6 +20,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(transactions::router())
         .merge(settlements::router())
         .merge(summary::router())
+        .merge(stores::router())
+        .merge(staff::router())
+        .merge(keys::router())
 }
 
 /// Largest `tag` accepted, serialized.
