@@ -46,4 +46,5 @@ mod revocation;
 mod settlements;
 mod signup;
 mod sql_functions;
+mod staff;
 mod wechat;

@@ -44,7 +44,7 @@ pub(crate) fn key_not_found() -> ApiError {
     ApiError::new(ErrorCode::KeyNotFound, "You have no POS key with this id.")
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateKeyRequest {
     pub name: String,
     /// The store the key acts as, by code.
