@@ -37,7 +37,12 @@ fn scope(permission: KeyPermission) -> KeyScope {
 async fn create(ctx: &Ctx, request: &CreateKeyRequest) -> CliResult {
     let reply = ctx.api.post("/merchant/keys", request).await?;
     ctx.show(&reply, |ui, created: KeyWithSecret| {
-        println!("{} {} for store {}", ui.paint(Style::Green, "Created key"), created.key.prefix, created.key.store_code);
+        println!(
+            "{} {} for store {}",
+            ui.paint(Style::Green, "Created key"),
+            created.key.prefix,
+            created.key.store_code
+        );
         ui.kv(&[("id", created.key.id.to_string()), ("permissions", created.key.permissions.join(", "))]);
         println!("{}", ui.paint(Style::Bold, "Secret (shown once; install it on the till now):"));
         println!("{}", created.secret);
@@ -77,4 +82,3 @@ async fn revoke(ctx: &Ctx, id: uuid::Uuid) -> CliResult {
         println!("{} {} ({})", ui.paint(Style::Green, "Revoked key"), key.prefix, key.name);
     })
 }
-

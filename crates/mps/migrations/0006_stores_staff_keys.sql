@@ -124,3 +124,5 @@ CREATE INDEX pos_keys_merchant_idx ON pos_keys (merchant_id, created_at DESC);
 -- new signature, so the old ones go (sql/functions/payments.sql creates the new ones).
 DROP FUNCTION IF EXISTS charge_by_qr(uuid, text, text, bytea, bytea, numeric, text, jsonb, text);
 DROP FUNCTION IF EXISTS refund_payment(uuid, text, text, bytea, text, numeric, text, jsonb, text);
+-- The daily summary is `store_daily_summary` (whole merchant with a NULL store); the old one goes.
+DROP FUNCTION IF EXISTS merchant_daily_summary(uuid, timestamptz, timestamptz);

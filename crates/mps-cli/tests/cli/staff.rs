@@ -29,7 +29,21 @@ async fn a_cashier_logs_in_by_username_and_the_owner_manages_pos_keys() {
     let owner = Terminal::new(&server.url());
     owner.login("merchant", &merchant.code, &[]).await;
     let created = owner
-        .json(&["keys", "create", "--name", "Till 1", "--store", "MAIN", "--permission", "charge,read", "--terminal", "T1"], &[])
+        .json(
+            &[
+                "keys",
+                "create",
+                "--name",
+                "Till 1",
+                "--store",
+                "MAIN",
+                "--permission",
+                "charge,read",
+                "--terminal",
+                "T1",
+            ],
+            &[],
+        )
         .await;
     let secret = created["secret"].as_str().expect("the secret, shown once");
     assert!(secret.starts_with("mps_pos_"), "{created}");

@@ -1,12 +1,4 @@
--- Reports: a merchant's daily summary and the admin statistics.
-
--- A merchant's day [p_start, p_end): the whole merchant's `store_daily_summary` (stores.sql).
-CREATE OR REPLACE FUNCTION merchant_daily_summary(p_merchant_id uuid, p_start timestamptz, p_end timestamptz) RETURNS jsonb
-LANGUAGE sql STABLE
-SET search_path = public, pg_temp
-AS $$
-    SELECT store_daily_summary(p_merchant_id, NULL, p_start, p_end)
-$$;
+-- Reports: the admin statistics (a merchant's daily summary is `store_daily_summary`, stores.sql).
 
 -- The back office's figures; "today" is [p_day_start, p_day_end) in the business time zone.
 CREATE OR REPLACE FUNCTION admin_statistics(p_day_start timestamptz, p_day_end timestamptz) RETURNS jsonb

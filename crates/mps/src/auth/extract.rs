@@ -122,7 +122,7 @@ impl FromRequestParts<AppState> for AuthUser {
             return Ok(user.clone());
         }
         if let Some(secret) = bearer_token(parts).filter(|t| crate::auth::pos_keys::is_pos_key(t)) {
-            let user = crate::auth::pos_keys::authenticate(state, &secret.to_owned()).await?;
+            let user = crate::auth::pos_keys::authenticate(state, secret).await?;
             parts.extensions.insert(user.clone());
             return Ok(user);
         }

@@ -30,11 +30,7 @@ pub struct LoginAccount {
 
 /// Finds a merchant's staff member by the merchant's code and the username (both without
 /// regard to case); active only when both the staff member and the merchant are.
-pub async fn find_staff_for_login(
-    pool: &PgPool,
-    code: &str,
-    username: &str,
-) -> Result<Option<LoginAccount>, ApiError> {
+pub async fn find_staff_for_login(pool: &PgPool, code: &str, username: &str) -> Result<Option<LoginAccount>, ApiError> {
     Ok(sqlx::query_as(
         "SELECT m.id, s.name, s.password_hash, (m.status = 'active' AND s.status = 'active') AS active, m.code, \
                 s.id AS staff_id, s.role AS staff_role, s.store_id \

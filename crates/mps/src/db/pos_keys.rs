@@ -74,9 +74,16 @@ pub async fn list_keys(db: &PgPool, merchant_id: Uuid, paging: Paging) -> Result
         "SELECT {KEY_COLUMNS} FROM pos_keys k JOIN stores st ON st.id = k.store_id WHERE k.merchant_id = $1 \
          ORDER BY k.created_at DESC, k.id LIMIT $2 OFFSET $3"
     );
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(merchant_id).bind(paging.limit).bind(paging.offset).fetch_all(db).await?;
-    let total =
-        sqlx::query_scalar("SELECT count(*) FROM pos_keys WHERE merchant_id = $1").bind(merchant_id).fetch_one(db).await?;
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(merchant_id)
+        .bind(paging.limit)
+        .bind(paging.offset)
+        .fetch_all(db)
+        .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM pos_keys WHERE merchant_id = $1")
+        .bind(merchant_id)
+        .fetch_one(db)
+        .await?;
     Ok((items, total))
 }
 

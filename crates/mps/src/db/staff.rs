@@ -49,7 +49,11 @@ pub struct NewStaff<'a> {
 }
 
 /// Creates a staff member inside the caller's transaction (409 `DUPLICATE_USERNAME`).
-pub async fn create_staff(conn: &mut PgConnection, merchant_id: Uuid, new: NewStaff<'_>) -> Result<StaffView, ApiError> {
+pub async fn create_staff(
+    conn: &mut PgConnection,
+    merchant_id: Uuid,
+    new: NewStaff<'_>,
+) -> Result<StaffView, ApiError> {
     let sql = format!(
         "INSERT INTO staff AS s (merchant_id, username, name, role, store_id, password_hash) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {STAFF_COLUMNS}"
@@ -70,13 +74,24 @@ pub async fn list_staff(db: &PgPool, merchant_id: Uuid, paging: Paging) -> Resul
     let sql = format!(
         "SELECT {STAFF_COLUMNS} FROM staff s WHERE s.merchant_id = $1 ORDER BY lower(s.username) LIMIT $2 OFFSET $3"
     );
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(merchant_id).bind(paging.limit).bind(paging.offset).fetch_all(db).await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM staff WHERE merchant_id = $1").bind(merchant_id).fetch_one(db).await?;
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(merchant_id)
+        .bind(paging.limit)
+        .bind(paging.offset)
+        .fetch_all(db)
+        .await?;
+    let total =
+        sqlx::query_scalar("SELECT count(*) FROM staff WHERE merchant_id = $1").bind(merchant_id).fetch_one(db).await?;
     Ok((items, total))
 }
 
 /// One of a merchant's staff, locked (`FOR UPDATE`) when read inside a transaction that changes it.
-pub async fn find_staff(conn: &mut PgConnection, merchant_id: Uuid, id: Uuid, lock: bool) -> Result<Option<StaffView>, ApiError> {
+pub async fn find_staff(
+    conn: &mut PgConnection,
+    merchant_id: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> Result<Option<StaffView>, ApiError> {
     let sql = format!(
         "SELECT {STAFF_COLUMNS} FROM staff s WHERE s.merchant_id = $1 AND s.id = $2{}",
         if lock { " FOR UPDATE OF s" } else { "" }

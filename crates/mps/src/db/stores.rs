@@ -50,7 +50,11 @@ pub struct NewStore<'a> {
 }
 
 /// Creates a store inside the caller's transaction (409 `DUPLICATE_STORE_CODE`).
-pub async fn create_store(conn: &mut PgConnection, merchant_id: Uuid, store: NewStore<'_>) -> Result<StoreView, ApiError> {
+pub async fn create_store(
+    conn: &mut PgConnection,
+    merchant_id: Uuid,
+    store: NewStore<'_>,
+) -> Result<StoreView, ApiError> {
     let sql = format!(
         "INSERT INTO stores (merchant_id, code, name, address, time_zone) VALUES ($1, $2, $3, $4, $5) \
          RETURNING {STORE_COLUMNS}"
@@ -67,7 +71,8 @@ pub async fn create_store(conn: &mut PgConnection, merchant_id: Uuid, store: New
 
 /// Every store of a merchant, the default first, then by code (a merchant has a handful).
 pub async fn list_stores(db: &PgPool, merchant_id: Uuid) -> Result<Vec<StoreView>, ApiError> {
-    let sql = format!("SELECT {STORE_COLUMNS} FROM stores WHERE merchant_id = $1 ORDER BY is_default DESC, upper(code)");
+    let sql =
+        format!("SELECT {STORE_COLUMNS} FROM stores WHERE merchant_id = $1 ORDER BY is_default DESC, upper(code)");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(merchant_id).fetch_all(db).await?)
 }
 
@@ -97,7 +102,12 @@ pub async fn store_for_charge(
                                          WHEN $3::uuid IS NOT NULL THEN id = $3 \
                                          ELSE is_default END"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(merchant_id).bind(code.map(str::trim)).bind(restricted_to).fetch_optional(db).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(merchant_id)
+        .bind(code.map(str::trim))
+        .bind(restricted_to)
+        .fetch_optional(db)
+        .await?)
 }
 
 /// What may change of a store.

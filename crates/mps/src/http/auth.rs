@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use crate::auth::codes;
 use crate::auth::password::{check_new_password, hash_password, verify_password};
+use crate::auth::permissions::StaffRole;
 use crate::auth::session::{self, Revoke};
 use crate::auth::token::{AUDIENCE, Claims, ISSUER};
-use crate::auth::permissions::StaffRole;
 use crate::auth::{AuthUser, ClientIp, Role};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::{self, LoginAccount};
@@ -591,7 +591,9 @@ async fn change_password(
 /// A POS key has no session: it cannot log out or change a password (revoke or rotate it).
 fn refuse_keys(user: &AuthUser) -> ApiResult<()> {
     match user.key_id {
-        Some(_) => Err(ApiError::new(ErrorCode::Forbidden, "A POS key has no session; revoke or rotate the key instead.")),
+        Some(_) => {
+            Err(ApiError::new(ErrorCode::Forbidden, "A POS key has no session; revoke or rotate the key instead."))
+        }
         None => Ok(()),
     }
 }

@@ -266,8 +266,14 @@ pub(crate) async fn register_member(
     let context = serde_json::json!({ "session_id": session.id, "via": "register" });
     audit::record(&mut *tx, actor, "LOGIN_SUCCESS", (object.0, &object.1), context, request_id).await?;
     login::count_login(state, Role::Member, "success");
-    let account =
-        LoginAccount { id: member.id, name: member.name.clone(), password_hash: None, active: true, code: None, ..Default::default() };
+    let account = LoginAccount {
+        id: member.id,
+        name: member.name.clone(),
+        password_hash: None,
+        active: true,
+        code: None,
+        ..Default::default()
+    };
     Ok(Registered { account, member, card, session })
 }
 

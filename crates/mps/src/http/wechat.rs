@@ -118,8 +118,14 @@ async fn sign_in(
         audit::record(&mut tx, actor, "LOGIN_SUCCESS", (object.0, &object.1), context, request_id).await?;
         tx.commit().await?;
         login::count_login(state, Role::Member, "success");
-        let account =
-            LoginAccount { id: owner.member_id, name: owner.name, password_hash: None, active: true, code: None, ..Default::default() };
+        let account = LoginAccount {
+            id: owner.member_id,
+            name: owner.name,
+            password_hash: None,
+            active: true,
+            code: None,
+            ..Default::default()
+        };
         let response = login::login_response(state, Role::Member, &account, None, &session)?;
         return Ok((StatusCode::OK, AppJson(response)).into_response());
     }

@@ -258,7 +258,8 @@ async fn every_merchant_route_lets_exactly_the_roles_of_the_permission_table_thr
                                         "password": crate::helpers::PASSWORD });
         let response = app.call(Method::POST, "/auth/login", Some(login), &[]).await;
         assert_eq!(response.status, 200, "{}", response.text);
-        callers.push((letter, Client { app: &app, token: response.json["token"].as_str().unwrap().into(), id: owner.id }));
+        callers
+            .push((letter, Client { app: &app, token: response.json["token"].as_str().unwrap().into(), id: owner.id }));
     }
     let key_body = serde_json::json!({ "name": "Till", "store": "MAIN", "permissions": ["charge", "refund", "read"] });
     let key = owner.post("/merchant/keys", key_body).await;

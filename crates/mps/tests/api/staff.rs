@@ -52,7 +52,13 @@ fn key_client<'a>(app: &'a TestApp, secret: &str) -> Client<'a> {
     Client { app, token: secret.to_owned(), id: uuid::Uuid::nil() }
 }
 
-async fn charge_at(shop: &Client<'_>, member: &Client<'_>, card: &TestMember, amount: &str, store: Option<&str>) -> TestResponse {
+async fn charge_at(
+    shop: &Client<'_>,
+    member: &Client<'_>,
+    card: &TestMember,
+    amount: &str,
+    store: Option<&str>,
+) -> TestResponse {
     let qr = member.qr(&card.card_id).await;
     shop.post_idempotent("/merchant/charge", &new_key(), json!({ "qr_plain": qr, "amount": amount, "store": store }))
         .await
@@ -241,12 +247,11 @@ async fn a_staff_member_suspended_mid_shift_cannot_act_on_any_instance() {
     let listed = admin.get(&format!("/admin/merchants/{}/staff", s.merchant.id)).await;
     assert_eq!(listed.json["pagination"]["total_count"], 2, "{}", listed.text);
     assert!(!listed.text.contains("argon2"), "no password hash is shown: {}", listed.text);
-    let actions: Vec<String> = sqlx::query_scalar(
-        "SELECT action FROM audit_events WHERE object_type = 'staff' ORDER BY id",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_events WHERE object_type = 'staff' ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(actions, ["CREATE_STAFF", "CREATE_STAFF", "STAFF_SUSPEND", "STAFF_ACTIVATE", "STAFF_SUSPEND"]);
 }
 
@@ -260,7 +265,8 @@ async fn managers_manage_cashiers_only_and_cashiers_manage_no_one() {
     let manager = staff_client(&app, &s.merchant, "mgr").await;
     let cashier = staff_client(&app, &s.merchant, "cash").await;
 
-    let body = |username: &str, role: &str| json!({ "username": username, "name": "N", "role": role, "password": PASSWORD });
+    let body =
+        |username: &str, role: &str| json!({ "username": username, "name": "N", "role": role, "password": PASSWORD });
     assert_eq!(manager.post("/merchant/staff", body("c2", "cashier")).await.status, 201);
     manager.post("/merchant/staff", body("m2", "manager")).await.assert_error(403, "FORBIDDEN");
     manager.post(&format!("/merchant/staff/{mgr_id}/suspend"), json!({})).await.assert_error(403, "FORBIDDEN");
@@ -331,7 +337,8 @@ async fn a_revoked_key_stops_at_once_on_every_instance_and_a_rotated_one_overlap
     }
 
     let (second_id, second) = new_pos_key(&s.owner, "MAIN", &["read"]).await;
-    let by_admin = admin.post(&format!("/admin/merchants/{}/keys/{second_id}/revoke", s.merchant.code), json!({})).await;
+    let by_admin =
+        admin.post(&format!("/admin/merchants/{}/keys/{second_id}/revoke", s.merchant.code), json!({})).await;
     assert_eq!(by_admin.status, 200, "{}", by_admin.text);
     key_client(&other, &second).get("/merchant/transactions").await.assert_error(401, "UNAUTHENTICATED");
 }
@@ -358,7 +365,11 @@ async fn key_secrets_never_appear_in_reads_the_audit_log_or_the_database() {
     ];
     for read in &reads {
         assert_eq!(read.status, 200, "{}", read.text);
-        assert!(!read.text.contains(&random_part) && !read.text.contains(&rotated_random), "a secret leaked: {}", read.text);
+        assert!(
+            !read.text.contains(&random_part) && !read.text.contains(&rotated_random),
+            "a secret leaked: {}",
+            read.text
+        );
     }
     let dumped: String = sqlx::query_scalar(
         "SELECT coalesce(string_agg(t::text, ' '), '') FROM \
@@ -375,4 +386,89 @@ async fn key_secrets_never_appear_in_reads_the_audit_log_or_the_database() {
             .await
             .unwrap();
     assert_eq!(actions, ["CREATE_POS_KEY", "POS_KEY_ROTATE"]);
+}
+
+#[tokio::test]
+async fn concurrent_charges_and_refunds_from_three_stores_keep_the_books_and_the_store_shares_whole() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let s = shop(&app, &admin).await;
+    open_store(&s.owner, "A").await;
+    open_store(&s.owner, "B").await;
+    hire(&s.owner, "ann", "cashier", Some("A")).await;
+    let ann = staff_client(&app, &s.merchant, "ann").await;
+    let (_, secret) = new_pos_key(&s.owner, "B", &["charge", "refund"]).await;
+    let till = key_client(&app, &secret);
+    assert_eq!(s.owner.put("/merchant/settings", json!({ "cashier_refund_limit": "100.00" })).await.status, 200);
+    let mut cards = Vec::new();
+    for n in 0..6 {
+        let card = admin.create_member(&format!("Member {n}")).await;
+        admin.credit(&card.card_id, "500.00").await;
+        let member = app.member_client(&card).await;
+        let qr = member.qr(&card.card_id).await;
+        cards.push(qr);
+    }
+    let body = |qr: &str| json!({ "qr_plain": qr, "amount": "40.00" });
+    let keys: Vec<String> = (0..6).map(|_| new_key()).collect();
+    let charges = tokio::join!(
+        ann.post_idempotent("/merchant/charge", &keys[0], body(&cards[0])),
+        ann.post_idempotent("/merchant/charge", &keys[1], body(&cards[1])),
+        till.post_idempotent("/merchant/charge", &keys[2], body(&cards[2])),
+        till.post_idempotent("/merchant/charge", &keys[3], body(&cards[3])),
+        s.owner.post_idempotent("/merchant/charge", &keys[4], body(&cards[4])),
+        s.owner.post_idempotent(
+            "/merchant/charge",
+            &keys[5],
+            json!({ "qr_plain": cards[5], "amount": "40.00", "store": "B" })
+        ),
+    );
+    let charges = [charges.0, charges.1, charges.2, charges.3, charges.4, charges.5];
+    for charged in &charges {
+        assert_eq!(charged.status, 201, "{}", charged.text);
+    }
+    let stores: Vec<&str> = charges.iter().map(|c| c.json["transaction"]["store_code"].as_str().unwrap()).collect();
+    assert_eq!(stores, ["A", "A", "B", "B", "MAIN", "B"]);
+    let paid: Vec<String> = charges.iter().map(tx_no).collect();
+    let refunds = tokio::join!(
+        ann.refund(&paid[0], "10.00"),
+        ann.refund(&paid[0], "10.00"),
+        till.refund(&paid[5], "15.00"),
+        ann.refund(&paid[2], "1.00"),
+        s.owner.refund(&paid[4], "40.00"),
+    );
+    for refunded in [&refunds.0, &refunds.1, &refunds.2, &refunds.4] {
+        assert_eq!(refunded.status, 201, "{}", refunded.text);
+    }
+    refunds.3.assert_error(404, "TX_NOT_FOUND");
+    crate::helpers::assert_books_balance(&app.pool).await;
+
+    let mut sum = Decimal::ZERO;
+    for store in ["MAIN", "A", "B"] {
+        let day = s.owner.get(&format!("/merchant/daily-summary?store={store}")).await;
+        sum += amount(&day.json["summary"]["net_amount"]);
+    }
+    let whole = s.owner.get("/merchant/daily-summary").await;
+    assert_eq!(amount(&whole.json["summary"]["net_amount"]), "165.00".parse::<Decimal>().unwrap(), "{}", whole.text);
+    assert_eq!(sum, amount(&whole.json["summary"]["net_amount"]), "the stores' days add up to the merchant's");
+}
+
+#[tokio::test]
+async fn each_pos_key_has_its_own_rate_limit() {
+    let app = TestApp::with_vars(&[("RATE_LIMIT_REQUESTS", "3")]).await;
+    let admin = app.admin().await;
+    let merchant = admin.create_merchant("Shop").await;
+    let owner = app.merchant_client(&merchant).await;
+    let (_, first) = new_pos_key(&owner, "MAIN", &["read"]).await;
+    let (_, second) = new_pos_key(&owner, "MAIN", &["read"]).await;
+    let first = key_client(&app, &first);
+    for _ in 0..3 {
+        assert_eq!(first.get("/merchant/transactions").await.status, 200);
+    }
+    let limited = first.get("/merchant/transactions").await;
+    limited.assert_error(429, "RATE_LIMITED");
+    assert_eq!(
+        key_client(&app, &second).get("/merchant/transactions").await.status,
+        200,
+        "another till is not held up"
+    );
 }

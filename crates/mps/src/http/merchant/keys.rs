@@ -181,8 +181,10 @@ async fn rotate_key(
     let fresh = pos_keys::generate_secret(&current.prefix);
     let until = Utc::now() + chrono::Duration::seconds(overlap);
     let mut tx = state.db.begin().await?;
-    let key = keys_db::rotate_key(&mut tx, owner.id, path.key_id, &fresh.hash, until).await?.ok_or_else(key_not_found)?;
-    let context = serde_json::json!({ "prefix": key.prefix, "previous_valid_until": until, "by_staff_id": owner.staff_id });
+    let key =
+        keys_db::rotate_key(&mut tx, owner.id, path.key_id, &fresh.hash, until).await?.ok_or_else(key_not_found)?;
+    let context =
+        serde_json::json!({ "prefix": key.prefix, "previous_valid_until": until, "by_staff_id": owner.staff_id });
     let actor = Actor { id: Some(owner.id), role: "merchant" };
     audit::record(&mut tx, actor, "POS_KEY_ROTATE", ("pos_key", &key.id.to_string()), context, &request_id).await?;
     tx.commit().await?;

@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{GenerateSettlement, ReadSettlements};
-use crate::db::stores;
 use crate::db::settlements::{
     self, SettlementFilter, SettlementMode, SettlementPeriod, SettlementStatus, SettlementView,
 };
+use crate::db::stores;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;

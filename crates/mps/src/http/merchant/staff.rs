@@ -50,8 +50,19 @@ fn may_manage(caller: &AuthUser, role: StaffRole) -> ApiResult<()> {
 }
 
 /// The audit fields of a change made by the merchant's own side.
-fn merchant_audit<'a>(caller: &AuthUser, action: &'a str, reason: Option<&'a str>, request_id: &'a str) -> StaffAudit<'a> {
-    StaffAudit { action, actor: Actor { id: Some(caller.id), role: "merchant" }, by_staff: caller.staff_id, reason, request_id }
+fn merchant_audit<'a>(
+    caller: &AuthUser,
+    action: &'a str,
+    reason: Option<&'a str>,
+    request_id: &'a str,
+) -> StaffAudit<'a> {
+    StaffAudit {
+        action,
+        actor: Actor { id: Some(caller.id), role: "merchant" },
+        by_staff: caller.staff_id,
+        reason,
+        request_id,
+    }
 }
 
 /// The id of a store named by code, for a staff member's restriction.
@@ -63,7 +74,8 @@ async fn store_id(state: &AppState, merchant_id: Uuid, code: &str) -> ApiResult<
 
 fn username(value: &str) -> ApiResult<&str> {
     let value = value.trim();
-    let valid = (1..=40).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let valid =
+        (1..=40).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if !valid {
         return Err(ApiError::validation("username", "must be 1 to 40 letters, digits, `.`, `_` or `-`"));
     }
@@ -178,7 +190,8 @@ async fn update_staff(
     let change = StaffChange { name, role: request.role, store_id, status: None };
     let audit = merchant_audit(&caller, "UPDATE_STAFF", None, &request_id);
     let allowed = |member: &StaffView| may_manage(&caller, member.role);
-    let (member, revoked) = staff::change_staff(&state.db, caller.id, path.staff_id, change, None, audit, allowed).await?;
+    let (member, revoked) =
+        staff::change_staff(&state.db, caller.id, path.staff_id, change, None, audit, allowed).await?;
     session::publish_revocations(&state, &revoked).await;
     Ok(AppJson(member))
 }

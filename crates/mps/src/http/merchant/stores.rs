@@ -128,8 +128,15 @@ async fn create_store(
     let mut tx = state.db.begin().await?;
     let store = stores::create_store(&mut tx, owner.id, NewStore { code: &code, name, address, time_zone }).await?;
     let context = serde_json::json!({ "code": store.code, "by_staff_id": owner.staff_id });
-    audit::record(&mut tx, merchant_actor(&owner), "CREATE_STORE", ("store", &store.id.to_string()), context, &request_id)
-        .await?;
+    audit::record(
+        &mut tx,
+        merchant_actor(&owner),
+        "CREATE_STORE",
+        ("store", &store.id.to_string()),
+        context,
+        &request_id,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, AppJson(store)))
 }
@@ -137,7 +144,10 @@ async fn create_store(
 /// Your stores, the default first.
 #[utoipa::path(get, path = "/merchant/stores", tag = "merchant", security(("bearer" = [])),
     responses((status = 200, body = Vec<StoreView>)))]
-async fn list_stores(State(state): State<AppState>, caller: Authorized<ReadSummary>) -> ApiResult<AppJson<Vec<StoreView>>> {
+async fn list_stores(
+    State(state): State<AppState>,
+    caller: Authorized<ReadSummary>,
+) -> ApiResult<AppJson<Vec<StoreView>>> {
     Ok(AppJson(stores::list_stores(&state.db, caller.id).await?))
 }
 
@@ -183,8 +193,15 @@ async fn update_store(
     let mut tx = state.db.begin().await?;
     let store = stores::update_store(&mut tx, owner.id, store_id, change).await?.ok_or_else(store_not_found)?;
     let context = serde_json::json!({ "code": store.code, "status": store.status, "by_staff_id": owner.staff_id });
-    audit::record(&mut tx, merchant_actor(&owner), "UPDATE_STORE", ("store", &store.id.to_string()), context, &request_id)
-        .await?;
+    audit::record(
+        &mut tx,
+        merchant_actor(&owner),
+        "UPDATE_STORE",
+        ("store", &store.id.to_string()),
+        context,
+        &request_id,
+    )
+    .await?;
     tx.commit().await?;
     Ok(AppJson(store))
 }
@@ -221,8 +238,15 @@ async fn update_settings(
     let context = serde_json::json!({ "cashier_refund_limit": { "from": previous, "to": limit },
                                       "by_staff_id": owner.staff_id });
     let object = ("merchant", owner.id.to_string());
-    audit::record(&mut tx, merchant_actor(&owner), "MERCHANT_SETTINGS_UPDATE", (object.0, &object.1), context, &request_id)
-        .await?;
+    audit::record(
+        &mut tx,
+        merchant_actor(&owner),
+        "MERCHANT_SETTINGS_UPDATE",
+        (object.0, &object.1),
+        context,
+        &request_id,
+    )
+    .await?;
     tx.commit().await?;
     Ok(AppJson(MerchantSettings { cashier_refund_limit: limit }))
 }
@@ -230,8 +254,11 @@ async fn update_settings(
 /// A refund limit: an amount as any other, or zero.
 fn refund_limit(input: &AmountInput, max: rust_decimal::Decimal) -> ApiResult<Money> {
     let text = serde_json::to_value(input).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    if !text.is_empty() && text.bytes().all(|b| b == b'0' || b == b'.') && text.bytes().filter(|b| *b == b'.').count() <= 1
-        && !text.starts_with('.') && !text.ends_with('.')
+    if !text.is_empty()
+        && text.bytes().all(|b| b == b'0' || b == b'.')
+        && text.bytes().filter(|b| *b == b'.').count() <= 1
+        && !text.starts_with('.')
+        && !text.ends_with('.')
     {
         return Ok(Money::ZERO);
     }

@@ -77,11 +77,8 @@ async fn daily_summary(
     };
     let period = day_period(date, zone)?;
     let store = super::stores::report_store(&state, &merchant, query.store.as_deref()).await?;
-    let figures: DailyFigures = rpc(
-        &state,
-        "store_daily_summary",
-        stores::store_daily_summary(&state.db, merchant.id, store, period).await,
-    )?;
+    let figures: DailyFigures =
+        rpc(&state, "store_daily_summary", stores::store_daily_summary(&state.db, merchant.id, store, period).await)?;
     let hourly = figures
         .hourly
         .into_iter()
