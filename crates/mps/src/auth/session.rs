@@ -152,6 +152,8 @@ pub enum Revoke {
     AllOfExcept(Uuid, Uuid),
     /// Every live session of a merchant's staff member (suspension, role change, password reset).
     Staff(Uuid),
+    /// Every live session of a staff member but one (their own password change keeps the caller's).
+    StaffExcept(Uuid, Uuid),
 }
 
 /// Revokes sessions inside the caller's transaction; returns their ids for [`publish_revocations`]
@@ -162,6 +164,7 @@ pub async fn revoke_sessions(conn: &mut PgConnection, which: Revoke, reason: &st
         Revoke::AllOf(subject) => (Some(subject), None, None, None),
         Revoke::AllOfExcept(subject, keep) => (Some(subject), None, Some(keep), None),
         Revoke::Staff(staff) => (None, None, None, Some(staff)),
+        Revoke::StaffExcept(staff, keep) => (None, None, Some(keep), Some(staff)),
     };
     let ids = sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = $4 \

@@ -565,7 +565,8 @@ async fn change_password(
     let revoked = match user.staff_id {
         Some(staff_id) => {
             staff::set_password_hash(&mut tx, staff_id, &hash).await?;
-            session::revoke_sessions(&mut tx, Revoke::Staff(staff_id), "password_changed").await?
+            let others = Revoke::StaffExcept(staff_id, user.session_id);
+            session::revoke_sessions(&mut tx, others, "password_changed").await?
         }
         None => {
             credentials::set_password_hash(&mut tx, user.role, user.id, &hash).await?;

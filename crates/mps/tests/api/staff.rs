@@ -472,3 +472,25 @@ async fn each_pos_key_has_its_own_rate_limit() {
         "another till is not held up"
     );
 }
+
+#[tokio::test]
+async fn a_staff_member_changes_their_own_password_and_keeps_only_this_session() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let s = shop(&app, &admin).await;
+    hire(&s.owner, "ann", "cashier", None).await;
+    let ann = staff_client(&app, &s.merchant, "ann").await;
+    let ann_elsewhere = staff_client(&app, &s.merchant, "ann").await;
+    let changed =
+        ann.post("/auth/password", json!({ "old_password": PASSWORD, "new_password": "ann-new-password" })).await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    assert_eq!(ann.get("/auth/me").await.status, 200, "the caller's session lives on");
+    ann_elsewhere.get("/auth/me").await.assert_error(401, "UNAUTHENTICATED");
+    assert_eq!(s.owner.get("/auth/me").await.status, 200, "the merchant's own session is not the staff member's");
+    assert_eq!(staff_login(&app, &s.merchant, "ann", "ann-new-password").await.status, 200);
+    assert_eq!(
+        app.login("merchant", &s.merchant.code, PASSWORD).await.status,
+        200,
+        "the owner's password is unchanged"
+    );
+}
