@@ -45,6 +45,9 @@ def test_a_cashier_charges_the_code_the_member_page_shows_read_through_the_camer
         expect(receipt).to_contain_text("25.00")
         expect(receipt).to_contain_text("+25")
         expect(receipt).to_contain_text("till-1")
+        # The card's balance right after this payment, as the API recorded it with the movement.
+        balance_after = receipt.locator("dt", has_text="Balance after").locator("xpath=following-sibling::dd[1]")
+        expect(balance_after).to_have_text("75.00")
         assert shop.card()["balance"] == "75.00", "the card should hold 100.00 − 25.00"
         assert [p["final_amount"] for p in payments_of(shop)] == ["25.00"]
     finally:

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use rust_decimal::Decimal;
 
 /// Where the server runs; production tightens the rules on secrets.
@@ -44,32 +45,15 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// An address or CIDR block whose `X-Forwarded-For` header is believed.
+/// An address or CIDR block whose `X-Forwarded-For` header is believed (`ipnet` does the
+/// matching; a bare address is a block of one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrustedProxy {
-    network: IpAddr,
-    prefix_len: u8,
-}
+pub struct TrustedProxy(IpNet);
 
 impl TrustedProxy {
+    /// Whether `ip` is inside the block; an IPv4-mapped IPv6 peer counts as its IPv4 address.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_matches(&net.octets(), &ip.octets(), self.prefix_len),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_matches(&net.octets(), &ip.octets(), self.prefix_len),
-            _ => false,
-        }
-    }
-}
-
-fn prefix_matches(net: &[u8], ip: &[u8], prefix_len: u8) -> bool {
-    let full = usize::from(prefix_len / 8);
-    let rest = prefix_len % 8;
-    if net[..full] != ip[..full] {
-        return false;
-    }
-    rest == 0 || {
-        let mask = 0xffu8 << (8 - rest);
-        (net[full] & mask) == (ip[full] & mask)
+        self.0.contains(&ip.to_canonical())
     }
 }
 
@@ -77,20 +61,15 @@ impl FromStr for TrustedProxy {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (addr, len) = match s.split_once('/') {
-            Some((addr, len)) => (addr, Some(len)),
-            None => (s, None),
-        };
-        let network: IpAddr = addr.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR block"))?;
-        let network = network.to_canonical();
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match len {
-            None => max,
-            Some(len) => {
-                len.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| format!("`{s}` has a bad prefix length"))?
+        let network = match s.parse::<IpNet>() {
+            Ok(network) => network,
+            Err(_) if s.contains('/') => return Err(format!("`{s}` is not a CIDR block (address/prefix length)")),
+            Err(_) => {
+                let address: IpAddr = s.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR block"))?;
+                IpNet::from(address.to_canonical())
             }
         };
-        Ok(TrustedProxy { network, prefix_len })
+        Ok(TrustedProxy(network))
     }
 }
 
