@@ -122,7 +122,17 @@ impl FromRequestParts<AppState> for AuthUser {
             return Ok(user.clone());
         }
         if let Some(secret) = bearer_token(parts).filter(|t| crate::auth::pos_keys::is_pos_key(t)) {
-            let user = crate::auth::pos_keys::authenticate(state, secret).await?;
+            let user = match crate::auth::pos_keys::authenticate(state, secret).await {
+                Ok(user) => user,
+                Err(refused) => {
+                    // Requests with a key are counted per key prefix, which a caller chooses: a
+                    // refused key also counts against its client address, so made-up keys cannot
+                    // buy unlimited lookups.
+                    let ip = client_ip(parts, &state.config);
+                    state.limits.check_general(&format!("ip:{ip}"))?;
+                    return Err(refused);
+                }
+            };
             parts.extensions.insert(user.clone());
             return Ok(user);
         }

@@ -58,6 +58,11 @@ pub fn hash_key(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
+/// The "expiry" of a key without one, as a valid RFC 3339 time: the last second of year 9999.
+fn never() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or_default()
+}
+
 fn refused() -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, "This POS key is unknown, revoked or expired.")
 }
@@ -104,7 +109,7 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<AuthUser, Ap
         permissions,
         merchant_code: Some(key.merchant_code),
         operator: Some(key.name),
-        expires_at: key.expires_at.unwrap_or(DateTime::<Utc>::MAX_UTC),
+        expires_at: key.expires_at.unwrap_or_else(never),
         staff_id: None,
         staff_role: None,
         store_id: Some(key.store_id),

@@ -494,3 +494,14 @@ async fn a_staff_member_changes_their_own_password_and_keeps_only_this_session()
         "the owner's password is unchanged"
     );
 }
+
+#[tokio::test]
+async fn made_up_keys_are_limited_by_the_client_address() {
+    let app = TestApp::with_vars(&[("RATE_LIMIT_REQUESTS", "3")]).await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let made_up = format!("mps_pos_{:012}_guess", n);
+        statuses.push(key_client(&app, &made_up).get("/merchant/transactions").await.status.as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429], "each made-up prefix is its own bucket, the address is not");
+}
