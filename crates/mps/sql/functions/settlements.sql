@@ -21,9 +21,7 @@ SELECT s.id,
 FROM settlements s
 JOIN merchants m ON m.id = s.merchant_id;
 
--- A merchant's books over [p_start, p_end) by `created_at`: payments (completed or since
--- refunded: what members paid), completed refunds, and counter top-ups (cash collected for the
--- platform). Settlements and the daily summary both count with this one definition.
+-- A merchant's books over [p_start, p_end): the whole merchant's `store_period_totals` (stores.sql).
 CREATE OR REPLACE FUNCTION merchant_period_totals(p_merchant_id uuid, p_start timestamptz, p_end timestamptz,
                                                   OUT payment_count bigint, OUT payment_amount numeric,
                                                   OUT refund_count bigint, OUT refund_amount numeric,
@@ -31,15 +29,7 @@ CREATE OR REPLACE FUNCTION merchant_period_totals(p_merchant_id uuid, p_start ti
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp
 AS $$
-    SELECT count(*) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')),
-           coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')), 0),
-           count(*) FILTER (WHERE t.tx_type = 'refund' AND t.status = 'completed'),
-           coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'refund' AND t.status = 'completed'), 0),
-           count(*) FILTER (WHERE t.tx_type = 'recharge' AND t.payment_method = 'cash' AND t.status = 'completed'),
-           coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'recharge' AND t.payment_method = 'cash'
-                                                  AND t.status = 'completed'), 0)
-    FROM transactions t
-    WHERE t.merchant_id = p_merchant_id AND t.created_at >= p_start AND t.created_at < p_end
+    SELECT * FROM store_period_totals(p_merchant_id, NULL, p_start, p_end)
 $$;
 
 CREATE OR REPLACE FUNCTION settlement_json(p_settlement_id uuid) RETURNS jsonb

@@ -65,18 +65,20 @@ pub async fn create_session(
     role: Role,
     subject_id: Uuid,
     operator: Option<&str>,
+    staff_id: Option<Uuid>,
     expires_at: DateTime<Utc>,
     client_ip: std::net::IpAddr,
 ) -> Result<Uuid, ApiError> {
     let id = sqlx::query_scalar(
-        "INSERT INTO sessions (role, subject_id, operator, expires_at, client_ip) \
-         VALUES ($1::actor_role, $2, $3, $4, $5::inet) RETURNING id",
+        "INSERT INTO sessions (role, subject_id, operator, expires_at, client_ip, staff_id) \
+         VALUES ($1::actor_role, $2, $3, $4, $5::inet, $6) RETURNING id",
     )
     .bind(role.as_str())
     .bind(subject_id)
     .bind(operator)
     .bind(expires_at)
     .bind(client_ip.to_string())
+    .bind(staff_id)
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -125,6 +127,7 @@ pub async fn is_live_in_database(
            AND CASE s.role \
                  WHEN 'member' THEN EXISTS (SELECT 1 FROM members WHERE id = s.subject_id AND status = 'active') \
                  WHEN 'merchant' THEN EXISTS (SELECT 1 FROM merchants WHERE id = s.subject_id AND status = 'active') \
+                      AND (s.staff_id IS NULL OR EXISTS (SELECT 1 FROM staff WHERE id = s.staff_id AND status = 'active')) \
                  ELSE EXISTS (SELECT 1 FROM admins WHERE id = s.subject_id AND active) \
                END",
     )
@@ -157,6 +160,10 @@ pub enum Revoke {
     AllOf(Uuid),
     /// Every live session of an account but one (password change keeps the caller's).
     AllOfExcept(Uuid, Uuid),
+    /// Every live session of a merchant's staff member (suspension, role change, password reset).
+    Staff(Uuid),
+    /// Every live session of a staff member but one (their own password change keeps the caller's).
+    StaffExcept(Uuid, Uuid),
 }
 
 /// Revokes sessions inside the caller's transaction; returns them for [`publish_revocations`]
@@ -166,10 +173,12 @@ pub async fn revoke_sessions(
     which: Revoke,
     reason: &str,
 ) -> Result<Vec<RevokedSession>, ApiError> {
-    let (subject, session, except) = match which {
-        Revoke::Session(id) => (None, Some(id), None),
-        Revoke::AllOf(subject) => (Some(subject), None, None),
-        Revoke::AllOfExcept(subject, keep) => (Some(subject), None, Some(keep)),
+    let (subject, session, except, staff) = match which {
+        Revoke::Session(id) => (None, Some(id), None, None),
+        Revoke::AllOf(subject) => (Some(subject), None, None, None),
+        Revoke::AllOfExcept(subject, keep) => (Some(subject), None, Some(keep), None),
+        Revoke::Staff(staff) => (None, None, None, Some(staff)),
+        Revoke::StaffExcept(staff, keep) => (None, None, Some(keep), Some(staff)),
     };
     let revoked = sqlx::query_as(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = $4 \
@@ -177,12 +186,14 @@ pub async fn revoke_sessions(
            AND ($1::uuid IS NULL OR subject_id = $1) \
            AND ($2::uuid IS NULL OR id = $2) \
            AND ($3::uuid IS NULL OR id <> $3) \
+           AND ($5::uuid IS NULL OR staff_id = $5) \
          RETURNING id, subject_id",
     )
     .bind(subject)
     .bind(session)
     .bind(except)
     .bind(reason)
+    .bind(staff)
     .fetch_all(conn)
     .await?;
     Ok(revoked)

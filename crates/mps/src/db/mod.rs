@@ -260,6 +260,8 @@ fn constraint_error(constraint: &str) -> Option<ErrorCode> {
         "members_email_key" | "admins_email_key" => ErrorCode::DuplicateEmail,
         "member_identities_provider_external_key" => ErrorCode::DuplicateExternalIdentity,
         "merchants_code_key" => ErrorCode::DuplicateMerchantCode,
+        "staff_username_key" => ErrorCode::DuplicateUsername,
+        "stores_code_key" => ErrorCode::DuplicateStoreCode,
         "settlements_no_overlap" => ErrorCode::SettlementAlreadyExists,
         "card_bindings_live_key" => ErrorCode::AlreadyBound,
         "cards_closed_empty" => ErrorCode::CardHasBalance,
@@ -316,10 +318,13 @@ pub mod members;
 pub mod merchants;
 pub mod money_ops;
 pub mod phone_codes;
+pub mod pos_keys;
 pub mod reports;
 pub mod schema;
 pub mod settlements;
+pub mod staff;
 pub mod statements;
+pub mod stores;
 pub mod transactions;
 pub mod webhooks;
 

@@ -51,6 +51,7 @@ mod revocation;
 mod settlements;
 mod signup;
 mod sql_functions;
+mod staff;
 mod statements;
 mod webhooks_out;
 mod wechat;

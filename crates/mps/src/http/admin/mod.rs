@@ -9,6 +9,7 @@ pub mod credits;
 pub mod levels;
 pub mod liability;
 pub mod members;
+pub mod merchant_staff;
 pub mod merchants;
 pub mod settlements;
 pub mod statistics;
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(members::router())
         .merge(merchants::router())
+        .merge(merchant_staff::router())
         .merge(credits::router())
         .merge(cards::router())
         .merge(card_status::router())

@@ -1,8 +1,11 @@
 //! `/merchant`: charge by QR, refund, counter top-up, QR validation and the merchant's books.
 
+pub mod keys;
 pub mod payments;
 pub mod settlements;
+pub mod staff;
 pub mod statements;
+pub mod stores;
 pub mod summary;
 pub mod transactions;
 pub mod webhooks;
@@ -21,6 +24,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(statements::router())
         .merge(summary::router())
         .merge(webhooks::router())
+        .merge(stores::router())
+        .merge(staff::router())
+        .merge(keys::router())
 }
 
 /// Largest `tag` accepted, serialized.
