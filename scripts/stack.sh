@@ -60,14 +60,14 @@ render() {
         chmod 0600 "$dir/certs/tls.key"
     fi
 
-    sed -e "s/server api:8000;/server 127.0.0.1:$API_PORT;/" \
+    sed -e "s/server api:8000 /server 127.0.0.1:$API_PORT /" \
         -e "s/listen 80 /listen 127.0.0.1:$HTTP_PORT /" \
         -e "s/listen 443 /listen 127.0.0.1:$HTTPS_PORT /" \
         -e "s#https://\$host\$request_uri#https://\$host:$HTTPS_PORT\$request_uri#" \
         -e "s#/etc/nginx/certs/#$dir/certs/#" \
         "$ROOT/nginx.conf" >"$dir/nginx.conf"
     local want
-    for want in "server 127.0.0.1:$API_PORT;" "listen 127.0.0.1:$HTTP_PORT " \
+    for want in "server 127.0.0.1:$API_PORT " "listen 127.0.0.1:$HTTP_PORT " \
         "listen 127.0.0.1:$HTTPS_PORT ssl" "https://\$host:$HTTPS_PORT\$request_uri" \
         "ssl_certificate     $dir/certs/tls.crt;" "ssl_certificate_key $dir/certs/tls.key;"; do
         grep -qF -- "$want" "$dir/nginx.conf" || die "render: nginx.conf has no '$want' after rendering"

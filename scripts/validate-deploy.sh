@@ -93,7 +93,7 @@ check_nginx() {
     make_cert || return 1
     # Only what cannot exist here changes: the compose host name "api" (nginx -t resolves upstream
     # names) and the certificate directory.
-    sed -e 's/server api:8000;/server 127.0.0.1:8000;/' -e "s#/etc/nginx/certs/#$WORK/certs/#" \
+    sed -e 's/server api:8000 /server 127.0.0.1:8000 /' -e "s#/etc/nginx/certs/#$WORK/certs/#" \
         "$r/nginx.conf" >"$d/nginx.conf"
     nginx -t -q -c "$d/nginx.conf" -e stderr -g "pid $d/nginx.pid;" 2>&1 || return 1
     policy "$r" nginx "$r/nginx.conf"

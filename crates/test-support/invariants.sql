@@ -24,6 +24,33 @@ issue_credits AS (
     FROM audit_events WHERE action = 'CREATE_CARD' AND context ->> 'initial_tx_no' IS NOT NULL
     GROUP BY 1
 ),
+-- Balance chain (issue 19): each movement's balance before it (balance_after − its signed amount)
+-- is the balance after another movement of the card, or 0 for the first, and the last one's after
+-- is the card's balance. Checked without an order — concurrent movements and online recharges
+-- (numbered at order time, applied at confirmation) have no order key — as a path's degree
+-- condition: per card and value, (movements leaving it) + [it is the card's balance] =
+-- (movements arriving at it) + [it is 0]. A wrong balance_after leaves an unmatched value.
+balance_moves AS (
+    SELECT card_id, tx_no, balance_after AS after,
+           balance_after - CASE WHEN tx_type = 'payment' THEN -final_amount ELSE final_amount END AS before
+    FROM transactions WHERE balance_after IS NOT NULL
+),
+balance_chain AS (
+    SELECT card_id, value, sum(leaving) AS leaving, sum(arriving) AS arriving
+    FROM (SELECT card_id, before AS value, 1 AS leaving, 0 AS arriving FROM balance_moves
+          UNION ALL SELECT card_id, after, 0, 1 FROM balance_moves
+          UNION ALL SELECT id, balance, 1, 0 FROM cards WHERE id IN (SELECT card_id FROM balance_moves)
+          UNION ALL SELECT id, 0, 0, 1 FROM cards WHERE id IN (SELECT card_id FROM balance_moves)) AS ends
+    GROUP BY card_id, value
+    HAVING sum(leaving) <> sum(arriving)
+),
+-- Points chain: ledger rows are numbered while their card is locked, so per card the id order is
+-- the order they happened in: previous points_after + delta = this points_after, from 0.
+points_chain AS (
+    SELECT card_id, id, delta, points_after,
+           coalesce(lag(points_after) OVER (PARTITION BY card_id ORDER BY id), 0) AS previous
+    FROM point_ledger
+),
 -- How many audit rows each transaction should have, per action.
 expected_audit AS (
     SELECT t.id, t.tx_no, a.action,
@@ -43,9 +70,9 @@ actual_audit AS (
     WHERE object_type = 'transaction' AND action IN ('PAYMENT', 'REFUND', 'RECHARGE', 'RECHARGE_ORDER')
     GROUP BY object_id, action
 ),
--- A merchant's quarter-hour aggregates (issue 15) against the transactions they count.
+-- A store's quarter-hour aggregates (issue 15) against the transactions they count.
 activity_raw AS (
-    SELECT t.merchant_id, date_bin('15 minutes', t.created_at, '2000-01-01T00:00:00Z') AS bucket, k.kind,
+    SELECT t.merchant_id, t.store_id, date_bin('15 minutes', t.created_at, '2000-01-01T00:00:00Z') AS bucket, k.kind,
            count(*) AS n, sum(t.final_amount) AS amount
     FROM transactions t
     CROSS JOIN LATERAL (SELECT CASE
@@ -54,11 +81,11 @@ activity_raw AS (
         WHEN t.tx_type = 'recharge' AND t.payment_method = 'cash' AND t.status = 'completed' THEN 'topup'
     END AS kind) k
     WHERE t.merchant_id IS NOT NULL AND k.kind IS NOT NULL
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4
 ),
 activity_kept AS (
-    SELECT merchant_id, bucket, kind, sum(count) AS n, sum(amount) AS amount
-    FROM merchant_activity GROUP BY 1, 2, 3
+    SELECT merchant_id, store_id, bucket, kind, sum(count) AS n, sum(amount) AS amount
+    FROM merchant_activity GROUP BY 1, 2, 3, 4
 )
 SELECT 'balance = completed credits - completed debits' AS invariant, card_no AS subject,
        format('balance %s, books say %s', balance, expected) AS detail
@@ -66,6 +93,16 @@ FROM books WHERE balance <> expected
 UNION ALL
 SELECT 'no negative balance or points', card_no, format('balance %s, points %s', balance, points)
 FROM cards WHERE balance < 0 OR points < 0
+UNION ALL
+SELECT 'balance_after chains: previous after ± amount = this after', c.card_no,
+       format('balance %s is left by %s movements and reached by %s (counting the start at 0 and the card''s balance)',
+              b.value, b.leaving, b.arriving)
+FROM balance_chain b JOIN cards c ON c.id = b.card_id
+UNION ALL
+SELECT 'points_after chains: previous after + delta = this after', c.card_no,
+       format('ledger row %s: %s %s → %s', p.id, p.previous, p.delta, p.points_after)
+FROM points_chain p JOIN cards c ON c.id = p.card_id
+WHERE p.previous + p.delta <> p.points_after
 UNION ALL
 SELECT 'points = sum of the points ledger', c.card_no, format('points %s, ledger %s', c.points, coalesce(l.total, 0))
 FROM cards c LEFT JOIN ledger l ON l.card_id = c.id
@@ -129,9 +166,9 @@ SELECT 'no idempotency record is left pending', format('%s %s %s', actor_id, ope
 FROM idempotency_keys WHERE outcome ? 'pending'
 UNION ALL
 SELECT 'merchant aggregates = the transactions they count', coalesce(r.merchant_id, k.merchant_id)::text,
-       format('%s at %s: kept %s / %s, transactions %s / %s', coalesce(r.kind, k.kind), coalesce(r.bucket, k.bucket), coalesce(k.n, 0), coalesce(k.amount, 0), coalesce(r.n, 0),
+       format('store %s, %s at %s: kept %s / %s, transactions %s / %s', coalesce(r.store_id, k.store_id), coalesce(r.kind, k.kind), coalesce(r.bucket, k.bucket), coalesce(k.n, 0), coalesce(k.amount, 0), coalesce(r.n, 0),
               coalesce(r.amount, 0))
 FROM activity_raw r
-FULL JOIN activity_kept k ON k.merchant_id = r.merchant_id AND k.bucket = r.bucket AND k.kind = r.kind
+FULL JOIN activity_kept k ON k.merchant_id = r.merchant_id AND k.store_id = r.store_id AND k.bucket = r.bucket AND k.kind = r.kind
 WHERE coalesce(r.n, 0) <> coalesce(k.n, 0) OR coalesce(r.amount, 0) <> coalesce(k.amount, 0)
 ORDER BY 1, 2

@@ -161,11 +161,12 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
         ),
         (
             "quarter-hour aggregates",
-            "INSERT INTO merchant_activity (merchant_id, bucket, kind, shard, count, amount) \
-             SELECT merchant_id, activity_bucket(created_at), merchant_activity_kind(t), 7, count(*), sum(final_amount) \
+            "INSERT INTO merchant_activity (merchant_id, store_id, bucket, kind, shard, count, amount) \
+             SELECT merchant_id, store_id, activity_bucket(created_at), merchant_activity_kind(t), 7, count(*), \
+                    sum(final_amount) \
              FROM transactions t WHERE merchant_id IS NOT NULL AND merchant_activity_kind(t) IS NOT NULL \
-             GROUP BY 1, 2, 3 \
-             ON CONFLICT (merchant_id, bucket, kind, shard) \
+             GROUP BY 1, 2, 3, 4 \
+             ON CONFLICT (merchant_id, store_id, bucket, kind, shard) \
              DO UPDATE SET count = merchant_activity.count + EXCLUDED.count, \
                            amount = merchant_activity.amount + EXCLUDED.amount; \
              ALTER TABLE transactions ENABLE TRIGGER transactions_activity_insert"

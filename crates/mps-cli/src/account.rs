@@ -30,17 +30,26 @@ pub async fn test(ctx: &Ctx) -> CliResult {
     Ok(())
 }
 
+/// Who works the till: a free-text cashier name (older shared logins) or a staff username.
+#[derive(Debug, Default)]
+pub struct Staff {
+    pub operator: Option<String>,
+    pub username: Option<String>,
+}
+
 /// `login`: asks the password, logs in, saves the session 0600.
-pub async fn login(ctx: &Ctx, role: LoginRole, identifier: &str, operator: Option<String>) -> CliResult {
+pub async fn login(ctx: &Ctx, role: LoginRole, identifier: &str, staff: Staff) -> CliResult {
+    let Staff { operator, username } = staff;
     let role = match role {
         LoginRole::Member => Role::Member,
         LoginRole::Merchant => Role::Merchant,
         LoginRole::Admin => Role::Admin,
     };
-    if operator.is_some() && role != Role::Merchant {
-        return Err(CliError::local("--operator is for merchant logins (the cashier's name)"));
+    if (operator.is_some() || username.is_some()) && role != Role::Merchant {
+        return Err(CliError::local("--operator and --username are for merchant logins"));
     }
-    let password = secret("MPS_PASSWORD", &format!("Password for {identifier}: "), false)?;
+    let who = username.as_deref().map(|u| format!("{u} at {identifier}")).unwrap_or_else(|| identifier.to_owned());
+    let password = secret("MPS_PASSWORD", &format!("Password for {who}: "), false)?;
     let request = LoginRequest {
         role,
         identifier: identifier.to_owned(),
@@ -48,6 +57,7 @@ pub async fn login(ctx: &Ctx, role: LoginRole, identifier: &str, operator: Optio
         otp: None,
         link_token: None,
         operator,
+        username,
     };
     let reply = ctx.api.post("/auth/login", &request).await?;
     let login: LoginResponse = reply.parse()?;

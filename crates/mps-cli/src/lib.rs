@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api;
 pub mod args;
 pub mod error;
+pub mod keys;
 pub mod member;
 pub mod merchant;
 pub mod qr;
@@ -81,9 +82,14 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     use Command as C;
     match command {
         C::Test => account::test(ctx).await,
-        C::Login { role, identifier, operator, otp: false } => account::login(ctx, role, &identifier, operator).await,
-        C::Login { role, identifier, operator, otp: true } => {
+        C::Login { role, identifier, operator, username, otp: false } => {
+            account::login(ctx, role, &identifier, account::Staff { operator, username }).await
+        }
+        C::Login { role, identifier, operator, username: None, otp: true } => {
             signup::login_by_code(ctx, role, &identifier, operator).await
+        }
+        C::Login { username: Some(_), otp: true, .. } => {
+            Err(CliError::local("--otp is for member logins (no --username)"))
         }
         C::Register { phone, name, password } => signup::register(ctx, &phone, &name, password).await,
         C::Otp { phone, purpose } => signup::send_code(ctx, &phone, purpose).await.map(|_| ()),
@@ -101,8 +107,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         C::Bind { card_no, role } => member::bind(ctx, &card_no, role).await,
         C::Unbind { card_no } => member::unbind(ctx, &card_no).await,
         C::Validate { qr } => merchant::validate(ctx, &qr).await,
-        C::Charge { qr, amount, order_id, tags, key } => {
-            merchant::charge(ctx, merchant::Sale { qr, amount, order_id, tags }, &key).await
+        C::Charge { qr, amount, order_id, tags, store, key } => {
+            merchant::charge(ctx, merchant::Sale { qr, amount, order_id, tags, store }, &key).await
         }
         C::Refund { tx_no, amount, reason, key } => merchant::refund(ctx, &tx_no, amount, reason, &key).await,
         C::Topup { card_no, amount, key } => merchant::topup(ctx, &card_no, amount, &key).await,
@@ -111,6 +117,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             merchant::settle(ctx, merchant::Period { mode, date, month, start, end }).await
         }
         C::Settlements { page } => merchant::settlements(ctx, page).await,
+        C::Keys(command) => keys::run(ctx, command).await,
         C::Admin(command) => admin::run(ctx, command).await,
     }
 }

@@ -27,6 +27,8 @@ pub struct Sale {
     pub amount: Money,
     pub order_id: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// The store charging, by code.
+    pub store: Option<String>,
 }
 
 /// `validate`: what the QR code's card is, without charging it (never its balance).
@@ -55,6 +57,7 @@ pub async fn charge(ctx: &Ctx, sale: Sale, key: &KeyArg) -> CliResult {
         amount: sale.amount.into(),
         external_order_id: sale.order_id,
         tag,
+        store: sale.store,
     };
     let reply = ctx.api.post_keyed("/merchant/charge", &idempotency_key(key), &request).await?;
     ctx.note_replay(&reply);

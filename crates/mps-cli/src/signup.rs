@@ -58,6 +58,7 @@ pub async fn login_by_code(ctx: &Ctx, role: LoginRole, phone: &str, operator: Op
         otp: Some(otp),
         link_token: None,
         operator: None,
+        username: None,
     };
     let reply = ctx.api.post("/auth/login", &request).await?;
     let login: LoginResponse = reply.parse()?;

@@ -53,22 +53,27 @@ CREATE INDEX settlements_page_idx ON settlements (period_start, id);
 -- A card's live bindings, oldest first.
 CREATE INDEX card_bindings_card_page_idx ON card_bindings (card_id, created_at, member_id) WHERE active;
 
--- Reports at volume: a merchant's payments, refunds and counter top-ups counted per 15-minute
--- bucket (UTC; every business time zone's hours and days start on a quarter hour), kept by
--- triggers in the transaction that writes the movement, so daily summaries, settlements and
--- statistics read at most a few thousand of these rows instead of a merchant's whole history
--- (sql/functions/aggregates.sql). `shard` spreads one merchant's concurrent payments over
--- several rows (one per backend, modulo 8): a single row per merchant and bucket would make every
--- payment of a busy merchant wait for the one before it to commit.
+-- Reports at volume: a merchant's payments, refunds and counter top-ups counted per store and
+-- 15-minute bucket (UTC; every business time zone's hours and days start on a quarter hour), kept
+-- by triggers in the transaction that writes the movement, so daily summaries (per store or the
+-- whole merchant), settlements and statistics read at most a few thousand of these rows instead
+-- of a merchant's whole history (sql/functions/aggregates.sql). Every merchant transaction names
+-- its store (0006), so `store_id` is never NULL here. `shard` spreads one store's concurrent
+-- payments over several rows (one per backend, modulo 8): a single row per store and bucket would
+-- make every payment of a busy till wait for the one before it to commit. Updates of a row touch
+-- no indexed column (HOT), so only a bucket's first movement writes index entries.
 CREATE TABLE merchant_activity (
     merchant_id uuid NOT NULL,
+    store_id    uuid NOT NULL,
     bucket      timestamptz NOT NULL,
     kind        text NOT NULL CHECK (kind IN ('payment', 'refund', 'topup')),
     shard       smallint NOT NULL,
     count       bigint NOT NULL,
     amount      numeric(16, 2) NOT NULL,
-    PRIMARY KEY (merchant_id, bucket, kind, shard)
+    PRIMARY KEY (merchant_id, store_id, bucket, kind, shard)
 );
+-- The whole merchant's buckets of a period (the primary key serves one store's).
+CREATE INDEX merchant_activity_merchant_idx ON merchant_activity (merchant_id, bucket);
 CREATE INDEX merchant_activity_bucket_idx ON merchant_activity (bucket);
 
 -- Recharges of a day for the statistics (all of them, not only a merchant's): only recharges
@@ -98,6 +103,7 @@ CREATE TRIGGER transactions_activity_insert AFTER INSERT ON transactions
 CREATE TRIGGER transactions_activity_update AFTER UPDATE ON transactions
     FOR EACH ROW WHEN (OLD.created_at IS DISTINCT FROM NEW.created_at
                        OR OLD.merchant_id IS DISTINCT FROM NEW.merchant_id
+                       OR OLD.store_id IS DISTINCT FROM NEW.store_id
                        OR OLD.final_amount IS DISTINCT FROM NEW.final_amount
                        OR OLD.tx_type IS DISTINCT FROM NEW.tx_type
                        OR OLD.payment_method IS DISTINCT FROM NEW.payment_method
@@ -108,17 +114,29 @@ CREATE TRIGGER transactions_activity_delete AFTER DELETE ON transactions
     EXECUTE FUNCTION merchant_activity_track();
 
 -- What the triggers would have counted for the rows already there.
-INSERT INTO merchant_activity (merchant_id, bucket, kind, shard, count, amount)
-SELECT merchant_id, date_bin('15 minutes', created_at, '2000-01-01T00:00:00Z'), kind, 0, count(*), sum(final_amount)
-FROM (SELECT merchant_id, created_at, final_amount,
+INSERT INTO merchant_activity (merchant_id, store_id, bucket, kind, shard, count, amount)
+SELECT merchant_id, store_id, date_bin('15 minutes', created_at, '2000-01-01T00:00:00Z'), kind, 0, count(*),
+       sum(final_amount)
+FROM (SELECT merchant_id, store_id, created_at, final_amount,
              CASE WHEN tx_type = 'payment' AND status IN ('completed', 'refunded') THEN 'payment'
                   WHEN tx_type = 'refund' AND status = 'completed' THEN 'refund'
                   WHEN tx_type = 'recharge' AND payment_method = 'cash' AND status = 'completed' THEN 'topup'
              END AS kind
       FROM transactions WHERE merchant_id IS NOT NULL) t
 WHERE kind IS NOT NULL
-GROUP BY 1, 2, 3;
+GROUP BY 1, 2, 3, 4;
 
 -- Retention: the hourly sweep finds sessions long expired by this (sessions are created in time
 -- order and live for a fixed time, so a block range summary answers it; no B-tree insert at login).
 CREATE INDEX sessions_expires_brin ON sessions USING brin (expires_at);
+
+-- Lists of issue 18 and 19 (stores, staff, POS keys, webhooks) by the same keyset recipe. Staff
+-- are listed by `lower(username)`, which `staff_username_key` (0006) already serves.
+DROP INDEX pos_keys_merchant_idx;
+CREATE INDEX pos_keys_page_idx ON pos_keys (merchant_id, created_at, id);
+DROP INDEX webhook_endpoints_merchant_idx;
+CREATE INDEX webhook_endpoints_page_idx ON webhook_endpoints (merchant_id, created_at, id);
+DROP INDEX webhook_deliveries_endpoint_idx;
+CREATE INDEX webhook_deliveries_page_idx ON webhook_deliveries (endpoint_id, created_at, id);
+-- A merchant's stores: the default first, then by code (`db::stores::list_stores`).
+CREATE INDEX stores_page_idx ON stores (merchant_id, (CASE WHEN is_default THEN '' ELSE upper(code) END));

@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_redis::redis::aio::MultiplexedConnection;
-use deadpool_redis::redis::{self, AsyncCommands as _};
+use deadpool_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
+use deadpool_redis::redis::cluster_async::ClusterConnection;
+use deadpool_redis::redis::{self, AsyncCommands as _, RedisFuture};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::Config;
+use crate::config::{Config, RedisTarget};
 use crate::error::ApiError;
 
 /// How long to leave Redis alone after a failure before trying it again.
@@ -38,12 +39,107 @@ impl From<CacheError> for ApiError {
     }
 }
 
+/// Where connections come from: one server, a Sentinel-watched master, or a Redis Cluster.
+enum Backend {
+    Single(deadpool_redis::Pool),
+    Sentinel(deadpool_redis::sentinel::Pool),
+    Cluster(deadpool_redis::cluster::Pool),
+}
+
+impl Backend {
+    fn new(target: RedisTarget) -> anyhow::Result<Backend> {
+        // Only opens connections: calls share one (see `Cache::connection`); the health check takes another.
+        let mut pool = deadpool_redis::PoolConfig::new(4);
+        pool.timeouts.wait = Some(CALL_TIMEOUT);
+        pool.timeouts.create = Some(CALL_TIMEOUT);
+        pool.timeouts.recycle = Some(CALL_TIMEOUT);
+        let runtime = Some(deadpool_redis::Runtime::Tokio1);
+        Ok(match target {
+            RedisTarget::Single(url) => {
+                let mut cfg = deadpool_redis::Config::from_url(url);
+                cfg.pool = Some(pool);
+                Backend::Single(cfg.create_pool(runtime)?)
+            }
+            RedisTarget::Sentinel { sentinels, master } => {
+                let mut cfg = deadpool_redis::sentinel::Config::from_urls(
+                    sentinels,
+                    master,
+                    deadpool_redis::sentinel::SentinelServerType::Master,
+                );
+                cfg.pool = Some(pool);
+                Backend::Sentinel(cfg.create_pool(runtime)?)
+            }
+            RedisTarget::Cluster(nodes) => {
+                let mut cfg = deadpool_redis::cluster::Config::from_urls(nodes);
+                // A cluster connection opens one socket per node when it is created.
+                pool.timeouts.create = Some(CALL_TIMEOUT * 3);
+                cfg.pool = Some(pool);
+                Backend::Cluster(cfg.create_pool(runtime)?)
+            }
+        })
+    }
+
+    async fn connect(&self) -> Result<Connection, CacheError> {
+        let fail = |e: &dyn std::fmt::Display| CacheError(e.to_string());
+        Ok(match self {
+            Backend::Single(p) => {
+                Connection::Node(deadpool_redis::Connection::take(p.get().await.map_err(|e| fail(&e))?))
+            }
+            Backend::Sentinel(p) => {
+                Connection::Node(deadpool_redis::sentinel::Connection::take(p.get().await.map_err(|e| fail(&e))?))
+            }
+            Backend::Cluster(p) => {
+                Connection::Cluster(deadpool_redis::cluster::Connection::take(p.get().await.map_err(|e| fail(&e))?))
+            }
+        })
+    }
+}
+
+/// One connection to whichever Redis `REDIS_URL` names; callers use it through
+/// [`redis::AsyncCommands`]. On a cluster every command and pipeline must stay in one hash slot:
+/// keys that are read or written together share a `{hash tag}` (see [`Cache::tagged_key`]).
+#[derive(Clone)]
+pub enum Connection {
+    /// A single server or the master a Sentinel named.
+    Node(MultiplexedConnection),
+    /// A Redis Cluster: commands are routed to the master owning their slot.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Connection::Node(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Connection::Node(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Node(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// A handle on Redis (possibly absent), with every key under one prefix.
 #[derive(Clone)]
 pub struct Cache {
-    pool: Option<deadpool_redis::Pool>,
+    pool: Option<Arc<Backend>>,
     /// The connection every call shares (see [`Cache::connection`]).
-    shared: Arc<Mutex<Option<MultiplexedConnection>>>,
+    shared: Arc<Mutex<Option<Connection>>>,
     prefix: Arc<str>,
     /// Unix millis before which Redis is skipped after a failure (a tiny circuit breaker).
     skip_until_ms: Arc<AtomicI64>,
@@ -58,14 +154,8 @@ impl Cache {
         let pool = match &config.redis_url {
             None => None,
             Some(url) => {
-                let mut cfg = deadpool_redis::Config::from_url(url.expose());
-                // Only opens connections: calls share one (see `connection`); the health check takes another.
-                let mut pool_cfg = deadpool_redis::PoolConfig::new(4);
-                pool_cfg.timeouts.wait = Some(CALL_TIMEOUT);
-                pool_cfg.timeouts.create = Some(CALL_TIMEOUT);
-                pool_cfg.timeouts.recycle = Some(CALL_TIMEOUT);
-                cfg.pool = Some(pool_cfg);
-                Some(cfg.create_pool(Some(deadpool_redis::Runtime::Tokio1))?)
+                let target = RedisTarget::parse(url.expose()).map_err(|e| anyhow::anyhow!("REDIS_URL {e}"))?;
+                Some(Arc::new(Backend::new(target)?))
             }
         };
         Ok(Cache {
@@ -88,10 +178,17 @@ impl Cache {
         format!("{}{}", self.prefix, name)
     }
 
+    /// The full key of something that belongs to `owner` (a member, a merchant, an admin):
+    /// `{prefix}{owner}:name`. The braces make `owner` the key's Redis Cluster hash tag, so one
+    /// owner's keys share a slot and one MGET or pipeline may read or write them together.
+    pub fn tagged_key(&self, owner: &uuid::Uuid, name: &str) -> String {
+        format!("{}{{{owner}}}:{name}", self.prefix)
+    }
+
     /// Runs one Redis command batch, with a timeout and the circuit breaker.
     pub async fn run<T, F, Fut>(&self, f: F) -> Result<T, CacheError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let pool = self.pool.as_ref().ok_or_else(|| CacheError("not configured".into()))?;
@@ -121,16 +218,15 @@ impl Cache {
     /// requests' commands leave in one write and their replies come back in one read. Checking a
     /// connection out of the pool per call instead cost an extra round trip each time (deadpool
     /// PINGs a connection before handing it out) and a socket per concurrent request.
-    async fn connection(&self, pool: &deadpool_redis::Pool) -> Result<MultiplexedConnection, CacheError> {
+    async fn connection(&self, pool: &Backend) -> Result<Connection, CacheError> {
         if let Some(conn) = self.lock_shared().as_ref() {
             return Ok(conn.clone());
         }
-        let fresh = pool.get().await.map_err(|e| CacheError(e.to_string()))?;
-        let conn = deadpool_redis::Connection::take(fresh);
+        let conn = pool.connect().await?;
         Ok(self.lock_shared().get_or_insert(conn).clone())
     }
 
-    fn lock_shared(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+    fn lock_shared(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
         self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -155,7 +251,7 @@ impl Cache {
     pub async fn ping(&self) -> bool {
         let Some(pool) = &self.pool else { return false };
         let ok = tokio::time::timeout(CALL_TIMEOUT * 3, async {
-            let mut conn = pool.get().await.ok()?;
+            let mut conn = pool.connect().await.ok()?;
             redis::cmd("PING").query_async::<String>(&mut conn).await.ok()
         })
         .await
@@ -191,20 +287,50 @@ impl Cache {
             return Ok(());
         }
         let keys: Vec<String> = names.iter().map(|n| self.key(n)).collect();
-        self.run(|mut c| async move { c.del::<_, ()>(keys).await }).await
+        self.run(|c| delete_each(c, keys)).await
     }
 
-    /// Deletes every key under this cache's prefix (used to clean up after tests).
+    /// Deletes every key under this cache's prefix (used to clean up after tests). On a cluster
+    /// KEYS asks every master and gathers their answers.
     pub async fn delete_all_with_prefix(&self) -> Result<(), CacheError> {
         let pattern = format!("{}*", self.prefix);
         self.run(|mut c| async move {
             let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query_async(&mut c).await?;
-            if !keys.is_empty() {
-                c.del::<_, ()>(keys).await?;
-            }
-            Ok(())
+            delete_each(c, keys).await
         })
         .await
+    }
+}
+
+/// One DEL for all keys on a single server; one per key on a cluster, where they may lie in
+/// different slots.
+async fn delete_each(mut c: Connection, keys: Vec<String>) -> redis::RedisResult<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    if matches!(c, Connection::Node(_)) {
+        return c.del(keys).await;
+    }
+    for key in keys {
+        c.del::<_, ()>(key).await?;
+    }
+    Ok(())
+}
+
+/// A value read from Redis and when, shared by the requests of one process.
+#[derive(Default)]
+pub struct Memo(Mutex<Option<(i64, std::time::Instant)>>);
+
+impl Memo {
+    /// The value, when it was stored less than `max_age` ago.
+    pub fn fresh(&self, max_age: Duration) -> Option<i64> {
+        let guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.filter(|(_, at)| at.elapsed() < max_age).map(|(value, _)| value)
+    }
+
+    /// Remembers `value` as read at `at`.
+    pub fn store(&self, value: i64, at: std::time::Instant) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((value, at));
     }
 }
 

@@ -9,8 +9,13 @@
 //! Invalidations that fail while Redis is down are lost, so every cached list is also tagged
 //! with a global epoch, which the recovery after a Redis failure bumps ([`start_new_epoch`]):
 //! lists cached before the outage then never come back. Until then the cache is bypassed.
+//!
+//! On a Redis Cluster, the member's keys and the caller's session marker share the member's hash
+//! tag, so the fused MGET stays in one slot; the global epoch lives in another slot and is read
+//! at most once a second per process ([`current_epoch`]), besides being refreshed by this
+//! process's own recovery.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::{self, AsyncCommands as _};
 use serde::{Deserialize, Serialize};
@@ -32,8 +37,11 @@ struct Cached {
     cards: Vec<CardView>,
 }
 
+/// How long this process may go on using an epoch it read.
+const EPOCH_FRESH_FOR: Duration = Duration::from_secs(1);
+
 fn keys(state: &AppState, member_id: Uuid) -> (String, String) {
-    (state.cache.key(&format!("member-cards:{member_id}")), state.cache.key(&format!("member-cards-gen:{member_id}")))
+    (state.cache.tagged_key(&member_id, "cards"), state.cache.tagged_key(&member_id, "cards-gen"))
 }
 
 fn epoch_key(state: &AppState) -> String {
@@ -43,7 +51,22 @@ fn epoch_key(state: &AppState) -> String {
 /// Makes every card list cached so far stale (after a Redis failure lost invalidations).
 pub async fn start_new_epoch(state: &AppState) -> Result<(), crate::cache::CacheError> {
     let key = epoch_key(state);
-    state.cache.run(|mut c| async move { c.incr::<_, _, ()>(key, 1).await }).await
+    let epoch: i64 = state.cache.run(|mut c| async move { c.incr(key, 1).await }).await?;
+    state.card_list_epoch.store(epoch, Instant::now());
+    Ok(())
+}
+
+/// The global epoch: this process's copy when younger than [`EPOCH_FRESH_FOR`], else Redis's.
+/// A global key read by every request would put the whole load on one cluster node.
+async fn current_epoch(state: &AppState) -> Result<i64, crate::cache::CacheError> {
+    if let Some(epoch) = state.card_list_epoch.fresh(EPOCH_FRESH_FOR) {
+        return Ok(epoch);
+    }
+    let key = epoch_key(state);
+    let epoch: Option<i64> = state.cache.run(|mut c| async move { c.get(key).await }).await?;
+    let epoch = epoch.unwrap_or(0);
+    state.card_list_epoch.store(epoch, Instant::now());
+    Ok(epoch)
 }
 
 /// What Redis holds for a member's card list, read before PostgreSQL is asked.
@@ -74,12 +97,13 @@ pub async fn lookup_with_session(state: &AppState, claim: SessionClaim) -> Resul
         return Ok((session::is_live(state, claim).await?, Lookup::Bypass));
     }
     let (value_key, generation_key) = keys(state, claim.subject);
-    let keys = [session::marker_key(state, claim.session_id), value_key, generation_key, epoch_key(state)];
-    type Values = (Option<String>, Option<String>, Option<i64>, Option<i64>);
+    let keys = [session::marker_key(state, claim), value_key, generation_key];
+    type Values = (Option<String>, Option<String>, Option<i64>);
     let read = state.cache.run(|mut c| async move { c.mget::<_, Values>(&keys).await }).await;
-    let Ok((marker, value, generation, epoch)) = read else {
+    let (Ok((marker, value, generation)), Ok(epoch)) = (read, current_epoch(state).await) else {
         return Ok((session::is_live_in_database(state, claim, false).await?, Lookup::Bypass));
     };
+    let epoch = Some(epoch);
     let live = match session::cached_verdict(state, marker.as_deref(), claim) {
         Some(verdict) => verdict,
         None => session::is_live_in_database(state, claim, true).await?,
@@ -115,14 +139,17 @@ pub async fn invalidate(state: &AppState, member_ids: &[Uuid]) {
     let _ = state
         .cache
         .run(|mut c| async move {
-            let mut pipe = redis::pipe();
+            // One pipeline per member: their keys lie in different slots of a cluster.
             for key in &generation_keys {
-                pipe.incr(key, 1)
+                redis::pipe()
+                    .incr(key, 1)
                     .ignore()
                     .expire(key, i64::try_from(GENERATION_TTL.as_secs()).unwrap_or(i64::MAX))
-                    .ignore();
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await?;
             }
-            pipe.query_async::<()>(&mut c).await
+            Ok(())
         })
         .await;
 }

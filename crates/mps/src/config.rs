@@ -73,12 +73,73 @@ impl FromStr for TrustedProxy {
     }
 }
 
+/// Where Redis is, as `REDIS_URL` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// `redis://host:port[/db]` or `rediss://…`: one server.
+    Single(String),
+    /// `redis+cluster://[user:pass@]host:port,host:port,…`: seed nodes of a Redis Cluster
+    /// (any reachable one is enough to learn the rest).
+    Cluster(Vec<String>),
+    /// `redis+sentinel://[user:pass@]host:port,host:port,…[/master-name]`: Sentinels watching
+    /// the master named in the path (default `mymaster`).
+    Sentinel { sentinels: Vec<String>, master: String },
+}
+
+impl RedisTarget {
+    /// Parses a `REDIS_URL`; the error says what is wrong without echoing the URL (it may hold a password).
+    pub fn parse(url: &str) -> Result<RedisTarget, String> {
+        let multi = |rest: &str| -> Result<(Vec<String>, Option<String>), String> {
+            let (credentials, rest) = match rest.rsplit_once('@') {
+                Some((credentials, rest)) => (format!("{credentials}@"), rest),
+                None => (String::new(), rest),
+            };
+            let (hosts, path) = match rest.split_once('/') {
+                Some((hosts, path)) => (hosts, Some(path.to_owned()).filter(|p| !p.is_empty())),
+                None => (rest, None),
+            };
+            let nodes: Vec<String> = hosts
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("redis://{credentials}{h}"))
+                .collect();
+            if nodes.is_empty() {
+                return Err("names no host:port".into());
+            }
+            if nodes.iter().any(|n| reqwest::Url::parse(n).map(|u| u.port().is_none()).unwrap_or(true)) {
+                return Err("needs host:port for every node".into());
+            }
+            Ok((nodes, path))
+        };
+        if let Some(rest) = url.strip_prefix("redis+cluster://") {
+            let (nodes, path) = multi(rest).map_err(|e| format!("cluster URL {e}"))?;
+            if path.is_some() {
+                return Err("a Redis Cluster has only database 0: drop the path".into());
+            }
+            Ok(RedisTarget::Cluster(nodes))
+        } else if let Some(rest) = url.strip_prefix("redis+sentinel://") {
+            let (sentinels, master) = multi(rest).map_err(|e| format!("sentinel URL {e}"))?;
+            Ok(RedisTarget::Sentinel { sentinels, master: master.unwrap_or_else(|| "mymaster".into()) })
+        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+            Ok(RedisTarget::Single(url.to_owned()))
+        } else {
+            Err("must be a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL, or empty to run without \
+                 Redis"
+                .into())
+        }
+    }
+}
+
 /// The whole configuration of one server process.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub app_env: AppEnv,
     pub database_url: Secret,
     pub db_max_connections: u32,
+    /// `DATABASE_READ_URL`: a standby for lists, reports and statistics (never for a decision
+    /// that moves money, nor a member's own card list); `None` reads everything from the primary.
+    pub database_read_url: Option<Secret>,
     /// `None` when `REDIS_URL` is set empty: caches and limits are then per process.
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key (`mps:`); tests give each run its own.
@@ -117,6 +178,48 @@ pub struct Config {
     pub registration_open: bool,
     /// WeChat mini-program sign-in.
     pub wechat: WechatConfig,
+    /// Merchant webhooks: the secret key, the URL rules and the delivery worker (issue 19).
+    pub webhooks: WebhookConfig,
+}
+
+/// Merchant webhooks (issue 19; docs/operations.md "Webhooks").
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_SECRET_KEY`: 32 bytes as 64 hex digits, the key the endpoints' signing secrets are
+    /// sealed with. Without it webhook management answers 503 and no worker runs.
+    pub secret_key: Option<WebhookKey>,
+    /// `WEBHOOK_REQUIRE_HTTPS`: only https:// endpoints (default: true in production).
+    pub require_https: bool,
+    /// `WEBHOOK_ALLOW_HOSTS`: host names, addresses and CIDR blocks exempt from the private-address
+    /// refusal (tests: `127.0.0.1`). Empty by default.
+    pub allow_hosts: Vec<String>,
+    /// The address part of `allow_hosts`.
+    pub allow_networks: Vec<TrustedProxy>,
+    /// `WEBHOOK_TIMEOUT_SECONDS`: one attempt's limit, default 10.
+    pub timeout: Duration,
+    /// `WEBHOOK_RETRY_BASE_MS`: the first retry's delay, doubled per attempt, default 30 000.
+    pub retry_base: Duration,
+    /// `WEBHOOK_RETRY_MAX_DELAY_SECONDS`: the longest delay between two attempts, default 21 600 (6 h).
+    pub retry_max_delay: Duration,
+    /// `WEBHOOK_GIVE_UP_SECONDS`: a delivery still failing this long after its event is marked
+    /// failed, default 86 400 (24 h).
+    pub give_up_after: Duration,
+    /// `WEBHOOK_POLL_MS`: how often an idle worker looks for due deliveries, default 1000.
+    pub poll_interval: Duration,
+    /// `WEBHOOK_ROTATION_OVERLAP_SECONDS`: how long a rotated-out secret still signs, default 86 400.
+    pub secret_overlap: Duration,
+    /// `WEBHOOK_WORKER`: whether this process runs the delivery worker (default true).
+    pub worker_enabled: bool,
+}
+
+/// The 32-byte key webhook signing secrets are sealed with; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookKey(pub [u8; 32]);
+
+impl fmt::Debug for WebhookKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookKey([redacted])")
+    }
 }
 
 /// Where phone verification codes go (`SMS_PROVIDER`).
@@ -260,11 +363,22 @@ impl Config {
         let redis_url = match vars.0("REDIS_URL").map(|v| v.trim().to_owned()) {
             None => Some("redis://127.0.0.1:6379".to_owned()),
             Some(v) if v.is_empty() => None,
-            Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => Some(v),
-            Some(_) => {
-                return Err(bad("REDIS_URL", "must be a redis:// or rediss:// URL, or empty to run without Redis"));
+            Some(v) => {
+                RedisTarget::parse(&v).map_err(|e| bad("REDIS_URL", e))?;
+                Some(v)
             }
         };
+        let redis_key_prefix = vars.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "mps:".into());
+        // A brace in the prefix would become the key's Redis Cluster hash tag and put every key in one slot.
+        if redis_key_prefix.contains(['{', '}']) {
+            return Err(bad("REDIS_KEY_PREFIX", "must not contain `{` or `}` (they are Redis Cluster hash tags)"));
+        }
+        let database_read_url = vars.get("DATABASE_READ_URL");
+        if let Some(url) = &database_read_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(bad("DATABASE_READ_URL", "must be a postgres:// URL"));
+        }
 
         let (jwt_secret, jwt_secret_generated) = match vars.get("JWT_SECRET") {
             Some(secret) => (secret, false),
@@ -336,13 +450,15 @@ impl Config {
 
         let otp = otp_config(&vars, app_env)?;
         let wechat = wechat_config(&vars)?;
+        let webhooks = webhook_config(&vars, app_env)?;
 
         Ok(Config {
             app_env,
             database_url: Secret::new(database_url),
             db_max_connections: vars.number("DB_MAX_CONNECTIONS", 20, 1, 1000)?,
             redis_url: redis_url.map(Secret::new),
-            redis_key_prefix: vars.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "mps:".into()),
+            database_read_url: database_read_url.map(Secret::new),
+            redis_key_prefix,
             jwt_secret: Secret::new(jwt_secret),
             jwt_secret_generated,
             jwt_secret_previous: jwt_secret_previous.map(Secret::new),
@@ -371,6 +487,7 @@ impl Config {
             otp,
             registration_open: vars.flag("REGISTRATION_OPEN", true)?,
             wechat,
+            webhooks,
         })
     }
 
@@ -432,6 +549,37 @@ fn wechat_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Wechat
         auto_register: vars.flag("WECHAT_AUTO_REGISTER", false)?,
         timeout: Duration::from_secs(vars.number("WECHAT_TIMEOUT_SECONDS", 5, 1, 60)?),
         link_ttl_seconds: vars.number("IDENTITY_LINK_TTL_SECONDS", 600, 30, 3600)?,
+    })
+}
+
+fn webhook_config<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    app_env: AppEnv,
+) -> Result<WebhookConfig, ConfigError> {
+    let secret_key = match vars.get("WEBHOOK_SECRET_KEY") {
+        None => None,
+        Some(raw) => {
+            let bytes = hex::decode(&raw).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+                bad("WEBHOOK_SECRET_KEY", "must be 32 bytes as 64 hex digits (`openssl rand -hex 32`)")
+            })?;
+            Some(WebhookKey(bytes))
+        }
+    };
+    let allow_hosts: Vec<String> =
+        vars.list("WEBHOOK_ALLOW_HOSTS").into_iter().map(|h| h.to_ascii_lowercase()).collect();
+    let allow_networks = allow_hosts.iter().filter_map(|h| h.parse::<TrustedProxy>().ok()).collect();
+    Ok(WebhookConfig {
+        secret_key,
+        require_https: vars.flag("WEBHOOK_REQUIRE_HTTPS", app_env == AppEnv::Production)?,
+        allow_hosts,
+        allow_networks,
+        timeout: Duration::from_secs(vars.number("WEBHOOK_TIMEOUT_SECONDS", 10, 1, 60)?),
+        retry_base: Duration::from_millis(vars.number("WEBHOOK_RETRY_BASE_MS", 30_000, 1, 3_600_000)?),
+        retry_max_delay: Duration::from_secs(vars.number("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 21_600, 1, 86_400)?),
+        give_up_after: Duration::from_secs(vars.number("WEBHOOK_GIVE_UP_SECONDS", 86_400, 1, 7 * 86_400)?),
+        poll_interval: Duration::from_millis(vars.number("WEBHOOK_POLL_MS", 1000, 10, 60_000)?),
+        secret_overlap: Duration::from_secs(vars.number("WEBHOOK_ROTATION_OVERLAP_SECONDS", 86_400, 0, 30 * 86_400)?),
+        worker_enabled: vars.flag("WEBHOOK_WORKER", true)?,
     })
 }
 

@@ -206,6 +206,13 @@ pub struct TransactionView {
     /// transactions recorded before this figure was kept).
     #[serde(default)]
     pub balance_after: Option<Money>,
+    /// Merchant transactions: the store it was made at (a refund: its payment's store).
+    #[serde(default)]
+    pub store_code: Option<String>,
+    /// Charges and refunds: the merchant's staff member who made it (null: the merchant's own
+    /// credentials, a POS key, or a transaction recorded before staff existed).
+    #[serde(default)]
+    pub staff_id: Option<Uuid>,
 }
 
 impl TransactionView {

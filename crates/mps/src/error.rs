@@ -48,6 +48,9 @@ error_codes! {
     InvalidSignature => UNAUTHORIZED, "INVALID_SIGNATURE", "The request could not be processed.";
     Forbidden => FORBIDDEN, "FORBIDDEN", "You are not allowed to do this.";
     RegistrationClosed => FORBIDDEN, "REGISTRATION_CLOSED", "Self sign-up is closed.";
+    StoreNotAllowed => FORBIDDEN, "STORE_NOT_ALLOWED", "You may only act as your own store.";
+    RefundLimitExceeded => FORBIDDEN, "REFUND_LIMIT_EXCEEDED", "This refund is above your refund limit; ask a manager.";
+    RefundNotSameDay => FORBIDDEN, "REFUND_NOT_SAME_DAY", "You may only refund payments made today; ask a manager.";
     NotFound => NOT_FOUND, "NOT_FOUND", "Nothing exists at this address.";
     IdentityNotLinked => NOT_FOUND, "IDENTITY_NOT_LINKED", "This external identity is not linked to a member.";
     CardNotFound => NOT_FOUND, "CARD_NOT_FOUND", "The request could not be processed.";
@@ -55,6 +58,11 @@ error_codes! {
     MerchantNotFound => NOT_FOUND, "MERCHANT_NOT_FOUND", "The request could not be processed.";
     TxNotFound => NOT_FOUND, "TX_NOT_FOUND", "The request could not be processed.";
     SettlementNotFound => NOT_FOUND, "SETTLEMENT_NOT_FOUND", "The request could not be processed.";
+    WebhookNotFound => NOT_FOUND, "WEBHOOK_NOT_FOUND", "You have no webhook endpoint with this id.";
+    EventNotFound => NOT_FOUND, "EVENT_NOT_FOUND", "You have no event with this id.";
+    StoreNotFound => NOT_FOUND, "STORE_NOT_FOUND", "The merchant has no open store with this code.";
+    StaffNotFound => NOT_FOUND, "STAFF_NOT_FOUND", "The merchant has no staff member with this id.";
+    KeyNotFound => NOT_FOUND, "KEY_NOT_FOUND", "The merchant has no POS key with this id.";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "This method is not allowed on this resource.";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "The request body is too large.";
     UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with `Content-Type: application/json`.";
@@ -64,6 +72,8 @@ error_codes! {
     DuplicateEmail => CONFLICT, "DUPLICATE_EMAIL", "A member with this email address already exists.";
     DuplicateExternalIdentity => CONFLICT, "DUPLICATE_EXTERNAL_IDENTITY", "This external identity already belongs to a member.";
     DuplicateMerchantCode => CONFLICT, "DUPLICATE_MERCHANT_CODE", "A merchant with this code already exists.";
+    DuplicateUsername => CONFLICT, "DUPLICATE_USERNAME", "The merchant already has a staff member with this username.";
+    DuplicateStoreCode => CONFLICT, "DUPLICATE_STORE_CODE", "The merchant already has a store with this code.";
     DuplicateExternalOrder => CONFLICT, "DUPLICATE_EXTERNAL_ORDER", "The request could not be processed.";
     InsufficientBalance => CONFLICT, "INSUFFICIENT_BALANCE", "The request could not be processed.";
     QrExpiredOrInvalid => CONFLICT, "QR_EXPIRED_OR_INVALID", "The request could not be processed.";
@@ -88,6 +98,7 @@ error_codes! {
     CardTypeNotRechargeable => UNPROCESSABLE_ENTITY, "CARD_TYPE_NOT_RECHARGEABLE", "The request could not be processed.";
     InvalidBindingPassword => UNPROCESSABLE_ENTITY, "INVALID_BINDING_PASSWORD", "The request could not be processed.";
     InvalidLevelTable => UNPROCESSABLE_ENTITY, "INVALID_LEVEL_TABLE", "The request could not be processed.";
+    WebhookUrlNotAllowed => UNPROCESSABLE_ENTITY, "WEBHOOK_URL_NOT_ALLOWED", "Webhooks are sent only to public https:// addresses.";
     PeriodNotClosed => UNPROCESSABLE_ENTITY, "PERIOD_NOT_CLOSED", "The request could not be processed.";
     InvalidCursor => UNPROCESSABLE_ENTITY, "INVALID_CURSOR", "The cursor is not one this list gave out: start again from the first page.";
     OffsetTooLarge => UNPROCESSABLE_ENTITY, "OFFSET_TOO_LARGE", "The offset is too deep: page by `cursor` instead.";

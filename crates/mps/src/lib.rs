@@ -30,6 +30,8 @@ pub mod sms;
 pub mod state;
 /// Logging set-up.
 pub mod telemetry;
+/// Merchant webhooks: the delivery worker, signatures, sealed secrets, SSRF rules.
+pub mod webhooks;
 /// WeChat mini-program sign-in: the code-to-session exchange.
 pub mod wechat;
 

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub active_sessions: IntGaugeVec,
     pub db_pool_connections: IntGaugeVec,
     pub db_pool_max: IntGauge,
+    /// Webhook delivery attempts by outcome: `delivered`, `retry`, `failed` (gave up).
+    pub webhook_deliveries_total: IntCounterVec,
 }
 
 /// Name, help and type of each family, so families without samples yet are still described.
@@ -31,6 +33,7 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     ("mps_active_sessions", "Live (unrevoked, unexpired) sessions by role", "gauge"),
     ("mps_db_pool_connections", "Database pool connections by state", "gauge"),
     ("mps_db_pool_max_connections", "Configured size of the database pool", "gauge"),
+    ("mps_webhook_deliveries_total", "Webhook delivery attempts by outcome (delivered, retry, failed)", "counter"),
 ];
 
 fn help(name: &str) -> &'static str {
@@ -50,6 +53,7 @@ impl Metrics {
         let rpc_calls_total = counter("mps_api_rpc_calls_total", &["function_name", "status"])?;
         let auth_attempts_total = counter("mps_api_auth_attempts_total", &["role", "status"])?;
         let member_logins_total = counter("mps_member_logins_total", &["status"])?;
+        let webhook_deliveries_total = counter("mps_webhook_deliveries_total", &["outcome"])?;
 
         let request_duration = HistogramVec::new(
             HistogramOpts::new("mps_api_request_duration_seconds", help("mps_api_request_duration_seconds"))
@@ -84,6 +88,9 @@ impl Metrics {
         for status in ["success", "failure"] {
             member_logins_total.with_label_values(&[status]);
         }
+        for outcome in ["delivered", "retry", "failed"] {
+            webhook_deliveries_total.with_label_values(&[outcome]);
+        }
 
         Ok(Metrics {
             registry,
@@ -96,6 +103,7 @@ impl Metrics {
             active_sessions,
             db_pool_connections,
             db_pool_max,
+            webhook_deliveries_total,
         })
     }
 

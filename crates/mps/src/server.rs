@@ -30,7 +30,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pool = crate::db::connect_lazy(&config)?;
     let state = AppState::new(config, pool)?;
     crate::auth::session::spawn_invalidation_flusher(state.clone());
+    crate::db::watch_primary(state.db.clone(), state.primary_writable.clone());
     spawn_pruner(state.clone());
+    if crate::webhooks::spawn_worker(state.clone()).is_none() {
+        tracing::info!("webhook delivery worker not started (WEBHOOK_SECRET_KEY unset or WEBHOOK_WORKER=false)");
+    }
     let addr = state.config.listen_addr();
     let listener =
         TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (API_HOST, API_PORT)"))?;

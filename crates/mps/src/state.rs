@@ -4,6 +4,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use sqlx::PgPool;
 
@@ -25,7 +26,15 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub config: Arc<Config>,
     pub db: PgPool,
+    /// Lists, reports and statistics: the `DATABASE_READ_URL` standby when configured, else `db`.
+    /// Never a member's own card list, nor anything that decides a money movement.
+    pub read_db: PgPool,
+    /// False while `DATABASE_URL` leads to a server in recovery (a standby mid-failover), as the
+    /// primary watch last saw it (`db::watch_primary`); `/ready` answers 503 meanwhile.
+    pub primary_writable: Arc<AtomicBool>,
     pub cache: Cache,
+    /// The card-list epoch as this process last read it (see `card_cache`).
+    pub card_list_epoch: crate::cache::Memo,
     pub metrics: Metrics,
     pub jwt: Arc<JwtKeys>,
     pub limits: Arc<Limits>,
@@ -74,13 +83,27 @@ impl AppState {
 
     fn build(config: Config, db: PgPool, pause_hook: Option<PauseHook>) -> anyhow::Result<AppState> {
         let cache = Cache::new(&config)?;
+        let read_db = crate::db::connect_read_lazy(&config, &db)?;
         let metrics = Metrics::new()?;
         metrics.db_pool_max.set(i64::from(config.db_max_connections));
         let jwt = Arc::new(JwtKeys::new(&config));
         let limits = Arc::new(Limits::new(&config));
         let sms = sms::sender(&config.otp.provider, config.otp.send_timeout)?;
         let wechat = Arc::new(WechatClient::new(&config.wechat)?);
-        let shared = Shared { config: Arc::new(config), db, cache, metrics, jwt, limits, sms, wechat, pause_hook };
+        let shared = Shared {
+            config: Arc::new(config),
+            db,
+            read_db,
+            primary_writable: Arc::new(AtomicBool::new(true)),
+            cache,
+            card_list_epoch: crate::cache::Memo::default(),
+            metrics,
+            jwt,
+            limits,
+            sms,
+            wechat,
+            pause_hook,
+        };
         Ok(AppState(Arc::new(shared)))
     }
 

@@ -11,6 +11,9 @@
 /// Fixtures of the programme around the money: issuing cards, binding, settling, backdating.
 pub mod programme;
 
+/// Processes past one machine: a PostgreSQL standby pair, a repointable proxy, a Redis Cluster.
+pub mod topology;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,6 +122,7 @@ pub fn base_vars(db_url: &str, redis_prefix: &str) -> HashMap<String, String> {
             ("JWT_SECRET", "test-jwt-secret-that-is-long-enough-0123456789"),
             ("LOG_LEVEL", "warn"),
             ("DB_MAX_CONNECTIONS", "20"),
+            ("WEBHOOK_SECRET_KEY", "4d50532d746573742d776562686f6f6b2d7365616c696e672d6b65792d303031"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     )
@@ -138,6 +142,8 @@ pub struct TestApp {
     db_url: String,
     /// The database this app owns; `None` for a [`TestApp::sibling`], which borrows its owner's.
     _db: Option<TestDb>,
+    /// Whether dropping this app deletes its Redis keys (not a sibling's: its owner does).
+    owns_prefix: bool,
 }
 
 impl TestApp {
@@ -176,6 +182,27 @@ impl TestApp {
         let redis_prefix = format!("mps:test:{}:", uuid::Uuid::new_v4().simple());
         let mut app = TestApp::instance(pool, &db.url, &redis_prefix, overrides, hook);
         app._db = Some(db);
+        app.owns_prefix = true;
+        app
+    }
+
+    /// An app on a PostgreSQL server of the test's own (`DATABASE_URL` among `overrides`, created
+    /// and migrated here) through the server's own pool (`mps::db::connect_lazy`, with its
+    /// checks for standbys) and its primary watch: for tests that fail the database over. The
+    /// test owns and stops that server; the app deletes its Redis keys when dropped.
+    pub async fn on_own_database(overrides: &[(&str, &str)]) -> TestApp {
+        let redis_prefix = format!("mps:test:{}:", uuid::Uuid::new_v4().simple());
+        let mut vars = base_vars("", &redis_prefix);
+        for (k, v) in overrides {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config = config_from(&vars);
+        mps::db::migrate_database(&config).await.expect("the test's own database migrates");
+        let pool = mps::db::connect_lazy(&config).expect("pool");
+        let db_url = config.database_url.expose().to_owned();
+        let mut app = TestApp::instance(pool, &db_url, &redis_prefix, overrides, None);
+        mps::db::watch_primary(app.state.db.clone(), app.state.primary_writable.clone());
+        app.owns_prefix = true;
         app
     }
 
@@ -210,7 +237,15 @@ impl TestApp {
         .expect("state builds");
         let client_ip: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let router = mps::build_app(state.clone()).layer(MockConnectInfo(client_ip));
-        TestApp { state, router, pool, redis_prefix: redis_prefix.to_owned(), db_url: db_url.to_owned(), _db: None }
+        TestApp {
+            state,
+            router,
+            pool,
+            redis_prefix: redis_prefix.to_owned(),
+            db_url: db_url.to_owned(),
+            _db: None,
+            owns_prefix: false,
+        }
     }
 
     /// Sends a request through the whole stack.
@@ -248,14 +283,16 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if self._db.is_none() {
+        if !self.owns_prefix {
             return;
         }
         let prefix = self.redis_prefix.clone();
+        let redis = self.state.config.redis_url.as_ref().map_or(String::new(), |url| url.expose().to_owned());
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                let vars = base_vars("postgres://unused/none", &prefix);
+                let mut vars = base_vars("postgres://unused/none", &prefix);
+                vars.insert("REDIS_URL".into(), redis);
                 if let Ok(cache) = mps::cache::Cache::new(&config_from(&vars)) {
                     let _ = cache.delete_all_with_prefix().await;
                 }

@@ -55,9 +55,13 @@ pub enum Command {
         role: LoginRole,
         /// Member: phone or member_no; merchant: code; admin: email.
         identifier: String,
-        /// Merchants: the cashier's name, recorded on every transaction.
-        #[arg(long, value_name = "NAME")]
+        /// Merchants: the cashier's name, recorded on every transaction (older shared logins;
+        /// staff log in with --username instead).
+        #[arg(long, value_name = "NAME", conflicts_with = "username")]
         operator: Option<String>,
+        /// Merchants: log in as this staff member of the merchant (owner, manager or cashier).
+        #[arg(long, value_name = "USER")]
+        username: Option<String>,
         /// Members: log in with a code texted to the phone instead of a password (the code from
         /// MPS_OTP, which also skips sending one, or a prompt).
         #[arg(long)]
@@ -143,6 +147,9 @@ pub enum Command {
         /// A tag recorded on the transaction, e.g. `--tag table=12` (repeatable).
         #[arg(long = "tag", value_name = "K=V", value_parser = parse_tag)]
         tags: Vec<(String, String)>,
+        /// The store charging, by code (default: your own store, else the merchant's default).
+        #[arg(long, value_name = "CODE")]
+        store: Option<String>,
         #[command(flatten)]
         key: KeyArg,
     },
@@ -191,9 +198,53 @@ pub enum Command {
         #[command(flatten)]
         page: PageArg,
     },
+    /// Merchant owner: POS API keys for your tills.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Admin: the back office.
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+/// `keys …`: POS API keys (merchant owners).
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key for one store; its secret is printed this once.
+    Create {
+        /// A name for the till, shown as the operator of its transactions.
+        #[arg(long)]
+        name: String,
+        /// The store the key acts as, by code.
+        #[arg(long, value_name = "CODE")]
+        store: String,
+        /// What the key may do (repeatable, or comma-separated).
+        #[arg(long = "permission", value_enum, value_delimiter = ',', required = true)]
+        permissions: Vec<KeyPermission>,
+        /// The terminal the key is installed on.
+        #[arg(long, value_name = "ID")]
+        terminal: Option<String>,
+        /// When the key stops working (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Your keys, newest first (never their secrets).
+    List {
+        #[command(flatten)]
+        page: PageArg,
+    },
+    /// Revoke a key: it stops working at once.
+    Revoke {
+        /// The key's id.
+        id: uuid::Uuid,
+    },
+}
+
+/// What a POS key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyPermission {
+    Charge,
+    Refund,
+    Read,
 }
 
 /// The `Idempotency-Key` of a command that moves money.
@@ -206,7 +257,7 @@ pub struct KeyArg {
     pub idempotency_key: Option<String>,
 }
 
-/// `--page` of a list.
+/// `--cursor`, `--limit` and `--count` of a list.
 #[derive(Debug, Args, Clone)]
 pub struct PageArg {
     /// Where to continue: the `--cursor` printed under the page before (first page without).

@@ -15,3 +15,4 @@ mod harness;
 mod failures;
 mod shop_day;
 mod signup;
+mod staff;

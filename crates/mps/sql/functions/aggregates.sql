@@ -1,10 +1,10 @@
--- Aggregates at volume (issue 15): a merchant's payments, refunds and counter top-ups per
--- 15-minute UTC bucket in `merchant_activity`, kept by the triggers of migration 0008 in the same
+-- Aggregates at volume (issue 15): a merchant's payments, refunds and counter top-ups per store
+-- and 15-minute UTC bucket in `merchant_activity`, kept by the triggers of migration 0008 in the same
 -- transaction as the movement, and the period totals read from them.
 
 -- Which count a transaction belongs to: 'payment' (completed or since refunded: what members
 -- paid), 'refund' (completed), 'topup' (a completed counter top-up, cash), or NULL. The one
--- definition `merchant_period_totals` counts with.
+-- definition `store_period_totals` (and so `merchant_period_totals`) counts with.
 CREATE OR REPLACE FUNCTION merchant_activity_kind(p_tx transactions) RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = public, pg_temp
@@ -28,7 +28,7 @@ LANGUAGE sql IMMUTABLE
 SET search_path = public, pg_temp
 AS $$ SELECT date_bin('15 minutes', p_at, '2000-01-01T00:00:00Z'::timestamptz) $$;
 
--- Counts a transaction into (p_sign = 1) or out of (-1) its merchant's bucket; called by the
+-- Counts a transaction into (p_sign = 1) or out of (-1) its store's bucket; called by the
 -- triggers on `transactions` only.
 CREATE OR REPLACE FUNCTION merchant_activity_add(p_tx transactions, p_sign int) RETURNS void
 LANGUAGE plpgsql
@@ -40,18 +40,20 @@ BEGIN
     IF v_kind IS NULL THEN
         RETURN;
     END IF;
-    INSERT INTO merchant_activity AS a (merchant_id, bucket, kind, shard, count, amount)
-    VALUES (p_tx.merchant_id, date_bin('15 minutes', p_tx.created_at, '2000-01-01T00:00:00Z'::timestamptz), v_kind,
+    INSERT INTO merchant_activity AS a (merchant_id, store_id, bucket, kind, shard, count, amount)
+    VALUES (p_tx.merchant_id, p_tx.store_id,
+            date_bin('15 minutes', p_tx.created_at, '2000-01-01T00:00:00Z'::timestamptz), v_kind,
             pg_backend_pid() % 8, p_sign, p_sign * p_tx.final_amount)
-    ON CONFLICT (merchant_id, bucket, kind, shard)
+    ON CONFLICT (merchant_id, store_id, bucket, kind, shard)
     DO UPDATE SET count = a.count + EXCLUDED.count, amount = a.amount + EXCLUDED.amount;
 END $$;
 
--- A merchant's totals over [p_start, p_end): whole buckets from `merchant_activity`, and the
--- parts of the period that do not fill a bucket (a `realtime` period's ends) from the
--- transactions themselves, one range of the merchant's index each, so the work is bounded by
--- the period's buckets plus at most two quarter hours of rows.
-CREATE OR REPLACE FUNCTION merchant_activity_totals(p_merchant_id uuid, p_start timestamptz, p_end timestamptz,
+-- A store's (or, p_store_id NULL, the whole merchant's) totals over [p_start, p_end): whole
+-- buckets from `merchant_activity`, and the parts of the period that do not fill a bucket (a
+-- `realtime` period's ends) from the transactions themselves, one range of the merchant's index
+-- each, so the work is bounded by the period's buckets plus at most two quarter hours of rows.
+CREATE OR REPLACE FUNCTION merchant_activity_totals(p_merchant_id uuid, p_store_id uuid, p_start timestamptz,
+                                                    p_end timestamptz,
                                                     OUT payment_count bigint, OUT payment_amount numeric,
                                                     OUT refund_count bigint, OUT refund_amount numeric,
                                                     OUT topup_count bigint, OUT topup_amount numeric)
@@ -74,14 +76,17 @@ BEGIN
         SELECT a.kind, a.count, a.amount
         FROM merchant_activity a
         WHERE a.merchant_id = p_merchant_id AND a.bucket >= v_from AND a.bucket < v_to
+          AND (p_store_id IS NULL OR a.store_id = p_store_id)
         UNION ALL
         SELECT merchant_activity_kind(t), 1, t.final_amount
         FROM transactions t
         WHERE t.merchant_id = p_merchant_id AND t.created_at >= p_start AND t.created_at < least(v_from, p_end)
+          AND (p_store_id IS NULL OR t.store_id = p_store_id)
         UNION ALL
         SELECT merchant_activity_kind(t), 1, t.final_amount
         FROM transactions t
-        WHERE t.merchant_id = p_merchant_id AND t.created_at >= greatest(v_to, p_start) AND t.created_at < p_end)
+        WHERE t.merchant_id = p_merchant_id AND t.created_at >= greatest(v_to, p_start) AND t.created_at < p_end
+          AND (p_store_id IS NULL OR t.store_id = p_store_id))
     SELECT coalesce(sum(c.count) FILTER (WHERE c.kind = 'payment'), 0),
            coalesce(sum(c.amount) FILTER (WHERE c.kind = 'payment'), 0),
            coalesce(sum(c.count) FILTER (WHERE c.kind = 'refund'), 0),

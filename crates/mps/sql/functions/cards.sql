@@ -211,6 +211,7 @@ BEGIN
             jsonb_build_object('balance', v_card.balance::text));
     END IF;
     UPDATE cards SET status = p_status, updated_at = now() WHERE id = p_card_id;
+    PERFORM emit_card_event(v_card, p_status);
     IF p_status <> 'active' THEN
         DELETE FROM qr_tokens WHERE card_id = p_card_id RETURNING issue_id INTO v_issue;
         UPDATE qr_issues SET ended_at = now(), end_reason = 'revoked' WHERE id = v_issue AND ended_at IS NULL;

@@ -21,10 +21,14 @@ SELECT t.id,
        CASE WHEN t.tx_type = 'payment' THEN t.refunded_total::text END AS refunded_total,
        t.created_at,
        t.merchant_id,
-       t.balance_after::text AS balance_after
+       t.balance_after::text AS balance_after,
+       st.code AS store_code,
+       t.staff_id,
+       t.store_id
 FROM transactions t
 JOIN cards c ON c.id = t.card_id
 LEFT JOIN merchants m ON m.id = t.merchant_id
+LEFT JOIN stores st ON st.id = t.store_id
 LEFT JOIN transactions o ON o.id = t.original_tx_id;
 
 -- plpgsql rather than LANGUAGE sql so that its plan is cached per connection (sql/README.md).
@@ -33,7 +37,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT to_jsonb(v) - 'merchant_id' FROM transaction_views v WHERE v.id = p_tx_id);
+    RETURN (SELECT to_jsonb(v) - 'merchant_id' - 'store_id' FROM transaction_views v WHERE v.id = p_tx_id);
 END $$;
 
 -- Why a card cannot be used now (closed, expired, frozen or lost), as an error outcome, or NULL.
@@ -68,7 +72,8 @@ BEGIN
         'payment_method', p_tx.payment_method, 'original_tx_no', p_original_tx_no,
         'external_order_id', p_tx.external_order_id, 'tag', p_tx.tag, 'operator', p_tx.operator,
         'refunded_total', CASE WHEN p_tx.tx_type = 'payment' THEN p_tx.refunded_total::text END,
-        'created_at', p_tx.created_at, 'balance_after', p_tx.balance_after::text);
+        'created_at', p_tx.created_at, 'balance_after', p_tx.balance_after::text,
+        'store_code', store_code(p_tx.store_id), 'staff_id', p_tx.staff_id);
 END $$;
 
 -- Issue 16 — the cost of a charge. The payment path rewritten to do the database work a payment
@@ -95,7 +100,8 @@ END $$;
 -- debit, points and level, ledger row, QR history, order id, audit.
 CREATE OR REPLACE FUNCTION charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text,
                                         p_fingerprint bytea, p_token_hash bytea, p_amount numeric,
-                                        p_external_order_id text, p_tag jsonb, p_request_id text) RETURNS jsonb
+                                        p_external_order_id text, p_tag jsonb, p_request_id text,
+                                        p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -226,11 +232,12 @@ BEGIN
     END IF;
     INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, operator, raw_amount, discount_applied,
                               final_amount, points_earned, status, payment_method, idempotency_key,
-                              external_order_id, tag, actor_id, actor_role, balance_after)
+                              external_order_id, tag, actor_id, actor_role, balance_after, store_id, staff_id)
     VALUES (next_tx_no('payment'), 'payment', v_card_id, p_merchant_id, p_operator, p_amount, v_discount,
             v_final, v_points, 'completed', 'balance', p_idempotency_key, p_external_order_id, v_tag,
-            p_merchant_id, 'merchant', v_balance)
+            p_merchant_id, 'merchant', v_balance, p_store_id, p_staff_id)
     RETURNING * INTO v_tx;
+    PERFORM emit_tx_event('payment.succeeded', v_tx, v_card.card_no);
 
     IF v_points > 0 THEN
         INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role)
@@ -257,7 +264,8 @@ END $$;
 -- subtransaction; one UPDATE of the card for balance, points and level.
 CREATE OR REPLACE FUNCTION refund_payment(p_merchant_id uuid, p_operator text, p_idempotency_key text,
                                           p_fingerprint bytea, p_original_tx_no text, p_amount numeric,
-                                          p_reason text, p_tag jsonb, p_request_id text) RETURNS jsonb
+                                          p_reason text, p_tag jsonb, p_request_id text,
+                                          p_staff_id uuid DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -354,11 +362,12 @@ BEGIN
     END IF;
     INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, operator, raw_amount, discount_applied,
                               final_amount, status, payment_method, original_tx_id, idempotency_key, reason,
-                              tag, actor_id, actor_role, balance_after)
+                              tag, actor_id, actor_role, balance_after, store_id, staff_id)
     VALUES (next_tx_no('refund'), 'refund', v_card.id, p_merchant_id, p_operator, p_amount, 1, p_amount,
             'completed', 'balance', v_original.id, p_idempotency_key, p_reason, v_tag, p_merchant_id, 'merchant',
-            v_balance)
+            v_balance, v_original.store_id, p_staff_id)
     RETURNING * INTO v_tx;
+    PERFORM emit_tx_event('refund.succeeded', v_tx, v_card.card_no);
     IF v_reverse > 0 THEN
         INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role)
         VALUES (v_card.id, v_tx.id, -v_reverse, v_card.points - v_reverse, 'refund_reverse', p_merchant_id,

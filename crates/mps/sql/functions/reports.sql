@@ -1,24 +1,4 @@
--- Reports: a merchant's daily summary and the admin statistics.
-
--- A merchant's day [p_start, p_end): the period totals, and payments per hour-long bucket from
--- p_start (23, 24 or 25 buckets on a local day; the caller labels them with local hours).
-CREATE OR REPLACE FUNCTION merchant_daily_summary(p_merchant_id uuid, p_start timestamptz, p_end timestamptz) RETURNS jsonb
-LANGUAGE sql STABLE
-SET search_path = public, pg_temp
-AS $$
-    SELECT jsonb_build_object(
-        'payment_count', t.payment_count, 'payment_amount', t.payment_amount::text,
-        'refund_count', t.refund_count, 'refund_amount', t.refund_amount::text,
-        'net_amount', (t.payment_amount - t.refund_amount)::text,
-        'hourly', (
-            SELECT jsonb_agg(jsonb_build_object('start', b.start, 'count', b.count, 'amount', b.amount::text)
-                             ORDER BY b.start)
-            FROM (SELECT s.start, h.payment_count AS count, h.payment_amount AS amount
-                  FROM generate_series(p_start, p_end - interval '1 microsecond', interval '1 hour') AS s(start)
-                  CROSS JOIN LATERAL merchant_period_totals(p_merchant_id, s.start,
-                                                            least(s.start + interval '1 hour', p_end)) h) b))
-    FROM merchant_period_totals(p_merchant_id, p_start, p_end) t
-$$;
+-- Reports: the admin statistics (a merchant's daily summary is `store_daily_summary`, stores.sql).
 
 -- The back office's figures; "today" is [p_day_start, p_day_end) in the business time zone.
 CREATE OR REPLACE FUNCTION admin_statistics(p_day_start timestamptz, p_day_end timestamptz) RETURNS jsonb

@@ -21,10 +21,7 @@ SELECT s.id,
 FROM settlements s
 JOIN merchants m ON m.id = s.merchant_id;
 
--- A merchant's books over [p_start, p_end) by `created_at`: payments (completed or since
--- refunded: what members paid), completed refunds, and counter top-ups (cash collected for the
--- platform). Settlements and the daily summary both count with this one definition, kept per
--- quarter hour as the money moves (aggregates.sql, issue 15).
+-- A merchant's books over [p_start, p_end): the whole merchant's `store_period_totals` (stores.sql).
 CREATE OR REPLACE FUNCTION merchant_period_totals(p_merchant_id uuid, p_start timestamptz, p_end timestamptz,
                                                   OUT payment_count bigint, OUT payment_amount numeric,
                                                   OUT refund_count bigint, OUT refund_amount numeric,
@@ -32,7 +29,7 @@ CREATE OR REPLACE FUNCTION merchant_period_totals(p_merchant_id uuid, p_start ti
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp
 AS $$
-    SELECT * FROM merchant_activity_totals(p_merchant_id, p_start, p_end)
+    SELECT * FROM store_period_totals(p_merchant_id, NULL, p_start, p_end)
 $$;
 
 CREATE OR REPLACE FUNCTION settlement_json(p_settlement_id uuid) RETURNS jsonb
@@ -75,6 +72,7 @@ BEGIN
             'Settlement ' || coalesce(v_other, '') || ' already covers part of this period.',
             jsonb_build_object('settlement_no', v_other));
     END;
+    PERFORM emit_settlement_event('settlement.created', v_id);
     PERFORM audit(p_merchant_id, 'merchant', 'SETTLEMENT_GENERATE', 'settlement', v_id::text,
                   jsonb_build_object('mode', p_mode, 'period_start', p_start, 'period_end', p_end,
                                      'net_amount', (v_totals.payment_amount - v_totals.refund_amount
@@ -111,6 +109,7 @@ BEGIN
             jsonb_build_object('from', v_settlement.status, 'to', p_status));
     END IF;
     UPDATE settlements SET status = p_status, updated_at = now() WHERE id = p_settlement_id;
+    PERFORM emit_settlement_event('settlement.status_changed', p_settlement_id, v_settlement.status);
     PERFORM audit(p_admin_id, 'admin', 'SETTLEMENT_STATUS_UPDATE', 'settlement', p_settlement_id::text,
                   jsonb_build_object('settlement_no', v_settlement.settlement_no,
                                      'from', v_settlement.status, 'to', p_status),

@@ -4,6 +4,7 @@ pub mod codes;
 pub mod extract;
 pub mod password;
 pub mod permissions;
+pub mod pos_keys;
 pub mod session;
 pub mod token;
 

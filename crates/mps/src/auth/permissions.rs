@@ -43,6 +43,7 @@ const MEMBER: &[&str] = &[
     "member:manage_identities",
 ];
 
+/// A merchant's owner: the merchant's own credentials, or a staff member with role `owner`.
 const MERCHANT: &[&str] = &[
     "merchant:charge",
     "merchant:refund",
@@ -52,7 +53,101 @@ const MERCHANT: &[&str] = &[
     "merchant:read_summary",
     "merchant:generate_settlement",
     "merchant:read_settlements",
+    "merchant:refund_any",
+    "merchant:manage_staff",
+    "merchant:manage_managers",
+    "merchant:manage_stores",
+    "merchant:manage_keys",
+    "merchant:manage_webhooks",
+    "merchant:manage_settings",
+    "merchant:read_statements",
 ];
+
+/// A manager: every refund allowed, all reports, manages cashiers.
+const MANAGER: &[&str] = &[
+    "merchant:charge",
+    "merchant:refund",
+    "merchant:recharge",
+    "merchant:validate_qr",
+    "merchant:read_transactions",
+    "merchant:read_summary",
+    "merchant:read_settlements",
+    "merchant:refund_any",
+    "merchant:manage_staff",
+    "merchant:read_statements",
+];
+
+/// A cashier: charges, counter top-ups, and refunds within the merchant's limit on the same day.
+const CASHIER: &[&str] = &["merchant:charge", "merchant:refund", "merchant:recharge", "merchant:validate_qr"];
+
+/// A staff member's role within a merchant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type)]
+#[sqlx(type_name = "staff_role", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum StaffRole {
+    Owner,
+    Manager,
+    Cashier,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Owner => "owner",
+            StaffRole::Manager => "manager",
+            StaffRole::Cashier => "cashier",
+        }
+    }
+
+    /// Every permission the role holds (an owner holds the merchant's).
+    pub fn permissions(self) -> &'static [&'static str] {
+        match self {
+            StaffRole::Owner => MERCHANT,
+            StaffRole::Manager => MANAGER,
+            StaffRole::Cashier => CASHIER,
+        }
+    }
+}
+
+/// What a POS key may be given; a key never manages staff, keys, stores, webhooks or settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScope {
+    /// Charge by QR and validate QR codes.
+    Charge,
+    /// Refund, within the cashier limits (amount and same day).
+    Refund,
+    /// Read the merchant's transactions, daily summary and settlements.
+    Read,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Charge => "charge",
+            KeyScope::Refund => "refund",
+            KeyScope::Read => "read",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<KeyScope> {
+        match text {
+            "charge" => Some(KeyScope::Charge),
+            "refund" => Some(KeyScope::Refund),
+            "read" => Some(KeyScope::Read),
+            _ => None,
+        }
+    }
+
+    /// The permissions the scope grants.
+    pub fn permissions(self) -> &'static [&'static str] {
+        match self {
+            KeyScope::Charge => &["merchant:charge", "merchant:validate_qr"],
+            KeyScope::Refund => &["merchant:refund"],
+            KeyScope::Read => &["merchant:read_transactions", "merchant:read_summary", "merchant:read_settlements"],
+        }
+    }
+}
 
 const ADMIN: &[&str] = &[
     "admin:create_member",
@@ -106,6 +201,14 @@ permissions! {
     ReadSummary => "merchant:read_summary",
     GenerateSettlement => "merchant:generate_settlement",
     ReadSettlements => "merchant:read_settlements",
+    RefundAny => "merchant:refund_any",
+    ManageStaff => "merchant:manage_staff",
+    ManageManagers => "merchant:manage_managers",
+    ManageStores => "merchant:manage_stores",
+    ManageKeys => "merchant:manage_keys",
+    ManageWebhooks => "merchant:manage_webhooks",
+    ManageMerchantSettings => "merchant:manage_settings",
+    ReadStatements => "merchant:read_statements",
     CreateMember => "admin:create_member",
     ReadMembers => "admin:read_members",
     UpdateMember => "admin:update_member",

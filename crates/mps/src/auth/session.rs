@@ -45,8 +45,18 @@ fn live_marker(claim: SessionClaim) -> String {
     format!("live:{}:{}", claim.role.as_str(), claim.subject)
 }
 
-fn marker(session_id: Uuid) -> String {
-    format!("session:{session_id}")
+/// A session's marker key, hash-tagged by its subject (see [`crate::cache::Cache::tagged_key`]):
+/// the fused session + card-list MGET reads it with the member's card keys in one slot, and one
+/// account's tombstones go out in one pipeline.
+fn marker(state: &AppState, subject: Uuid, session_id: Uuid) -> String {
+    state.cache.tagged_key(&subject, &format!("session:{session_id}"))
+}
+
+/// A session a revocation ended: its id and its subject (which names its marker's slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevokedSession {
+    pub id: Uuid,
+    pub subject_id: Uuid,
 }
 
 /// Creates a session row inside the caller's transaction.
@@ -55,18 +65,20 @@ pub async fn create_session(
     role: Role,
     subject_id: Uuid,
     operator: Option<&str>,
+    staff_id: Option<Uuid>,
     expires_at: DateTime<Utc>,
     client_ip: std::net::IpAddr,
 ) -> Result<Uuid, ApiError> {
     let id = sqlx::query_scalar(
-        "INSERT INTO sessions (role, subject_id, operator, expires_at, client_ip) \
-         VALUES ($1::actor_role, $2, $3, $4, $5::inet) RETURNING id",
+        "INSERT INTO sessions (role, subject_id, operator, expires_at, client_ip, staff_id) \
+         VALUES ($1::actor_role, $2, $3, $4, $5::inet, $6) RETURNING id",
     )
     .bind(role.as_str())
     .bind(subject_id)
     .bind(operator)
     .bind(expires_at)
     .bind(client_ip.to_string())
+    .bind(staff_id)
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -74,8 +86,8 @@ pub async fn create_session(
 
 /// The Redis key of a session's liveness marker, for callers that read it together with
 /// keys of their own in one round trip.
-pub fn marker_key(state: &AppState, session_id: Uuid) -> String {
-    state.cache.key(&marker(session_id))
+pub fn marker_key(state: &AppState, claim: SessionClaim) -> String {
+    marker(state, claim.subject, claim.session_id)
 }
 
 /// What a cached marker decides on its own for this token: `Some(live)`, or `None` when
@@ -91,7 +103,7 @@ pub fn cached_verdict(state: &AppState, marker: Option<&str>, claim: SessionClai
 
 /// Whether the token's session is live and its own; PostgreSQL decides when the cache cannot.
 pub async fn is_live(state: &AppState, claim: SessionClaim) -> Result<bool, ApiError> {
-    let key = marker_key(state, claim.session_id);
+    let key = marker_key(state, claim);
     let cached: Result<Option<String>, _> = state.cache.run(|mut c| async move { c.get(key).await }).await;
     if let Some(verdict) = cached.as_ref().ok().and_then(|marker| cached_verdict(state, marker.as_deref(), claim)) {
         return Ok(verdict);
@@ -115,6 +127,7 @@ pub async fn is_live_in_database(
            AND CASE s.role \
                  WHEN 'member' THEN EXISTS (SELECT 1 FROM members WHERE id = s.subject_id AND status = 'active') \
                  WHEN 'merchant' THEN EXISTS (SELECT 1 FROM merchants WHERE id = s.subject_id AND status = 'active') \
+                      AND (s.staff_id IS NULL OR EXISTS (SELECT 1 FROM staff WHERE id = s.staff_id AND status = 'active')) \
                  ELSE EXISTS (SELECT 1 FROM admins WHERE id = s.subject_id AND active) \
                END",
     )
@@ -125,7 +138,7 @@ pub async fn is_live_in_database(
     .await?;
     let Some(expires_at) = expires_at else { return Ok(false) };
     if redis_answered {
-        let key = marker_key(state, claim.session_id);
+        let key = marker_key(state, claim);
         let marker = live_marker(claim);
         let remaining = (expires_at - Utc::now()).to_std().unwrap_or_default();
         let ttl = remaining.min(LIVE_MARKER_TTL).as_secs().max(1);
@@ -147,43 +160,56 @@ pub enum Revoke {
     AllOf(Uuid),
     /// Every live session of an account but one (password change keeps the caller's).
     AllOfExcept(Uuid, Uuid),
+    /// Every live session of a merchant's staff member (suspension, role change, password reset).
+    Staff(Uuid),
+    /// Every live session of a staff member but one (their own password change keeps the caller's).
+    StaffExcept(Uuid, Uuid),
 }
 
-/// Revokes sessions inside the caller's transaction; returns their ids for [`publish_revocations`]
+/// Revokes sessions inside the caller's transaction; returns them for [`publish_revocations`]
 /// once the transaction has committed.
-pub async fn revoke_sessions(conn: &mut PgConnection, which: Revoke, reason: &str) -> Result<Vec<Uuid>, ApiError> {
-    let (subject, session, except) = match which {
-        Revoke::Session(id) => (None, Some(id), None),
-        Revoke::AllOf(subject) => (Some(subject), None, None),
-        Revoke::AllOfExcept(subject, keep) => (Some(subject), None, Some(keep)),
+pub async fn revoke_sessions(
+    conn: &mut PgConnection,
+    which: Revoke,
+    reason: &str,
+) -> Result<Vec<RevokedSession>, ApiError> {
+    let (subject, session, except, staff) = match which {
+        Revoke::Session(id) => (None, Some(id), None, None),
+        Revoke::AllOf(subject) => (Some(subject), None, None, None),
+        Revoke::AllOfExcept(subject, keep) => (Some(subject), None, Some(keep), None),
+        Revoke::Staff(staff) => (None, None, None, Some(staff)),
+        Revoke::StaffExcept(staff, keep) => (None, None, Some(keep), Some(staff)),
     };
-    let ids = sqlx::query_scalar(
+    let revoked = sqlx::query_as(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = $4 \
          WHERE revoked_at IS NULL \
            AND ($1::uuid IS NULL OR subject_id = $1) \
            AND ($2::uuid IS NULL OR id = $2) \
            AND ($3::uuid IS NULL OR id <> $3) \
-         RETURNING id",
+           AND ($5::uuid IS NULL OR staff_id = $5) \
+         RETURNING id, subject_id",
     )
     .bind(subject)
     .bind(session)
     .bind(except)
     .bind(reason)
+    .bind(staff)
     .fetch_all(conn)
     .await?;
-    Ok(ids)
+    Ok(revoked)
 }
 
 /// Writes revocation tombstones to Redis; when it is down, queues them in PostgreSQL.
-pub async fn publish_revocations(state: &AppState, session_ids: &[Uuid]) {
-    if session_ids.is_empty() || !state.cache.is_configured() {
+pub async fn publish_revocations(state: &AppState, revoked: &[RevokedSession]) {
+    if revoked.is_empty() || !state.cache.is_configured() {
         return;
     }
-    if write_tombstones(state, session_ids).await.is_err() {
+    if write_tombstones(state, revoked).await.is_err() {
+        let session_ids: Vec<Uuid> = revoked.iter().map(|r| r.id).collect();
         let queued = sqlx::query(
             "INSERT INTO session_cache_invalidations (session_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING",
         )
-        .bind(session_ids)
+        .bind(&session_ids)
         .execute(&state.db)
         .await;
         if let Err(e) = queued {
@@ -192,17 +218,25 @@ pub async fn publish_revocations(state: &AppState, session_ids: &[Uuid]) {
     }
 }
 
-async fn write_tombstones(state: &AppState, session_ids: &[Uuid]) -> Result<(), crate::cache::CacheError> {
+/// One pipeline per subject: a subject's markers share a hash slot, and a Redis Cluster refuses
+/// a pipeline that spans slots.
+async fn write_tombstones(state: &AppState, revoked: &[RevokedSession]) -> Result<(), crate::cache::CacheError> {
     let ttl = u64::try_from(state.config.jwt_expire_hours).unwrap_or(24) * 3600 + 60;
-    let keys: Vec<String> = session_ids.iter().map(|id| state.cache.key(&marker(*id))).collect();
+    let mut by_subject: std::collections::BTreeMap<Uuid, Vec<String>> = std::collections::BTreeMap::new();
+    for r in revoked {
+        by_subject.entry(r.subject_id).or_default().push(marker(state, r.subject_id, r.id));
+    }
     state
         .cache
         .run(|mut c| async move {
-            let mut pipe = redis::pipe();
-            for key in keys {
-                pipe.set_ex(key, REVOKED, ttl).ignore();
+            for keys in by_subject.into_values() {
+                let mut pipe = redis::pipe();
+                for key in keys {
+                    pipe.set_ex(key, REVOKED, ttl).ignore();
+                }
+                pipe.query_async::<()>(&mut c).await?;
             }
-            pipe.query_async::<()>(&mut c).await
+            Ok(())
         })
         .await
 }
@@ -212,29 +246,59 @@ const FLUSH_BATCH: usize = 1000;
 
 /// Pushes queued revocations to Redis; returns how many were flushed.
 pub async fn flush_pending_invalidations(state: &AppState) -> Result<usize, ApiError> {
-    let pending: Vec<Uuid> =
-        sqlx::query_scalar("SELECT session_id FROM session_cache_invalidations ORDER BY created_at LIMIT $1")
-            .bind(i64::try_from(FLUSH_BATCH).unwrap_or(i64::MAX))
-            .fetch_all(&state.db)
-            .await?;
+    let pending: Vec<RevokedSession> = sqlx::query_as(
+        "SELECT s.id, s.subject_id FROM session_cache_invalidations i JOIN sessions s ON s.id = i.session_id \
+         ORDER BY i.created_at LIMIT $1",
+    )
+    .bind(i64::try_from(FLUSH_BATCH).unwrap_or(i64::MAX))
+    .fetch_all(&state.db)
+    .await?;
     if pending.is_empty() {
         return Ok(0);
     }
     write_tombstones(state, &pending).await?;
+    let ids: Vec<Uuid> = pending.iter().map(|r| r.id).collect();
     sqlx::query("DELETE FROM session_cache_invalidations WHERE session_id = ANY($1)")
-        .bind(&pending)
+        .bind(&ids)
         .execute(&state.db)
         .await?;
     Ok(pending.len())
 }
 
-/// Flushes queued revocations and, after a Redis failure, drops every cached card list (their
-/// invalidations may have been lost); then settles the cache so cached positives count again.
+/// How far back [`rewrite_recent_tombstones`] looks: a `live` marker lives at most
+/// [`LIVE_MARKER_TTL`], so a tombstone older than that has nothing left to shadow; a minute more
+/// covers clock skew and a slow recovery.
+const RECENT_REVOCATIONS: Duration = Duration::from_secs(360);
+
+/// Writes again the tombstones of every session revoked in the last [`RECENT_REVOCATIONS`].
+///
+/// A Redis that failed over (a Sentinel-promoted replica, a Redis Cluster master replaced by its
+/// replica) replicates asynchronously: tombstones it acknowledged just before the failure may be
+/// missing on the new master, while the `live` markers written before them survived. Nobody saw
+/// those writes fail, so they are not in `session_cache_invalidations`; PostgreSQL still knows.
+pub async fn rewrite_recent_tombstones(state: &AppState) -> Result<usize, ApiError> {
+    let recent: Vec<RevokedSession> = sqlx::query_as(
+        "SELECT id, subject_id FROM sessions \
+         WHERE revoked_at IS NOT NULL AND revoked_at > now() - make_interval(secs => $1)",
+    )
+    .bind(RECENT_REVOCATIONS.as_secs_f64())
+    .fetch_all(&state.db)
+    .await?;
+    for chunk in recent.chunks(FLUSH_BATCH) {
+        write_tombstones(state, chunk).await?;
+    }
+    Ok(recent.len())
+}
+
+/// Flushes queued revocations and, after a Redis failure, rewrites recent tombstones (a failover
+/// may have lost them) and drops every cached card list (their invalidations may have been
+/// lost); then settles the cache so cached positives count again.
 pub async fn recover_after_redis_failures(state: &AppState) -> Result<(), ApiError> {
     let mark = state.cache.failure_mark();
     let unsettled = state.cache.unsettled();
     let flushed = flush_pending_invalidations(state).await?;
     if unsettled && flushed < FLUSH_BATCH {
+        rewrite_recent_tombstones(state).await?;
         crate::card_cache::start_new_epoch(state).await?;
         state.cache.settle(mark);
         tracing::info!(

@@ -4,7 +4,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::permissions::Role;
+use crate::auth::permissions::{Role, StaffRole};
 use crate::config::Config;
 
 pub const ISSUER: &str = "mps_api";
@@ -29,6 +29,15 @@ pub struct Claims {
     pub merchant_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
+    /// Merchants' staff: who is logged in (none for the merchant's own credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_id: Option<Uuid>,
+    /// Merchants: `owner`, `manager` or `cashier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_role: Option<StaffRole>,
+    /// Staff restricted to one store: that store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<Uuid>,
 }
 
 /// Signing key and the keys accepted for verification (current, then previous during rotation).

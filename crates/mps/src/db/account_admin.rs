@@ -231,7 +231,7 @@ pub async fn set_status<V>(
     reason: Option<&str>,
     actor: Actor<'_>,
     request_id: &str,
-) -> Result<(V, Vec<Uuid>), ApiError>
+) -> Result<(V, Vec<session::RevokedSession>), ApiError>
 where
     V: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
 {
@@ -273,7 +273,7 @@ pub async fn reset_password(
     password_hash: &str,
     actor: Actor<'_>,
     request_id: &str,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<session::RevokedSession>, ApiError> {
     let mut tx = pool.begin().await?;
     let (id, _) = table.lock(&mut tx, key).await?;
     set_password_hash(&mut tx, table.role, id, password_hash).await?;

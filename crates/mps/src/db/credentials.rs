@@ -4,11 +4,13 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::Role;
+use crate::auth::permissions::StaffRole;
 use crate::error::ApiError;
 
 /// What login needs to know about an account.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct LoginAccount {
+    /// The account: for a merchant's staff member, the merchant.
     pub id: Uuid,
     pub name: String,
     pub password_hash: Option<String>,
@@ -16,6 +18,43 @@ pub struct LoginAccount {
     pub active: bool,
     /// The merchant's code, for merchant tokens.
     pub code: Option<String>,
+    /// A merchant's staff member logging in.
+    #[sqlx(default)]
+    pub staff_id: Option<Uuid>,
+    #[sqlx(default)]
+    pub staff_role: Option<StaffRole>,
+    /// The store a staff member is restricted to.
+    #[sqlx(default)]
+    pub store_id: Option<Uuid>,
+}
+
+/// Finds a merchant's staff member by the merchant's code and the username (both without
+/// regard to case); active only when both the staff member and the merchant are.
+pub async fn find_staff_for_login(pool: &PgPool, code: &str, username: &str) -> Result<Option<LoginAccount>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT m.id, s.name, s.password_hash, (m.status = 'active' AND s.status = 'active') AS active, m.code, \
+                s.id AS staff_id, s.role AS staff_role, s.store_id \
+         FROM merchants m JOIN staff s ON s.merchant_id = m.id \
+         WHERE upper(m.code) = upper($1) AND lower(s.username) = lower($2)",
+    )
+    .bind(code.trim())
+    .bind(username.trim())
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// [`lock_for_session`] for a staff member: locks the staff and merchant rows (`FOR SHARE`).
+pub async fn lock_staff_for_session(
+    conn: &mut sqlx::PgConnection,
+    staff_id: Uuid,
+) -> Result<Option<LoginState>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT s.password_hash, (s.status = 'active' AND m.status = 'active') AS active \
+         FROM staff s JOIN merchants m ON m.id = s.merchant_id WHERE s.id = $1 FOR SHARE",
+    )
+    .bind(staff_id)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Finds the account a login names: a member by phone or member_no, a merchant by code,

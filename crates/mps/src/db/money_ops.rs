@@ -83,6 +83,10 @@ pub struct ChargeArgs<'a> {
     pub amount: Money,
     pub external_order_id: Option<&'a str>,
     pub tag: Option<&'a Value>,
+    /// The store the payment is made at.
+    pub store_id: Uuid,
+    /// The staff member charging (none: the merchant's own credentials or a POS key).
+    pub staff_id: Option<Uuid>,
 }
 
 pub async fn charge_by_qr<T: DeserializeOwned>(
@@ -91,7 +95,7 @@ pub async fn charge_by_qr<T: DeserializeOwned>(
     args: ChargeArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT charge_by_qr($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        sqlx::query_scalar("SELECT charge_by_qr($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -101,6 +105,8 @@ pub async fn charge_by_qr<T: DeserializeOwned>(
             .bind(args.external_order_id)
             .bind(args.tag)
             .bind(scope.request_id)
+            .bind(args.store_id)
+            .bind(args.staff_id)
             .fetch_one(db)
     })
     .await?;
@@ -115,6 +121,8 @@ pub struct RefundArgs<'a> {
     pub amount: Money,
     pub reason: Option<&'a str>,
     pub tag: Option<&'a Value>,
+    /// The staff member refunding (none: the merchant's own credentials or a POS key).
+    pub staff_id: Option<Uuid>,
 }
 
 pub async fn refund_payment<T: DeserializeOwned>(
@@ -123,7 +131,7 @@ pub async fn refund_payment<T: DeserializeOwned>(
     args: RefundArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT refund_payment($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        sqlx::query_scalar("SELECT refund_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -133,6 +141,7 @@ pub async fn refund_payment<T: DeserializeOwned>(
             .bind(args.reason)
             .bind(args.tag)
             .bind(scope.request_id)
+            .bind(args.staff_id)
             .fetch_one(db)
     })
     .await?;

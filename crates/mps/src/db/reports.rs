@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::db::money_ops::decode;
 use crate::error::ApiError;
@@ -20,7 +19,7 @@ pub struct HourBucket {
     pub amount: Money,
 }
 
-/// A merchant's day as `merchant_daily_summary` computes it.
+/// A merchant's (or one store's) day as `store_daily_summary` computes it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DailyFigures {
     pub payment_count: i64,
@@ -29,22 +28,6 @@ pub struct DailyFigures {
     pub refund_amount: Money,
     pub net_amount: SignedMoney,
     pub hourly: Vec<HourBucket>,
-}
-
-/// The merchant's payments, refunds and hourly payments over `[start, end)`.
-pub async fn merchant_daily_summary(
-    db: &PgPool,
-    merchant_id: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<DailyFigures, ApiError> {
-    let raw: Value = sqlx::query_scalar("SELECT merchant_daily_summary($1, $2, $3)")
-        .bind(merchant_id)
-        .bind(start)
-        .bind(end)
-        .fetch_one(db)
-        .await?;
-    decode(raw)
 }
 
 /// Accounts by status.

@@ -64,6 +64,9 @@ pub struct SettlementView {
     pub status: SettlementStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Asked with `?store=`: the store whose share the counts and amounts are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_code: Option<String>,
 }
 
 /// A validated settlement request.

@@ -156,16 +156,17 @@ pub struct LedgerEntry {
 /// The order of a points ledger: newest first, by `(created_at, id)`.
 pub const LEDGER_ORDER: SortKey = SortKey { at: "l.created_at", id: "l.id", id_type: "bigint", descending: true };
 
+/// A card's ledger rows, up to `WHERE l.card_id = ` (the card bound next).
+const LEDGER_SELECT: &str = "SELECT l.id, l.delta, l.points_after, l.reason::text AS reason, t.tx_no, l.note, \
+     l.created_at FROM point_ledger l LEFT JOIN transactions t ON t.id = l.tx_id WHERE l.card_id = ";
+
 /// A page of a card's ledger, newest first, with the total when asked for.
 pub async fn points_ledger(
     db: &PgPool,
     card_id: Uuid,
     paging: &Paging,
 ) -> Result<(Vec<LedgerEntry>, Option<i64>), ApiError> {
-    let mut qb = QueryBuilder::new(
-        "SELECT l.id, l.delta, l.points_after, l.reason::text AS reason, t.tx_no, l.note, l.created_at \
-         FROM point_ledger l LEFT JOIN transactions t ON t.id = l.tx_id WHERE l.card_id = ",
-    );
+    let mut qb = QueryBuilder::new(LEDGER_SELECT);
     qb.push_bind(card_id);
     LEDGER_ORDER.push_after(&mut qb, paging);
     LEDGER_ORDER.push_order_limit(&mut qb, paging);
@@ -180,4 +181,37 @@ pub async fn points_ledger(
         None
     };
     Ok((items, total))
+}
+
+/// How many of the latest movements and ledger rows a card's view shows.
+pub const CARD_HISTORY_ROWS: i64 = 20;
+
+/// A card's latest movements with the balance after each, and its latest points ledger rows with
+/// the points after each (issue 19).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CardHistory {
+    /// Newest first; each carries `balance_after`.
+    pub transactions: Vec<TransactionView>,
+    /// Newest first; each carries `points_after`.
+    pub points: Vec<LedgerEntry>,
+}
+
+/// The `limit` latest transactions and points ledger rows of a card.
+pub async fn card_history(db: &PgPool, card_id: Uuid, limit: i64) -> Result<CardHistory, ApiError> {
+    let raw: serde_json::Value = sqlx::query_scalar(
+        "SELECT coalesce(jsonb_agg(to_jsonb(p) - 'merchant_id' ORDER BY p.created_at DESC, p.tx_no DESC), '[]') \
+         FROM (SELECT * FROM transaction_views v WHERE v.card_id = $1 \
+               ORDER BY v.created_at DESC, v.tx_no DESC LIMIT $2) p",
+    )
+    .bind(card_id)
+    .bind(limit)
+    .fetch_one(db)
+    .await?;
+    let mut qb = QueryBuilder::new(LEDGER_SELECT);
+    qb.push_bind(card_id);
+    LEDGER_ORDER.push_order(&mut qb);
+    qb.push(" LIMIT ");
+    qb.push_bind(limit);
+    let points = qb.build_query_as().fetch_all(db).await?;
+    Ok(CardHistory { transactions: decode(raw)?, points })
 }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::codes;
 use crate::auth::password::{check_new_password, hash_password, verify_password};
+use crate::auth::permissions::StaffRole;
 use crate::auth::session::{self, Revoke};
 use crate::auth::token::{AUDIENCE, Claims, ISSUER};
 use crate::auth::{AuthUser, ClientIp, Role};
@@ -22,6 +23,7 @@ use crate::db::audit::{self, Actor};
 use crate::db::credentials::{self, LoginAccount};
 use crate::db::identities;
 use crate::db::phone_codes::{self, CodePurpose, CodeRefusal};
+use crate::db::staff;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
@@ -50,8 +52,11 @@ pub struct LoginRequest {
     /// Members only: the token of a WeChat sign-in answered `IDENTITY_NOT_LINKED`; a successful
     /// login links that identity to the member.
     pub link_token: Option<String>,
-    /// Merchants only: the cashier, carried in the token and tagged on transactions.
+    /// Merchants only, kept for older clients: a free-text cashier name, carried in the token and
+    /// tagged on transactions. With `username` it is refused: the staff member's name is used.
     pub operator: Option<String>,
+    /// Merchants only: log in as this staff member of the merchant `identifier` names.
+    pub username: Option<String>,
 }
 
 /// The user a token speaks for.
@@ -65,6 +70,15 @@ pub struct UserSummary {
     pub merchant_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
+    /// Merchants: the staff member logged in (absent for the merchant's own credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_id: Option<Uuid>,
+    /// Merchants: `owner`, `manager` or `cashier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_role: Option<StaffRole>,
+    /// Merchants: the one store this caller acts as, when restricted to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<Uuid>,
 }
 
 // No `Debug`: it holds a secret that must never reach a log.
@@ -106,6 +120,19 @@ impl LoginRequest {
         }
         if self.link_token.as_ref().is_some_and(|t| t.trim().is_empty() || t.len() > 128) {
             return Err(ApiError::validation("link_token", "must be the token of an IDENTITY_NOT_LINKED answer"));
+        }
+        if self.username.is_some() && self.role != Role::Merchant {
+            return Err(ApiError::validation("username", "is only for merchant logins"));
+        }
+        if let Some(username) = &self.username {
+            let valid = (1..=40).contains(&username.trim().len())
+                && username.trim().bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !valid {
+                return Err(ApiError::validation("username", "must be 1 to 40 letters, digits, `.`, `_` or `-`"));
+            }
+            if self.operator.is_some() {
+                return Err(ApiError::validation("operator", "is not used with username: the staff member's name is"));
+            }
         }
         match (&self.operator, self.role) {
             (Some(_), Role::Member | Role::Admin) => {
@@ -152,7 +179,15 @@ async fn login(
         .await?;
     let identifier = request.identifier.trim().to_lowercase();
     let role = request.role;
-    let account = credentials::find_for_login(&state.db, role, &identifier).await?;
+    let account = match request.username.as_deref() {
+        Some(username) => credentials::find_staff_for_login(&state.db, &identifier, username).await?,
+        None => credentials::find_for_login(&state.db, role, &identifier).await?,
+    };
+    // A staff login's failures count against the identifier and username together when unknown.
+    let identifier = match request.username.as_deref() {
+        Some(username) => format!("{identifier}/{}", username.trim().to_lowercase()),
+        None => identifier,
+    };
     // Every attempt counts as a failure until it succeeds, so a burst sent at once cannot get
     // more guesses than the limit allows. The budget is the account's: a member's phone and
     // member_no draw on one count.
@@ -184,7 +219,7 @@ async fn login(
 /// The failed-login count a login draws on: its account's, or the identifier's when it names none.
 fn failed_login_key(role: Role, account: Option<&LoginAccount>, identifier: &str) -> String {
     match account {
-        Some(account) => format!("login-fail:{}:{}", role.as_str(), account.id),
+        Some(account) => format!("login-fail:{}:{}", role.as_str(), account.staff_id.unwrap_or(account.id)),
         None => format!("login-fail:{}:unknown:{identifier}", role.as_str()),
     }
 }
@@ -319,11 +354,17 @@ async fn start_session(
     request_id: &str,
 ) -> ApiResult<LoginResponse> {
     let Login { role, identifier, operator, ip } = login;
-    let operator = operator.map(|o| o.trim().to_owned());
+    // A staff member's transactions show their name: `operator` is derived from the staff record.
+    let operator = match account.staff_id {
+        Some(_) => Some(account.name.clone()),
+        None => operator.map(|o| o.trim().to_owned()),
+    };
     let mut tx = state.db.begin().await?;
-    let unchanged = credentials::lock_for_session(&mut tx, role, account.id)
-        .await?
-        .is_some_and(|current| current.active && current.password_hash == account.password_hash);
+    let current = match account.staff_id {
+        Some(staff_id) => credentials::lock_staff_for_session(&mut tx, staff_id).await?,
+        None => credentials::lock_for_session(&mut tx, role, account.id).await?,
+    };
+    let unchanged = current.is_some_and(|current| current.active && current.password_hash == account.password_hash);
     if !unchanged {
         drop(tx);
         let reason = "changed_during_login";
@@ -339,8 +380,9 @@ async fn start_session(
         }
         None => None,
     };
-    let session = open_session(&mut tx, state, role, account.id, operator.as_deref(), ip).await?;
-    let context = serde_json::json!({ "session_id": session.id, "operator": operator, "linked_identity": linked });
+    let session = open_session(&mut tx, state, role, account.id, operator.as_deref(), account.staff_id, ip).await?;
+    let context = serde_json::json!({ "session_id": session.id, "operator": operator, "linked_identity": linked,
+                                      "staff_id": account.staff_id });
     audit::record(
         &mut tx,
         Actor { id: Some(account.id), role: role.as_str() },
@@ -374,11 +416,12 @@ pub(crate) async fn open_session(
     role: Role,
     subject: Uuid,
     operator: Option<&str>,
+    staff_id: Option<Uuid>,
     ip: std::net::IpAddr,
 ) -> ApiResult<NewSession> {
     let issued_at = Utc::now();
     let expires_at = issued_at + chrono::Duration::hours(state.config.jwt_expire_hours);
-    let id = session::create_session(conn, role, subject, operator, expires_at, ip).await?;
+    let id = session::create_session(conn, role, subject, operator, staff_id, expires_at, ip).await?;
     Ok(NewSession { id, issued_at, expires_at })
 }
 
@@ -390,7 +433,12 @@ pub(crate) fn login_response(
     operator: Option<String>,
     session: &NewSession,
 ) -> ApiResult<LoginResponse> {
-    let permissions: Vec<String> = role.permissions().iter().map(|p| (*p).to_owned()).collect();
+    let staff_role = account.staff_role.or((role == Role::Merchant).then_some(StaffRole::Owner));
+    let granted = match staff_role {
+        Some(staff_role) => staff_role.permissions(),
+        None => role.permissions(),
+    };
+    let permissions: Vec<String> = granted.iter().map(|p| (*p).to_owned()).collect();
     let claims = Claims {
         sub: account.id,
         role,
@@ -404,6 +452,9 @@ pub(crate) fn login_response(
         aud: AUDIENCE.into(),
         merchant_code: account.code.clone(),
         operator: operator.clone(),
+        staff_id: account.staff_id,
+        staff_role,
+        store_id: account.store_id,
     };
     let token = state.jwt.issue(&claims).map_err(ApiError::internal)?;
     let user = UserSummary {
@@ -413,6 +464,9 @@ pub(crate) fn login_response(
         permissions,
         merchant_code: account.code.clone(),
         operator,
+        staff_id: account.staff_id,
+        staff_role,
+        store_id: account.store_id,
     };
     let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(session.expires_at);
     Ok(LoginResponse { token, expires_at, user })
@@ -426,6 +480,7 @@ async fn logout(
     Extension(RequestId(request_id)): Extension<RequestId>,
     user: AuthUser,
 ) -> ApiResult<StatusCode> {
+    refuse_keys(&user)?;
     let mut tx = state.db.begin().await?;
     let revoked = session::revoke_sessions(&mut tx, Revoke::Session(user.session_id), "logout").await?;
     let context = serde_json::json!({ "session_id": user.session_id });
@@ -463,6 +518,9 @@ async fn me(user: AuthUser) -> AppJson<MeResponse> {
             permissions: user.permissions,
             merchant_code: user.merchant_code,
             operator: user.operator,
+            staff_id: user.staff_id,
+            staff_role: user.staff_role,
+            store_id: user.store_id,
         },
     })
 }
@@ -486,23 +544,36 @@ async fn change_password(
     user: AuthUser,
     AppJson(request): AppJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
+    refuse_keys(&user)?;
     check_new_password("new_password", &request.new_password)?;
     // A stolen session must not become a way to guess the password: wrong current passwords are
     // limited like failed logins, counted before the check and forgiven when it passes.
-    let failures_key = format!("password-fail:{}:{}", user.role.as_str(), user.id);
+    let failures_key = format!("password-fail:{}:{}", user.role.as_str(), user.staff_id.unwrap_or(user.id));
     let failures = Window { limit: state.config.login_rate_limit, length: LOGIN_WINDOW };
     let message = "Too many wrong current passwords for this account; wait a minute.";
     state.limits.hit(&state.cache, &failures_key, failures, message).await?;
-    let current = credentials::password_hash(&state.db, user.role, user.id).await?;
+    let current = match user.staff_id {
+        Some(staff_id) => staff::password_hash(&state.db, staff_id).await?,
+        None => credentials::password_hash(&state.db, user.role, user.id).await?,
+    };
     if !verify_password(request.old_password, current).await? {
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "`old_password` is not your current password."));
     }
     state.limits.forgive(&state.cache, &failures_key).await;
     let hash = hash_password(request.new_password).await?;
     let mut tx = state.db.begin().await?;
-    credentials::set_password_hash(&mut tx, user.role, user.id, &hash).await?;
-    let revoked =
-        session::revoke_sessions(&mut tx, Revoke::AllOfExcept(user.id, user.session_id), "password_changed").await?;
+    let revoked = match user.staff_id {
+        Some(staff_id) => {
+            staff::set_password_hash(&mut tx, staff_id, &hash).await?;
+            let others = Revoke::StaffExcept(staff_id, user.session_id);
+            session::revoke_sessions(&mut tx, others, "password_changed").await?
+        }
+        None => {
+            credentials::set_password_hash(&mut tx, user.role, user.id, &hash).await?;
+            let others = Revoke::AllOfExcept(user.id, user.session_id);
+            session::revoke_sessions(&mut tx, others, "password_changed").await?
+        }
+    };
     let context = serde_json::json!({ "sessions_revoked": revoked.len() });
     audit::record(
         &mut tx,
@@ -516,4 +587,14 @@ async fn change_password(
     tx.commit().await?;
     session::publish_revocations(&state, &revoked).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A POS key has no session: it cannot log out or change a password (revoke or rotate it).
+fn refuse_keys(user: &AuthUser) -> ApiResult<()> {
+    match user.key_id {
+        Some(_) => {
+            Err(ApiError::new(ErrorCode::Forbidden, "A POS key has no session; revoke or rotate the key instead."))
+        }
+        None => Ok(()),
+    }
 }

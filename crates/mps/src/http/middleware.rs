@@ -202,9 +202,15 @@ async fn limit_callers(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let caller = match crate::auth::extract::verified_claims(&mut parts, &state) {
-        Some(claims) => format!("sub:{}", claims.sub),
-        None => format!("ip:{}", crate::auth::extract::client_ip(&parts, &state.config)),
+    // A POS key counts on its own (by its prefix, no lookup needed); a staff member too.
+    let key_prefix = crate::auth::extract::bearer_token(&parts)
+        .filter(|t| crate::auth::pos_keys::is_pos_key(t))
+        .and_then(|t| t.get(crate::auth::pos_keys::KEY_PREFIX.len()..).and_then(|rest| rest.split('_').next()))
+        .map(|prefix| format!("key:{prefix}"));
+    let caller = match (key_prefix, crate::auth::extract::verified_claims(&mut parts, &state)) {
+        (Some(key), _) => key,
+        (None, Some(claims)) => format!("sub:{}", claims.staff_id.unwrap_or(claims.sub)),
+        (None, None) => format!("ip:{}", crate::auth::extract::client_ip(&parts, &state.config)),
     };
     if let Err(error) = state.limits.check_general(&caller) {
         return error.into_response();

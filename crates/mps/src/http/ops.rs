@@ -82,14 +82,24 @@ async fn health(State(state): State<AppState>) -> Response {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadyResponse {
-    /// Always `ready` while the process serves.
+    /// `ready` while the process serves; `not_ready` while `DATABASE_URL` leads to a standby.
     pub status: String,
 }
 
-/// Shallow readiness: the process is up and serving; no dependency is called.
-#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, body = ReadyResponse)))]
-async fn ready() -> AppJson<ReadyResponse> {
-    AppJson(ReadyResponse { status: "ready".into() })
+/// Shallow readiness: the process is up and serving; no dependency is called on the request. A
+/// background watch (once a second) marks the process not ready while the primary's address
+/// leads to a server in recovery, mid-failover.
+#[utoipa::path(get, path = "/ready", tag = "ops",
+    responses(
+        (status = 200, description = "Serving", body = ReadyResponse),
+        (status = 503, description = "DATABASE_URL leads to a standby (a failover is under way)", body = ReadyResponse),
+    ))]
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.primary_writable.load(std::sync::atomic::Ordering::Relaxed) {
+        (StatusCode::OK, AppJson(ReadyResponse { status: "ready".into() })).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, AppJson(ReadyResponse { status: "not_ready".into() })).into_response()
+    }
 }
 
 /// Prometheus text exposition.

@@ -252,7 +252,7 @@ pub(crate) async fn register_member(
     if let Some(identity) = identity {
         identities::link_identity(&mut *tx, member.id, identity).await?;
     }
-    let session = login::open_session(&mut *tx, state, Role::Member, member.id, None, ip).await?;
+    let session = login::open_session(&mut *tx, state, Role::Member, member.id, None, None, ip).await?;
     // Two changes, two events: the member (with card and identity) and its first session.
     let context = serde_json::json!({
         "member_no": member.member_no,
@@ -266,8 +266,14 @@ pub(crate) async fn register_member(
     let context = serde_json::json!({ "session_id": session.id, "via": "register" });
     audit::record(&mut *tx, actor, "LOGIN_SUCCESS", (object.0, &object.1), context, request_id).await?;
     login::count_login(state, Role::Member, "success");
-    let account =
-        LoginAccount { id: member.id, name: member.name.clone(), password_hash: None, active: true, code: None };
+    let account = LoginAccount {
+        id: member.id,
+        name: member.name.clone(),
+        password_hash: None,
+        active: true,
+        code: None,
+        ..Default::default()
+    };
     Ok(Registered { account, member, card, session })
 }
 

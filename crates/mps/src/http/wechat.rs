@@ -111,15 +111,21 @@ async fn sign_in(
             return Err(ApiError::new(ErrorCode::InvalidCredentials, "This account may not sign in."));
         }
         identities::touch_identity(&mut tx, &identity.provider, &identity.external_id).await?;
-        let session = login::open_session(&mut tx, state, Role::Member, owner.member_id, None, ip).await?;
+        let session = login::open_session(&mut tx, state, Role::Member, owner.member_id, None, None, ip).await?;
         let context = serde_json::json!({ "session_id": session.id, "via": identity.provider });
         let actor = Actor { id: Some(owner.member_id), role: "member" };
         let object = ("member", owner.member_id.to_string());
         audit::record(&mut tx, actor, "LOGIN_SUCCESS", (object.0, &object.1), context, request_id).await?;
         tx.commit().await?;
         login::count_login(state, Role::Member, "success");
-        let account =
-            LoginAccount { id: owner.member_id, name: owner.name, password_hash: None, active: true, code: None };
+        let account = LoginAccount {
+            id: owner.member_id,
+            name: owner.name,
+            password_hash: None,
+            active: true,
+            code: None,
+            ..Default::default()
+        };
         let response = login::login_response(state, Role::Member, &account, None, &session)?;
         return Ok((StatusCode::OK, AppJson(response)).into_response());
     }

@@ -141,3 +141,58 @@ async fn correcting_a_transactions_time_moves_its_count_to_the_new_quarter_hour(
     assert_eq!(summary.json["hourly"][10]["count"], 1, "bucketed in its local hour: {}", summary.text);
     assert_books_balance(&app.pool).await;
 }
+
+#[tokio::test]
+async fn each_stores_summary_and_settlement_share_are_read_from_its_own_aggregates() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    admin.credit(&member.card_id, "100.00").await;
+    let merchant = admin.create_merchant("Shop").await;
+    let ana = app.member_client(&member).await;
+    let shop = app.merchant_client(&merchant).await;
+    let opened = shop.post("/merchant/stores", json!({ "code": "EAST", "name": "East" })).await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let at_main = tx_no(&shop.charge(&ana.qr(&member.card_id).await, "10.00").await);
+    let body = json!({ "qr_plain": ana.qr(&member.card_id).await, "amount": "2.50", "store": "EAST" });
+    let at_east = shop.post_idempotent("/merchant/charge", &new_key(), body).await;
+    assert_eq!(at_east.status, 201, "{}", at_east.text);
+    for paid in [at_main, tx_no(&at_east)] {
+        backdate(&app.pool, &paid, "2024-03-01T10:20:00Z").await;
+    }
+    let kept: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT s.code, sum(a.count)::bigint, sum(a.amount)::text FROM merchant_activity a \
+         JOIN stores s ON s.id = a.store_id WHERE a.merchant_id = $1::uuid AND a.kind = 'payment' \
+         GROUP BY s.code ORDER BY s.code",
+    )
+    .bind(&merchant.id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, [("EAST".to_owned(), 1, "2.50".to_owned()), ("MAIN".to_owned(), 1, "10.00".to_owned())]);
+    assert_books_balance(&app.pool).await;
+
+    // The reports read the aggregates, not the rows: a (test-only) change to one store's buckets
+    // shows in that store's figures and the merchant's, and in no other store's.
+    sqlx::query(
+        "UPDATE merchant_activity a SET amount = a.amount + 100 FROM stores s \
+         WHERE s.id = a.store_id AND s.code = 'EAST' AND a.kind = 'payment'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    for (store, expected) in [("EAST", "102.50"), ("MAIN", "10.00")] {
+        let day = shop.get(&format!("/merchant/daily-summary?date=2024-03-01&store={store}")).await;
+        assert_eq!(day.json["summary"]["payment_amount"], expected, "{store}: {}", day.text);
+    }
+    let whole = shop.get("/merchant/daily-summary?date=2024-03-01").await;
+    assert_eq!(whole.json["summary"]["payment_amount"], "112.50", "{}", whole.text);
+    let period =
+        json!({ "mode": "realtime", "period_start": "2024-03-01T00:00:00Z", "period_end": "2024-03-02T00:00:00Z" });
+    let settled = shop.post("/merchant/settlements", period).await;
+    assert_eq!(settled.status, 201, "{}", settled.text);
+    assert_eq!(settled.json["payment_amount"], "112.50", "{}", settled.text);
+    let id = settled.json["id"].as_str().unwrap();
+    let east = shop.get(&format!("/merchant/settlements/{id}?store=EAST")).await;
+    assert_eq!(east.json["payment_amount"], "102.50", "{}", east.text);
+}

@@ -210,3 +210,94 @@ async fn each_role_is_refused_403_on_the_routes_of_other_roles_and_let_through_o
         assert_eq!(client.get("/auth/me").await.status, 200, "the {role} session survived the walk");
     }
 }
+
+/// Who may call each merchant route (issue 18): `O` owner (the merchant's own credentials, or
+/// staff with role owner), `M` manager, `C` cashier, `K` a POS key holding every scope
+/// (`charge`, `refund`, `read`). The same table is in docs/merchants.md.
+const MERCHANT_TABLE: &[(&str, &str)] = &[
+    ("POST /merchant/charge", "OMCK"),
+    ("POST /merchant/refund", "OMCK"),
+    ("POST /merchant/recharge", "OMC"),
+    ("POST /merchant/qr/validate", "OMCK"),
+    ("GET /merchant/transactions", "OMK"),
+    ("GET /merchant/daily-summary", "OMK"),
+    ("GET /merchant/settlements", "OMK"),
+    ("GET /merchant/settlements/{id}", "OMK"),
+    ("POST /merchant/settlements", "O"),
+    ("GET /merchant/statements", "OM"),
+    ("GET /merchant/webhooks", "O"),
+    ("POST /merchant/webhooks", "O"),
+    ("GET /merchant/webhooks/{id}", "O"),
+    ("GET /merchant/webhooks/{id}/deliveries", "O"),
+    ("POST /merchant/webhooks/{id}/disable", "O"),
+    ("POST /merchant/webhooks/{id}/redeliver", "O"),
+    ("POST /merchant/webhooks/{id}/rotate-secret", "O"),
+    ("GET /merchant/stores", "OMK"),
+    ("POST /merchant/stores", "O"),
+    ("PATCH /merchant/stores/{store_id}", "O"),
+    ("GET /merchant/settings", "O"),
+    ("PUT /merchant/settings", "O"),
+    ("GET /merchant/staff", "OM"),
+    ("POST /merchant/staff", "OM"),
+    ("GET /merchant/staff/{staff_id}", "OM"),
+    ("PATCH /merchant/staff/{staff_id}", "OM"),
+    ("POST /merchant/staff/{staff_id}/suspend", "OM"),
+    ("POST /merchant/staff/{staff_id}/activate", "OM"),
+    ("POST /merchant/staff/{staff_id}/password", "OM"),
+    ("GET /merchant/keys", "O"),
+    ("POST /merchant/keys", "O"),
+    ("GET /merchant/keys/{key_id}", "O"),
+    ("POST /merchant/keys/{key_id}/revoke", "O"),
+    ("POST /merchant/keys/{key_id}/rotate", "O"),
+];
+
+#[tokio::test]
+async fn every_merchant_route_lets_exactly_the_roles_of_the_permission_table_through() {
+    let app = TestApp::with_vars(&[("RATE_LIMIT_REQUESTS", "100000"), ("LOGIN_IP_RATE_LIMIT", "100000")]).await;
+    let admin = app.admin().await;
+    let merchant = admin.create_merchant("Matrix Shop").await;
+    let owner = app.merchant_client(&merchant).await;
+    let mut callers = vec![('O', Client { app: &app, token: owner.token.clone(), id: owner.id })];
+    for (letter, role) in [('M', "manager"), ('C', "cashier")] {
+        let body = serde_json::json!({ "username": role, "name": role, "role": role,
+                                       "password": crate::helpers::PASSWORD });
+        assert_eq!(owner.post("/merchant/staff", body).await.status, 201);
+        let login = serde_json::json!({ "role": "merchant", "identifier": merchant.code, "username": role,
+                                        "password": crate::helpers::PASSWORD });
+        let response = app.call(Method::POST, "/auth/login", Some(login), &[]).await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        callers
+            .push((letter, Client { app: &app, token: response.json["token"].as_str().unwrap().into(), id: owner.id }));
+    }
+    let key_body = serde_json::json!({ "name": "Till", "store": "MAIN", "permissions": ["charge", "refund", "read"] });
+    let key = owner.post("/merchant/keys", key_body).await;
+    assert_eq!(key.status, 201, "{}", key.text);
+    callers.push(('K', Client { app: &app, token: key.json["secret"].as_str().unwrap().into(), id: owner.id }));
+
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for operation in documented_operations() {
+        if audience(&operation.template) != Audience::Only("merchant") {
+            continue;
+        }
+        let name = operation.name();
+        let Some((_, allowed)) = MERCHANT_TABLE.iter().find(|(route, _)| *route == name) else {
+            wrong.push(format!("{name} is missing from MERCHANT_TABLE (and docs/merchants.md)"));
+            continue;
+        };
+        for (letter, client) in &callers {
+            let response = client.call(operation.method.clone(), &operation.path, None, &[]).await;
+            let ok = if allowed.contains(*letter) {
+                response.status != 401 && response.status != 403
+            } else {
+                response.status == 403 && response.error_code() == "FORBIDDEN"
+            };
+            if !ok {
+                wrong.push(format!("{letter} {name}: allowed {allowed}, got {} {}", response.status, response.text));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4 * MERCHANT_TABLE.len(), "the matrix checked only {checked} calls");
+    assert!(wrong.is_empty(), "merchant-side permissions answered wrongly:\n{}", wrong.join("\n"));
+}

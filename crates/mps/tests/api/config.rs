@@ -57,6 +57,52 @@ fn an_empty_redis_url_runs_without_redis() {
 }
 
 #[test]
+fn redis_url_names_a_server_a_cluster_or_a_sentinel_set() {
+    use mps::config::RedisTarget;
+    let parse = |url: &str| RedisTarget::parse(url);
+    assert_eq!(
+        parse("redis+cluster://10.0.0.1:7000, 10.0.0.2:7001"),
+        Ok(RedisTarget::Cluster(vec!["redis://10.0.0.1:7000".into(), "redis://10.0.0.2:7001".into()]))
+    );
+    assert_eq!(
+        parse("redis+cluster://:pw@a:7000,b:7000"),
+        Ok(RedisTarget::Cluster(vec!["redis://:pw@a:7000".into(), "redis://:pw@b:7000".into()])),
+        "credentials apply to every seed node"
+    );
+    assert_eq!(
+        parse("redis+sentinel://s1:26379,s2:26379/payments"),
+        Ok(RedisTarget::Sentinel {
+            sentinels: vec!["redis://s1:26379".into(), "redis://s2:26379".into()],
+            master: "payments".into()
+        })
+    );
+    assert!(
+        matches!(parse("redis+sentinel://s1:26379"), Ok(RedisTarget::Sentinel { master, .. }) if master == "mymaster")
+    );
+    assert_eq!(parse("redis://127.0.0.1:6379/2"), Ok(RedisTarget::Single("redis://127.0.0.1:6379/2".into())));
+    for bad in ["redis+cluster://", "redis+cluster://a", "redis+cluster://a:1/3", "memcached://a:1"] {
+        assert_refused(&[("REDIS_URL", bad)], "REDIS_URL");
+        let message = parse(bad).expect_err("refused");
+        assert!(!message.contains("a:1"), "the message does not echo the URL (it may hold a password): {message}");
+    }
+}
+
+#[test]
+fn a_brace_in_the_redis_key_prefix_is_refused_as_it_would_be_a_cluster_hash_tag() {
+    assert_refused(&[("REDIS_KEY_PREFIX", "mps:{eu}:")], "REDIS_KEY_PREFIX");
+    assert_refused(&[("REDIS_KEY_PREFIX", "mps}:")], "REDIS_KEY_PREFIX");
+    assert_eq!(load(&[("REDIS_KEY_PREFIX", "mps:eu:")]).unwrap().redis_key_prefix, "mps:eu:");
+}
+
+#[test]
+fn database_read_url_is_optional_and_must_be_postgres() {
+    assert!(load(&[]).unwrap().database_read_url.is_none(), "unset, every read goes to the primary");
+    assert_refused(&[("DATABASE_READ_URL", "mysql://replica/mps")], "DATABASE_READ_URL");
+    let config = load(&[("DATABASE_READ_URL", "postgres://replica:5432/mps")]).unwrap();
+    assert_eq!(config.database_read_url.as_ref().map(|s| s.expose()), Some("postgres://replica:5432/mps"));
+}
+
+#[test]
 fn production_refuses_missing_short_and_placeholder_jwt_secrets() {
     assert_refused(&[("APP_ENV", "production")], "JWT_SECRET");
     assert_refused(&[("APP_ENV", "production"), ("JWT_SECRET", "short-secret")], "JWT_SECRET");

@@ -200,3 +200,84 @@ async fn a_count_over_its_time_budget_is_null_not_slow() {
     let quick = sqlx::query_scalar("SELECT count(*) FROM generate_series(1, 3)");
     assert_eq!(mps::db::paging::count_within_budget(&pool, quick).await.unwrap(), Some(3));
 }
+
+#[tokio::test]
+async fn the_lists_of_staff_keys_and_webhooks_walk_by_cursor_and_refuse_other_cursors() {
+    let app = TestApp::with_vars(&[("WEBHOOK_ALLOW_HOSTS", "127.0.0.1")]).await;
+    let admin = app.admin().await;
+    let ana = admin.create_member("Ana").await;
+    admin.credit(&ana.card_id, "100.00").await;
+    let shop = admin.create_merchant("Shop").await;
+    let owner = app.merchant_client(&shop).await;
+    let member = app.member_client(&ana).await;
+    for username in ["cy", "Ann", "bo"] {
+        let body =
+            json!({ "username": username, "name": username, "role": "cashier", "password": crate::helpers::PASSWORD });
+        assert_eq!(owner.post("/merchant/staff", body).await.status, 201);
+    }
+    let new_key = || async {
+        let body = json!({ "name": "Till", "store": "MAIN", "permissions": ["charge"] });
+        let created = owner.post("/merchant/keys", body).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    };
+    for _ in 0..3 {
+        new_key().await;
+    }
+    let mut endpoint = String::new();
+    for n in 0..3 {
+        let body = json!({ "url": format!("http://127.0.0.1:9/hook{n}"), "events": ["payment.succeeded"] });
+        let created = owner.post("/merchant/webhooks", body).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        endpoint = created.json["endpoint"]["id"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(owner.charge(&member.qr(&ana.card_id).await, "1.00").await.status, 201);
+    for _ in 0..3 {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (event_id, endpoint_id) \
+             SELECT e.id, $1::uuid FROM events e WHERE e.merchant_id = $2::uuid LIMIT 1",
+        )
+        .bind(&endpoint)
+        .bind(&shop.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    // Rows sharing one instant: the tiebreaker orders them.
+    for table in ["staff", "pos_keys", "webhook_endpoints", "webhook_deliveries"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET created_at = '2026-01-01T00:00:00Z'")))
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+
+    let deliveries = format!("/merchant/webhooks/{endpoint}/deliveries");
+    for (client, path) in [
+        (&owner, "/merchant/staff".to_owned()),
+        (&owner, "/merchant/keys".to_owned()),
+        (&owner, "/merchant/webhooks".to_owned()),
+        (&owner, deliveries.clone()),
+        (&admin, format!("/admin/merchants/{}/staff", shop.code)),
+        (&admin, format!("/admin/merchants/{}/keys", shop.code)),
+    ] {
+        assert_walk_matches_one_page(client, &path, "id").await;
+    }
+    let staff = keys(&owner.get("/merchant/staff?limit=100").await, "username");
+    assert_eq!(staff, ["\"Ann\"", "\"bo\"", "\"cy\""], "staff by username, regardless of case");
+
+    // Keys added between pages are newer than the walk's position: nothing skipped or repeated.
+    let before: HashSet<String> = keys(&owner.get("/merchant/keys?limit=100").await, "id").into_iter().collect();
+    let walked = walk(&owner, "/merchant/keys", "id", 1, new_key).await;
+    let unique: HashSet<String> = walked.iter().cloned().collect();
+    assert_eq!(unique.len(), walked.len(), "no key is repeated: {walked:?}");
+    assert_eq!(unique, before, "every key there when the walk began is seen once");
+
+    let page = owner.get("/merchant/staff?limit=1").await;
+    let cursor = page.json["pagination"]["next_cursor"].as_str().expect("a cursor").to_owned();
+    owner.get(&format!("/merchant/keys?cursor={cursor}")).await.assert_error(422, "INVALID_CURSOR");
+    owner.get(&format!("/merchant/webhooks?cursor={cursor}")).await.assert_error(422, "INVALID_CURSOR");
+    owner.get(&format!("{deliveries}?cursor={cursor}")).await.assert_error(422, "INVALID_CURSOR");
+    let parts: Vec<&str> = cursor.split('.').collect();
+    let edited = format!("1.{}.{}", base64_url("0.zz"), parts[2]);
+    owner.get(&format!("/merchant/staff?cursor={edited}")).await.assert_error(422, "INVALID_CURSOR");
+    owner.get("/merchant/staff?offset=10001").await.assert_error(422, "OFFSET_TOO_LARGE");
+}

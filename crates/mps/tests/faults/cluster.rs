@@ -242,7 +242,12 @@ pub struct Server {
 
 impl Server {
     pub fn new(scratch: &Path, database_url: &str, redis_url: &str) -> Server {
-        let port = free_port();
+        Server::on_port(scratch, database_url, redis_url, free_port())
+    }
+
+    /// A server on a chosen port (a replica a load balancer already names), logging in `scratch`.
+    pub fn on_port(scratch: &Path, database_url: &str, redis_url: &str, port: u16) -> Server {
+        std::fs::create_dir_all(scratch).expect("create the server's directory");
         let env = [
             ("APP_ENV", "testing"),
             ("DATABASE_URL", database_url),

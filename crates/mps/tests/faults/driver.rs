@@ -32,6 +32,9 @@ pub struct Stats {
     pub connect_refused: u64,
     pub transport_errors: u64,
     pub client_timeouts: u64,
+    /// 502/504 from the load balancer: the replica it chose died with the request in hand, so the
+    /// outcome is unknown (only counted behind a proxy, see [`Api::behind_proxy`]).
+    pub gateway_errors: u64,
     pub slowest_ms: u128,
     pub over_time: u64,
     /// Error statuses whose body was not the error envelope (or a 503 not `UNAVAILABLE`).
@@ -55,7 +58,8 @@ impl Stats {
     pub fn summary(&self) -> String {
         let statuses: Vec<String> = self.by_status.iter().map(|(s, n)| format!("{s}×{n}")).collect();
         format!(
-            "requests {} ({}); refused connections {}, other transport errors {}, client timeouts {}; \
+            "requests {} ({}); refused connections {}, other transport errors {}, client timeouts {}, \
+             gateway errors {}; \
              slowest {} ms; operations ok {}, refused by business rules {}; unknown outcomes {} \
              (replayed: had executed {}, ran on retry {}, unresolved {}); balances observed {} (negative {})",
             self.sent,
@@ -63,6 +67,7 @@ impl Stats {
             self.connect_refused,
             self.transport_errors,
             self.client_timeouts,
+            self.gateway_errors,
             self.slowest_ms,
             self.ops_ok,
             self.ops_refused,
@@ -148,12 +153,21 @@ pub struct Api {
     http: reqwest::Client,
     pub base: String,
     pub stats: Arc<Mutex<Stats>>,
+    /// True when `base` is a load balancer in front of replicas (see [`Stats::gateway_errors`]).
+    gateway: bool,
 }
 
 impl Api {
     pub fn new(base: String) -> Api {
         let http = reqwest::Client::builder().no_proxy().timeout(CLIENT_TIMEOUT).build().expect("http client");
-        Api { http, base, stats: Arc::new(Mutex::new(Stats::default())) }
+        Api { http, base, stats: Arc::new(Mutex::new(Stats::default())), gateway: false }
+    }
+
+    /// An API reached through a load balancer: its own 502 and 504 (not the server's envelope)
+    /// mean a replica died holding the request, an unknown outcome the client resolves by
+    /// replaying the key, as it does a dropped connection.
+    pub fn behind_proxy(base: String) -> Api {
+        Api { gateway: true, ..Api::new(base) }
     }
 
     pub fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
@@ -212,6 +226,10 @@ impl Api {
             stats.over_time += 1;
         }
         let answer = Answer { status, body, replayed };
+        if self.gateway && matches!(status, 502 | 504) && answer.code().is_empty() {
+            stats.gateway_errors += 1;
+            return Reply::Unknown;
+        }
         if status >= 400 {
             let code = answer.code();
             let envelope_ok = !code.is_empty()

@@ -16,6 +16,7 @@
 
 mod cluster;
 mod driver;
+mod past_one_machine;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,8 +56,12 @@ fn settings() -> Settings {
 /// their scratch directory goes.
 struct Env {
     server: Server,
-    redis: Redis,
-    pg: Postgres,
+    /// Our own Redis and PostgreSQL, for the scenarios that stop them; `None` where the scenario
+    /// owns a topology of its own (see `past_one_machine`).
+    redis: Option<Redis>,
+    pg: Option<Postgres>,
+    /// Where the books are checked after the scenario.
+    database_url: String,
     api: Api,
     admin_token: String,
     ledger: Arc<Mutex<Ledger>>,
@@ -67,6 +72,13 @@ struct Env {
     merchant_tokens: Vec<String>,
     started: Instant,
     _scratch: Scratch,
+}
+
+/// A load balancer the clients go through, in front of replicas whose first one [`Env::on`]
+/// starts on `first_replica_port`.
+struct Front {
+    base_url: String,
+    first_replica_port: u16,
 }
 
 /// Load running in the background.
@@ -97,15 +109,43 @@ fn login(role: &str, identifier: &str, operator: Option<&str>) -> Req {
 
 impl Env {
     async fn start(name: &str, settings: &Settings) -> Env {
-        let started = Instant::now();
         let scratch = Scratch::new(name);
         let (pg, redis) =
             tokio::task::block_in_place(|| (Postgres::start_new(&scratch.0), Redis::start_new(&scratch.0)));
-        let mut server = Server::new(&scratch.0, &pg.url("mps"), &redis.url());
+        let (database_url, redis_url) = (pg.url("mps"), redis.url());
+        Env::on(scratch, Some(pg), Some(redis), &database_url, &redis_url, settings, None).await
+    }
+
+    fn pg(&self) -> &Postgres {
+        self.pg.as_ref().expect("the scenario's own PostgreSQL")
+    }
+
+    fn redis(&mut self) -> &mut Redis {
+        self.redis.as_mut().expect("the scenario's own Redis")
+    }
+
+    /// The server on `database_url` and `redis_url`, an admin, and the seeded clients.
+    async fn on(
+        scratch: Scratch,
+        pg: Option<Postgres>,
+        redis: Option<Redis>,
+        database_url: &str,
+        redis_url: &str,
+        settings: &Settings,
+        front: Option<Front>,
+    ) -> Env {
+        let started = Instant::now();
+        let mut server = match &front {
+            Some(front) => Server::on_port(&scratch.0, database_url, redis_url, front.first_replica_port),
+            None => Server::new(&scratch.0, database_url, redis_url),
+        };
         let admin_email = "faults@example.com";
         tokio::task::block_in_place(|| server.create_admin(admin_email, PASSWORD));
         server.start().await;
-        let api = Api::new(server.base_url());
+        let api = match front {
+            Some(front) => Api::behind_proxy(front.base_url),
+            None => Api::new(server.base_url()),
+        };
         let admin_token = token(&api, &login("admin", admin_email, None)).await;
         let ledger = Arc::new(Mutex::new(Ledger::default()));
 
@@ -127,9 +167,7 @@ impl Env {
         let spare_phone = "19990000001".to_owned();
         let (spare, _) = seed_member(&api, &admin_token, &ledger, &spare_phone).await;
         println!(
-            "  set-up: PostgreSQL :{}, Redis :{}, mps :{} in {:.1} s",
-            pg.port,
-            redis.port,
+            "  set-up: PostgreSQL {database_url}, Redis {redis_url}, mps :{} in {:.1} s",
             server.port,
             started.elapsed().as_secs_f64()
         );
@@ -137,6 +175,7 @@ impl Env {
             server,
             redis,
             pg,
+            database_url: database_url.to_owned(),
             api,
             admin_token,
             ledger,
@@ -188,7 +227,7 @@ impl Env {
         failures.extend(load_failures(&stats));
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
-            .connect(&self.pg.url("mps"))
+            .connect(&self.database_url)
             .await
             .expect("our PostgreSQL answers after the scenario");
         let violations: Vec<(String, String, String)> =
@@ -368,14 +407,14 @@ async fn postgres_stopped_under_load_gives_503s_and_the_server_recovers_without_
     for round in 0..settings.rounds {
         tokio::time::sleep(settings.pause).await;
         let before = env.api.stats().by_status.get(&503).copied().unwrap_or(0);
-        tokio::task::block_in_place(|| env.pg.stop_immediate());
+        tokio::task::block_in_place(|| env.pg().stop_immediate());
         let stopped = Instant::now();
         match env.await_health(503, "unhealthy", Duration::from_secs(10)).await {
             Ok(t) => notes.push(format!("outage {round}: /health 503 unhealthy after {} ms", t.as_millis())),
             Err(e) => failures.push(e),
         }
         tokio::time::sleep(Duration::from_secs(3).saturating_sub(stopped.elapsed())).await;
-        tokio::task::block_in_place(|| env.pg.start());
+        tokio::task::block_in_place(|| env.pg().start());
         let outage = stopped.elapsed();
         match env.await_health(200, "healthy", Duration::from_secs(30)).await {
             Ok(t) => notes.push(format!(
@@ -420,7 +459,7 @@ async fn redis_stopped_under_load_keeps_money_right_and_revocations_enforced() {
 
     for round in 0..settings.rounds {
         tokio::time::sleep(settings.pause).await;
-        tokio::task::block_in_place(|| env.redis.stop());
+        tokio::task::block_in_place(|| env.redis().stop());
         match env.await_health(200, "degraded", Duration::from_secs(5)).await {
             Ok(t) => notes.push(format!("outage {round}: /health 200 degraded after {} ms", t.as_millis())),
             Err(e) => failures.push(e),
@@ -447,7 +486,7 @@ async fn redis_stopped_under_load_keeps_money_right_and_revocations_enforced() {
             failures.push(format!("while Redis is down the card list shows {seen}, the books {expected}"));
         }
         tokio::time::sleep(settings.pause).await;
-        tokio::task::block_in_place(|| env.redis.start());
+        tokio::task::block_in_place(|| env.redis().start());
         match env.await_health(200, "healthy", Duration::from_secs(10)).await {
             Ok(t) => {
                 notes.push(format!("outage {round}: /health healthy again {} ms after Redis restarted", t.as_millis()))

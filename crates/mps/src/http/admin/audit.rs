@@ -59,6 +59,6 @@ async fn list_audit_events(
         start: parse_date_bound("start_date", query.start_date.as_deref(), zone)?,
         end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,
     };
-    let (items, total) = audit::list_audit_events(&state.db, filter, &paging).await?;
+    let (items, total) = audit::list_audit_events(&state.read_db, filter, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, |e: &AuditEventView| (e.occurred_at, e.id.to_string()))))
 }

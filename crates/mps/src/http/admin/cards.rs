@@ -14,6 +14,7 @@ use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::ManageCards;
 use crate::db::admin_cards::{self, AdminCardView, CardSearch, NewCard};
+use crate::db::transactions::{self, CARD_HISTORY_ROWS, CardHistory};
 use crate::domain::{CardStatus, CardType, TransactionView};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::admin::accounts::search_text;
@@ -170,12 +171,23 @@ async fn list_cards(
 /// One card, by id or card number.
 #[utoipa::path(get, path = "/admin/cards/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Card id or card_no")),
-    responses((status = 200, body = AdminCardView)))]
+    responses((status = 200, body = AdminCardDetail)))]
 async fn get_card(
     State(state): State<AppState>,
     _admin: Authorized<ManageCards>,
     AppPath(id_or_no): AppPath<String>,
-) -> ApiResult<AppJson<AdminCardView>> {
+) -> ApiResult<AppJson<AdminCardDetail>> {
     let card_id = resolve_card_id(&state, &id_or_no).await?;
-    Ok(AppJson(load_admin_card(&state, card_id).await?))
+    let card = load_admin_card(&state, card_id).await?;
+    let history = transactions::card_history(&state.db, card_id, CARD_HISTORY_ROWS).await?;
+    Ok(AppJson(AdminCardDetail { card, history }))
+}
+
+/// A card as admins see it, with its latest movements and points ledger rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminCardDetail {
+    #[serde(flatten)]
+    pub card: AdminCardView,
+    /// The latest movements (with `balance_after`) and points ledger rows (with `points_after`).
+    pub history: CardHistory,
 }

@@ -135,7 +135,7 @@ async fn list_members(
         q: accounts::search_text(search.q.as_deref())?,
         status: search.status.map(MemberStatus::as_str),
     };
-    let (items, total) = account_admin::list(&state.db, &MEMBERS, search, &paging).await?;
+    let (items, total) = account_admin::list(&state.read_db, &MEMBERS, search, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, |m: &MemberView| (m.created_at, m.id.to_string()))))
 }
 

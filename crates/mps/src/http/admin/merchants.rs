@@ -94,7 +94,7 @@ async fn list_merchants(
     let paging = page.paging("admin_merchants", &state.config)?;
     let q = accounts::search_text(search.q.as_deref())?;
     let search = AccountSearch { q, status: search.status.map(MerchantStatus::as_str) };
-    let (items, total) = account_admin::list(&state.db, &MERCHANTS, search, &paging).await?;
+    let (items, total) = account_admin::list(&state.read_db, &MERCHANTS, search, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, |m: &MerchantView| (m.created_at, m.id.to_string()))))
 }
 

@@ -7,7 +7,9 @@ pub mod card_status;
 pub mod cards;
 pub mod credits;
 pub mod levels;
+pub mod liability;
 pub mod members;
+pub mod merchant_staff;
 pub mod merchants;
 pub mod settlements;
 pub mod statistics;
@@ -20,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(members::router())
         .merge(merchants::router())
+        .merge(merchant_staff::router())
         .merge(credits::router())
         .merge(cards::router())
         .merge(card_status::router())
@@ -28,4 +31,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(settlements::router())
         .merge(statistics::router())
+        .merge(liability::router())
 }

@@ -41,7 +41,7 @@ async fn list_all_settlements(
 ) -> ApiResult<AppJson<Page<SettlementView>>> {
     let paging = page.paging("admin_settlements", &state.config)?;
     let filter = SettlementFilter { merchant_id: query.merchant_id, status: query.status };
-    let (items, total) = settlements::list_settlements(&state.db, filter, &paging).await?;
+    let (items, total) = settlements::list_settlements(&state.read_db, filter, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, SettlementView::page_key)))
 }
 

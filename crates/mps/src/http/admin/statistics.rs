@@ -57,7 +57,7 @@ async fn statistics(
     }
     let (start, end) = day_period(date, zone)?;
     let Statistics { members, cards, merchants, today } =
-        rpc(&state, "admin_statistics", reports::admin_statistics(&state.db, start, end).await)?;
+        rpc(&state, "admin_statistics", reports::admin_statistics(&state.read_db, start, end).await)?;
     let response = StatisticsResponse { members, cards, merchants, today, date, generated_at: now };
     state.cache.set_json(CACHE_KEY, &response, CACHE_TTL).await;
     Ok(AppJson(response))

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::permissions::{MemberReadTransactions, ReadCards};
 use crate::auth::{AuthUser, Authorized};
 use crate::card_cache::{self, Lookup};
-use crate::db::transactions::{self, LedgerEntry, TxFilter, TxOwner};
+use crate::db::transactions::{self, CARD_HISTORY_ROWS, LedgerEntry, TxFilter, TxOwner};
 use crate::domain::{BindingRole, BindingView, CardStatus, CardView, TransactionView, TxType};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
@@ -83,9 +83,11 @@ pub struct MemberCardResponse {
     /// Present when you own the card.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bindings: Option<Vec<BindingView>>,
+    /// The latest movements (with `balance_after`) and points ledger rows (with `points_after`).
+    pub history: transactions::CardHistory,
 }
 
-/// One of your cards; its bindings too when you own it.
+/// One of your cards with its latest movements; its bindings too when you own it.
 #[utoipa::path(get, path = "/member/cards/{card_id}", tag = "member", security(("bearer" = [])),
     params(("card_id" = Uuid, Path)),
     responses((status = 200, body = MemberCardResponse)))]
@@ -102,7 +104,8 @@ async fn get_member_card(
     } else {
         None
     };
-    Ok(AppJson(MemberCardResponse { card, bindings }))
+    let history = transactions::card_history(&state.db, card_id, CARD_HISTORY_ROWS).await?;
+    Ok(AppJson(MemberCardResponse { card, bindings, history }))
 }
 
 /// Filters of `GET /member/transactions`.

@@ -1,9 +1,14 @@
 //! `/merchant`: charge by QR, refund, counter top-up, QR validation and the merchant's books.
 
+pub mod keys;
 pub mod payments;
 pub mod settlements;
+pub mod staff;
+pub mod statements;
+pub mod stores;
 pub mod summary;
 pub mod transactions;
+pub mod webhooks;
 
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +21,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(transactions::router())
         .merge(settlements::router())
+        .merge(statements::router())
         .merge(summary::router())
+        .merge(webhooks::router())
+        .merge(stores::router())
+        .merge(staff::router())
+        .merge(keys::router())
 }
 
 /// Largest `tag` accepted, serialized.

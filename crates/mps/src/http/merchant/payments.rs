@@ -42,6 +42,9 @@ pub struct ChargeRequest {
     pub external_order_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub tag: Option<Value>,
+    /// The store charging, by code: by default your own store when you are restricted to one
+    /// (staff with a store, POS keys), else the merchant's default store.
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -83,14 +86,16 @@ async fn charge(
     let external_order_id = validate::optional_text("external_order_id", request.external_order_id.as_deref(), 128)?;
     super::validate_tag(request.tag.as_ref())?;
     let tag = request.tag.as_ref().filter(|t| !t.is_null());
+    let store_id = super::stores::acting_store(&state, &merchant, request.store.as_deref()).await?;
     let print = fingerprint(
         "charge",
         &serde_json::json!({ "token_sha256": hex::encode(&token_hash), "amount": amount,
-                             "external_order_id": external_order_id, "tag": tag }),
+                             "external_order_id": external_order_id, "tag": tag, "store_id": store_id }),
     );
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let args =
-        ChargeArgs { operator: merchant.operator.as_deref(), token_hash: &token_hash, amount, external_order_id, tag };
+    let operator = merchant.operator.as_deref();
+    let staff_id = merchant.staff_id;
+    let args = ChargeArgs { operator, token_hash: &token_hash, amount, external_order_id, tag, store_id, staff_id };
     let outcome = money_ops::charge_by_qr::<ChargeResponse>(&state.db, scope, args).await;
     if let Ok(money_ops::Idempotent { result: Ok(charged), replayed: false }) = &outcome {
         state.metrics.observe_payment(charged.transaction.final_amount);
@@ -125,11 +130,16 @@ pub struct RefundResponse {
     pub affected_members: Vec<Uuid>,
 }
 
-/// Refund all or part of one of your payments; points are reversed in proportion.
+/// Refund all or part of one of your payments; points are reversed in proportion. The refund
+/// records its payment's store. Cashiers and POS keys refund at most the merchant's
+/// `cashier_refund_limit` at once (403 `REFUND_LIMIT_EXCEEDED`) and only payments of the same
+/// local day (403 `REFUND_NOT_SAME_DAY`); a caller restricted to a store sees only its payments.
 #[utoipa::path(post, path = "/merchant/refund", tag = "merchant", security(("bearer" = [])),
     request_body = RefundRequest,
     params(("Idempotency-Key" = String, Header, description = "One key per refund; reuse it on every retry")),
-    responses((status = 201, body = RefundResponse)))]
+    responses((status = 201, body = RefundResponse),
+              (status = 403, description = "FORBIDDEN, REFUND_LIMIT_EXCEEDED or REFUND_NOT_SAME_DAY",
+               body = crate::error::ErrorEnvelope)))]
 async fn refund(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -146,9 +156,11 @@ async fn refund(
         "refund",
         &serde_json::json!({ "original_tx_no": original_tx_no, "amount": amount, "reason": reason, "tag": tag }),
     );
+    super::stores::check_refund_allowed(&state, &merchant, &original_tx_no, amount).await?;
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let args =
-        RefundArgs { operator: merchant.operator.as_deref(), original_tx_no: &original_tx_no, amount, reason, tag };
+    let operator = merchant.operator.as_deref();
+    let staff_id = merchant.staff_id;
+    let args = RefundArgs { operator, original_tx_no: &original_tx_no, amount, reason, tag, staff_id };
     let outcome = money_ops::refund_payment::<RefundResponse>(&state.db, scope, args).await;
     if let Ok(money_ops::Idempotent { result: Ok(refunded), replayed: false }) = &outcome {
         crate::card_cache::invalidate(&state, &refunded.affected_members).await;

@@ -8,12 +8,14 @@ use chrono::{Months, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{GenerateSettlement, ReadSettlements};
 use crate::db::settlements::{
     self, SettlementFilter, SettlementMode, SettlementPeriod, SettlementStatus, SettlementView,
 };
+use crate::db::stores;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
@@ -126,6 +128,8 @@ async fn generate_settlement(
 #[into_params(parameter_in = Query)]
 pub struct SettlementQuery {
     pub status: Option<SettlementStatus>,
+    /// One store's share of each settlement, by code (counts and amounts of that store only).
+    pub store: Option<String>,
 }
 
 /// Your settlements, latest period first.
@@ -140,21 +144,56 @@ async fn list_settlements(
 ) -> ApiResult<AppJson<Page<SettlementView>>> {
     let paging = page.paging("merchant_settlements", &state.config)?;
     let filter = SettlementFilter { merchant_id: Some(merchant.id), status: query.status };
-    let (items, total) = settlements::list_settlements(&state.db, filter, &paging).await?;
-    Ok(AppJson(Page::from_rows(items, &paging, total, SettlementView::page_key)))
+    let (items, total) = settlements::list_settlements(&state.read_db, filter, &paging).await?;
+    let store = super::stores::report_store(&state, &merchant, query.store.as_deref()).await?;
+    let mut shares = Vec::with_capacity(items.len());
+    for settlement in items {
+        shares.push(store_share(&state, settlement, store).await?);
+    }
+    Ok(AppJson(Page::from_rows(shares, &paging, total, SettlementView::page_key)))
 }
 
 /// One of your settlements, by id or settlement number (another merchant's is a 404).
 #[utoipa::path(get, path = "/merchant/settlements/{id}", tag = "merchant", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Settlement id or settlement_no")),
+    params(("id" = String, Path, description = "Settlement id or settlement_no"), StoreQuery),
     responses((status = 200, body = SettlementView)))]
 async fn get_settlement(
     State(state): State<AppState>,
     merchant: Authorized<ReadSettlements>,
     AppPath(id_or_no): AppPath<String>,
+    AppQuery(query): AppQuery<StoreQuery>,
 ) -> ApiResult<AppJson<SettlementView>> {
     let settlement = settlements::find_settlement(&state.db, &id_or_no, Some(merchant.id))
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::SettlementNotFound, "You have no settlement with this id."))?;
-    Ok(AppJson(settlement))
+    let store = super::stores::report_store(&state, &merchant, query.store.as_deref()).await?;
+    Ok(AppJson(store_share(&state, settlement, store).await?))
+}
+
+/// `?store=` of a settlement read.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StoreQuery {
+    /// One store's share of the settlement, by code (counts and amounts of that store only).
+    pub store: Option<String>,
+}
+
+/// A settlement as one store's share of it: the same period, counted for that store only.
+/// Settlements are made per merchant (the merchant is paid); the stores' shares add up to it.
+async fn store_share(state: &AppState, settlement: SettlementView, store: Option<Uuid>) -> ApiResult<SettlementView> {
+    let Some(store_id) = store else { return Ok(settlement) };
+    let period = (settlement.period_start, settlement.period_end);
+    let totals = stores::store_period_totals(&state.db, settlement.merchant_id, Some(store_id), period).await?;
+    let code = stores::find_store_by_id(&state.db, settlement.merchant_id, store_id).await?.map(|s| s.code);
+    Ok(SettlementView {
+        payment_count: totals.payment_count,
+        payment_amount: totals.payment_amount,
+        refund_count: totals.refund_count,
+        refund_amount: totals.refund_amount,
+        topup_count: totals.topup_count,
+        topup_amount: totals.topup_amount,
+        net_amount: totals.net_amount,
+        store_code: code,
+        ..settlement
+    })
 }

@@ -8,7 +8,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ReadSummary;
-use crate::db::reports::{self, DailyFigures};
+use crate::db::reports::DailyFigures;
+use crate::db::stores;
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::periods::{self, day_period, local_date};
@@ -25,6 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct DailySummaryQuery {
     /// The local day, YYYY-MM-DD (default: today in the business time zone).
     pub date: Option<String>,
+    /// One store's day, by code (default: the whole merchant; a store-restricted caller: its store).
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,11 +75,12 @@ async fn daily_summary(
         Some(text) => periods::parse_date("date", text)?,
         None => local_date(Utc::now(), zone),
     };
-    let (start, end) = day_period(date, zone)?;
+    let period = day_period(date, zone)?;
+    let store = super::stores::report_store(&state, &merchant, query.store.as_deref()).await?;
     let figures: DailyFigures = rpc(
         &state,
-        "merchant_daily_summary",
-        reports::merchant_daily_summary(&state.db, merchant.id, start, end).await,
+        "store_daily_summary",
+        stores::store_daily_summary(&state.read_db, merchant.id, store, period).await,
     )?;
     let hourly = figures
         .hourly

@@ -49,6 +49,6 @@ async fn list_merchant_transactions(
         end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,
     };
     let (items, total) =
-        transactions::list_transactions(&state.db, TxOwner::Merchant(merchant.id), filter, &paging).await?;
+        transactions::list_transactions(&state.read_db, TxOwner::Merchant(merchant.id), filter, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, TransactionView::page_key)))
 }

@@ -1,0 +1,156 @@
+//! A merchant's statement of a window (issue 19): opening total, every movement, closing total,
+//! counted with `merchant_period_totals` — the definition settlements use — so a statement and a
+//! settlement of the same window agree to the cent. Read in one REPEATABLE READ snapshot; the
+//! movements stream row by row (constant memory however long the window).
+
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt as _};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, Transaction};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::money::{Money, SignedMoney};
+
+/// A merchant's books over a window, as settlements count them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct StatementTotals {
+    pub payment_count: i64,
+    pub payment_amount: Money,
+    pub refund_count: i64,
+    pub refund_amount: Money,
+    pub topup_count: i64,
+    pub topup_amount: Money,
+}
+
+impl StatementTotals {
+    /// payments − refunds − top-ups: what the platform owes the merchant for the window.
+    pub fn net(&self) -> Decimal {
+        self.payment_amount.amount() - self.refund_amount.amount() - self.topup_amount.amount()
+    }
+}
+
+/// One movement of a statement: a payment (+), a refund (−) or a counter top-up (−).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct StatementMovement {
+    pub created_at: DateTime<Utc>,
+    pub tx_no: String,
+    pub tx_type: String,
+    pub payment_method: String,
+    pub card_no: String,
+    pub original_tx_no: Option<String>,
+    pub external_order_id: Option<String>,
+    pub operator: Option<String>,
+    /// What it adds to the merchant's total: + payments, − refunds, − counter top-ups.
+    pub gross_amount: SignedMoney,
+    /// Fees: a placeholder, 0.00 until fees exist.
+    pub fee_amount: SignedMoney,
+    /// gross − fee.
+    pub net_amount: SignedMoney,
+}
+
+/// The snapshot a statement is read from: the totals are read first, the movements after, in
+/// the same REPEATABLE READ transaction.
+pub struct StatementSnapshot {
+    pub merchant_code: String,
+    /// The merchant's running total (payments − refunds − top-ups) before the window.
+    pub opening: Decimal,
+    pub totals: StatementTotals,
+    tx: Transaction<'static, Postgres>,
+    merchant_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+/// Opens the snapshot and reads the merchant's opening total and the window's totals.
+pub async fn merchant_statement(
+    db: &sqlx::PgPool,
+    merchant_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<StatementSnapshot, ApiError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+    let merchant_code: String =
+        sqlx::query_scalar("SELECT code FROM merchants WHERE id = $1").bind(merchant_id).fetch_one(&mut *tx).await?;
+    let before: StatementTotals = sqlx::query_as("SELECT * FROM merchant_period_totals($1, '-infinity', $2)")
+        .bind(merchant_id)
+        .bind(from)
+        .fetch_one(&mut *tx)
+        .await?;
+    let totals: StatementTotals = sqlx::query_as("SELECT * FROM merchant_period_totals($1, $2, $3)")
+        .bind(merchant_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(StatementSnapshot { merchant_code, opening: before.net(), totals, tx, merchant_id, from, to })
+}
+
+/// Movements read per round trip: the most a statement holds in memory at once.
+const PAGE_ROWS: i64 = 500;
+
+const MOVEMENTS_SQL: &str = "SELECT t.created_at, t.tx_no, t.tx_type::text AS tx_type, \
+         t.payment_method::text AS payment_method, c.card_no, o.tx_no AS original_tx_no, t.external_order_id, \
+         t.operator, \
+         CASE WHEN t.tx_type = 'payment' THEN t.final_amount ELSE -t.final_amount END AS gross_amount, \
+         0::numeric(12, 2) AS fee_amount, \
+         CASE WHEN t.tx_type = 'payment' THEN t.final_amount ELSE -t.final_amount END AS net_amount \
+     FROM transactions t \
+     JOIN cards c ON c.id = t.card_id \
+     LEFT JOIN transactions o ON o.id = t.original_tx_id \
+     WHERE t.merchant_id = $1 AND t.created_at >= $2 AND t.created_at < $3 \
+       AND ((t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')) \
+            OR (t.tx_type = 'refund' AND t.status = 'completed') \
+            OR (t.tx_type = 'recharge' AND t.payment_method = 'cash' AND t.status = 'completed')) \
+       AND (t.created_at, t.tx_no) > ($4, $5) \
+     ORDER BY t.created_at, t.tx_no \
+     LIMIT $6";
+
+/// Where the next page of movements starts: after this (created_at, tx_no).
+struct Cursor {
+    tx: Transaction<'static, Postgres>,
+    merchant_id: Uuid,
+    to: DateTime<Utc>,
+    from: DateTime<Utc>,
+    after: (DateTime<Utc>, String),
+}
+
+impl StatementSnapshot {
+    /// The window's movements in time order (the rows the totals count), read page by page
+    /// inside the snapshot: constant memory however long the window.
+    pub fn movements(self) -> impl Stream<Item = Result<StatementMovement, sqlx::Error>> + Send + 'static {
+        let StatementSnapshot { tx, merchant_id, from, to, .. } = self;
+        // Before every row of the window: `from` itself with an empty tx_no.
+        let cursor = Cursor { tx, merchant_id, to, from, after: (from, String::new()) };
+        futures_util::stream::unfold(Some(cursor), |cursor| async move {
+            let mut cursor = cursor?;
+            let page: Result<Vec<StatementMovement>, sqlx::Error> = sqlx::query_as(MOVEMENTS_SQL)
+                .bind(cursor.merchant_id)
+                .bind(cursor.from)
+                .bind(cursor.to)
+                .bind(cursor.after.0)
+                .bind(&cursor.after.1)
+                .bind(PAGE_ROWS)
+                .fetch_all(&mut *cursor.tx)
+                .await;
+            match page {
+                Err(e) => Some((vec![Err(e)], None)),
+                Ok(rows) => {
+                    let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == PAGE_ROWS;
+                    let next = match rows.last() {
+                        Some(last) if full => {
+                            cursor.after = (last.created_at, last.tx_no.clone());
+                            Some(cursor)
+                        }
+                        _ => None,
+                    };
+                    if rows.is_empty() { None } else { Some((rows.into_iter().map(Ok).collect(), next)) }
+                }
+            }
+        })
+        .flat_map(futures_util::stream::iter)
+    }
+}

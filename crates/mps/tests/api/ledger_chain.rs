@@ -1,0 +1,108 @@
+//! The resulting balance and points on every ledger row (issue 19): shown in the member's and the
+//! admin's card views, and chained — the invariants suite notices a row that breaks the chain.
+
+use serde_json::json;
+
+use crate::helpers::{INVARIANTS_SQL, TestApp, assert_books_balance, new_key};
+use crate::programme_support::tx_no;
+
+async fn violations(app: &TestApp) -> Vec<(String, String, String)> {
+    sqlx::query_as(INVARIANTS_SQL).fetch_all(&app.pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn card_views_show_the_balance_and_points_after_each_movement_and_the_rows_chain() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    let merchant = admin.create_merchant("Corner Shop").await;
+    admin.credit(&member.card_id, "100.00").await;
+    let ana = app.member_client(&member).await;
+    let shop = app.merchant_client(&merchant).await;
+    let paid = tx_no(&shop.charge(&ana.qr(&member.card_id).await, "40.00").await);
+    shop.refund(&paid, "10.00").await;
+    let topup = shop
+        .post_idempotent("/merchant/recharge", &new_key(), json!({ "card_no": member.card_no, "amount": "5.00" }))
+        .await;
+    assert_eq!(topup.status, 201, "{}", topup.text);
+
+    let mine = ana.get(&format!("/member/cards/{}", member.card_id)).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    let admin_view = admin.get(&format!("/admin/cards/{}", member.card_no)).await;
+    assert_eq!(admin_view.status, 200, "{}", admin_view.text);
+    for view in [&mine.json, &admin_view.json] {
+        let balances: Vec<&str> = view["history"]["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["balance_after"].as_str().unwrap())
+            .collect();
+        assert_eq!(balances, ["75.00", "70.00", "60.00", "100.00"], "newest first: {view}");
+        let points: Vec<i64> =
+            view["history"]["points"].as_array().unwrap().iter().map(|p| p["points_after"].as_i64().unwrap()).collect();
+        assert_eq!(points, [30, 40], "40 earned, 10 reversed: {view}");
+    }
+    assert_books_balance(&app.pool).await;
+
+    // A row whose resulting balance is wrong breaks the chain.
+    sqlx::query("UPDATE transactions SET balance_after = balance_after + 1 WHERE tx_no = $1")
+        .bind(&paid)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let found = violations(&app).await;
+    assert!(
+        found
+            .iter()
+            .any(|(invariant, subject, _)| invariant.starts_with("balance_after chains") && *subject == member.card_no),
+        "the broken balance chain is reported: {found:?}"
+    );
+    sqlx::query("UPDATE transactions SET balance_after = balance_after - 1 WHERE tx_no = $1")
+        .bind(&paid)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert!(violations(&app).await.is_empty());
+
+    // So does a ledger row whose resulting points are wrong.
+    sqlx::query("UPDATE point_ledger SET points_after = points_after + 1 WHERE delta > 0")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let found = violations(&app).await;
+    assert!(
+        found
+            .iter()
+            .any(|(invariant, subject, _)| invariant.starts_with("points_after chains") && *subject == member.card_no),
+        "the broken points chain is reported: {found:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_online_recharge_confirmed_after_later_movements_still_chains() {
+    let app = TestApp::with_vars(&[("PAYMENT_WEBHOOK_SECRET", "a-payment-channel-secret-of-at-least-32-chars")]).await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    let merchant = admin.create_merchant("Corner Shop").await;
+    admin.credit(&member.card_id, "50.00").await;
+    let ana = app.member_client(&member).await;
+    let shop = app.merchant_client(&merchant).await;
+    let order = ana
+        .post_idempotent(
+            "/member/recharge",
+            &new_key(),
+            json!({ "card_id": member.card_id, "amount": "20.00", "payment_method": "wechat" }),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{}", order.text);
+    let order_no = order.json["transaction"]["tx_no"].as_str().unwrap().to_owned();
+    // The order is numbered now, paid for later: a charge happens in between.
+    tx_no(&shop.charge(&ana.qr(&member.card_id).await, "30.00").await);
+    let confirmed: serde_json::Value = sqlx::query_scalar("SELECT confirm_recharge($1, true, 20.00, 'ch-1', 'req')")
+        .bind(&order_no)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(confirmed["status"], "completed", "{confirmed}");
+    assert_books_balance(&app.pool).await;
+}
