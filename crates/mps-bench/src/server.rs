@@ -22,7 +22,14 @@ pub struct ServerProcess {
 }
 
 /// A free port on the loopback interface (the kernel picks it; we release it for the server).
+/// A free loopback port: the first free one of the hundred from `MPS_BENCH_PORT_BASE` when that is
+/// set (a shared machine gives each session its own range), else one the system picks.
 pub fn free_port() -> anyhow::Result<u16> {
+    if let Some(base) = std::env::var("MPS_BENCH_PORT_BASE").ok().and_then(|b| b.parse::<u16>().ok()) {
+        return (base..base.saturating_add(100))
+            .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+            .with_context(|| format!("no free port in {base}..{}", base.saturating_add(100)));
+    }
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
     Ok(listener.local_addr()?.port())
 }

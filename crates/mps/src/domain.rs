@@ -135,7 +135,8 @@ pub struct CardView {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "tx_type", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum TxType {
     Payment,
@@ -153,7 +154,8 @@ impl TxType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "tx_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum TxStatus {
     Processing,
@@ -163,7 +165,8 @@ pub enum TxStatus {
     Refunded,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "payment_method", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum PaymentMethod {
     Balance,
@@ -174,8 +177,9 @@ pub enum PaymentMethod {
     Manual,
 }
 
-/// A transaction as clients see it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// A transaction as clients see it (decoded from `transaction_views` JSON, or from the plain
+/// columns of `db::transactions::TX_COLUMNS` in lists).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct TransactionView {
     pub id: Uuid,
     pub tx_no: String,

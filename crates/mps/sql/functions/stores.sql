@@ -28,12 +28,51 @@ $$;
 
 -- A merchant's (or one store's) day [p_start, p_end): the period totals, and payments per
 -- hour-long bucket from p_start (23, 24 or 25 buckets on a local day; the caller labels them),
--- each from the aggregates.
+-- each from the aggregates. A local day starts and ends on a quarter hour (every time zone in
+-- use does), so its hours are whole buckets: one grouped read of the day's bucket rows gives
+-- every hour and the totals (issue 15). Another period falls back to the period totals per hour.
 CREATE OR REPLACE FUNCTION store_daily_summary(p_merchant_id uuid, p_store_id uuid, p_start timestamptz,
                                                p_end timestamptz) RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = public, pg_temp
 AS $$
+DECLARE
+    v_result jsonb;
+BEGIN
+    IF activity_bucket(p_start) = p_start AND activity_bucket(p_end) = p_end THEN
+        WITH per_hour AS (
+            SELECT floor(extract(epoch FROM a.bucket - p_start) / 3600)::int AS h,
+                   coalesce(sum(a.count) FILTER (WHERE a.kind = 'payment'), 0) AS payment_count,
+                   coalesce(sum(a.amount) FILTER (WHERE a.kind = 'payment'), 0) AS payment_amount,
+                   coalesce(sum(a.count) FILTER (WHERE a.kind = 'refund'), 0) AS refund_count,
+                   coalesce(sum(a.amount) FILTER (WHERE a.kind = 'refund'), 0) AS refund_amount
+            FROM merchant_activity a
+            WHERE a.merchant_id = p_merchant_id AND a.bucket >= p_start AND a.bucket < p_end
+              AND (p_store_id IS NULL OR a.store_id = p_store_id)
+            GROUP BY 1),
+        hours AS (
+            SELECT s.start, floor(extract(epoch FROM s.start - p_start) / 3600)::int AS h
+            FROM generate_series(p_start, p_end - interval '1 microsecond', interval '1 hour') AS s(start)),
+        totals AS (
+            SELECT coalesce(sum(payment_count), 0) AS payment_count,
+                   coalesce(sum(payment_amount), 0) AS payment_amount,
+                   coalesce(sum(refund_count), 0) AS refund_count,
+                   coalesce(sum(refund_amount), 0) AS refund_amount
+            FROM per_hour)
+        SELECT jsonb_build_object(
+            'payment_count', t.payment_count, 'payment_amount', t.payment_amount::text,
+            'refund_count', t.refund_count, 'refund_amount', t.refund_amount::text,
+            'net_amount', (t.payment_amount - t.refund_amount)::text,
+            'hourly', (
+                SELECT jsonb_agg(jsonb_build_object('start', hr.start,
+                                                    'count', coalesce(p.payment_count, 0),
+                                                    'amount', coalesce(p.payment_amount, 0)::text)
+                                 ORDER BY hr.start)
+                FROM hours hr LEFT JOIN per_hour p ON p.h = hr.h))
+        INTO v_result
+        FROM totals t;
+        RETURN v_result;
+    END IF;
     SELECT jsonb_build_object(
         'payment_count', t.payment_count, 'payment_amount', t.payment_amount::text,
         'refund_count', t.refund_count, 'refund_amount', t.refund_amount::text,
@@ -45,8 +84,10 @@ AS $$
                   FROM generate_series(p_start, p_end - interval '1 microsecond', interval '1 hour') AS s(start)
                   CROSS JOIN LATERAL store_period_totals(p_merchant_id, p_store_id, s.start,
                                                          least(s.start + interval '1 hour', p_end)) h) b))
-    FROM store_period_totals(p_merchant_id, p_store_id, p_start, p_end) t
-$$;
+    INTO v_result
+    FROM store_period_totals(p_merchant_id, p_store_id, p_start, p_end) t;
+    RETURN v_result;
+END $$;
 
 -- Whether a refund is within what a restricted caller may do, before the refund runs: a caller
 -- restricted to a store (p_store_id) sees only that store's payments (TX_NOT_FOUND otherwise);

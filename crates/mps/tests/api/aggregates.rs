@@ -196,3 +196,59 @@ async fn each_stores_summary_and_settlement_share_are_read_from_its_own_aggregat
     let east = shop.get(&format!("/merchant/settlements/{id}?store=EAST")).await;
     assert_eq!(east.json["payment_amount"], "102.50", "{}", east.text);
 }
+
+#[tokio::test]
+async fn a_days_summary_read_in_one_grouped_query_equals_the_period_totals_of_each_hour() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    admin.credit(&member.card_id, "100.00").await;
+    let merchant = admin.create_merchant("Shop").await;
+    let ana = app.member_client(&member).await;
+    let shop = app.merchant_client(&merchant).await;
+    // Two payments in one hour (different quarter hours), one in the day's last instant, one on
+    // the next day's first instant (not in the day).
+    for (amount, at) in [
+        ("12.50", "2024-03-01T10:05:00Z"),
+        ("1.25", "2024-03-01T10:59:59Z"),
+        ("3.00", "2024-03-01T23:59:59.999Z"),
+        ("7.00", "2024-03-02T00:00:00Z"),
+    ] {
+        let paid = tx_no(&shop.charge(&ana.qr(&member.card_id).await, amount).await);
+        backdate(&app.pool, &paid, at).await;
+    }
+    let (start, end) = ("2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z");
+    let grouped: serde_json::Value =
+        sqlx::query_scalar("SELECT store_daily_summary($1::uuid, NULL, $2::timestamptz, $3::timestamptz)")
+            .bind(&merchant.id)
+            .bind(start)
+            .bind(end)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let per_hour: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT h.payment_count, h.payment_amount::text \
+         FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') s(start) \
+         CROSS JOIN LATERAL store_period_totals($1::uuid, NULL, s.start, s.start + interval '1 hour') h \
+         ORDER BY s.start",
+    )
+    .bind(&merchant.id)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let hourly: Vec<(i64, String)> = grouped["hourly"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["count"].as_i64().unwrap(), h["amount"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(hourly, per_hour, "{grouped}");
+    assert_eq!(hourly[10], (2, "13.75".to_owned()));
+    assert_eq!(hourly[23], (1, "3.00".to_owned()));
+    assert_eq!(grouped["payment_count"], 3, "{grouped}");
+    assert_eq!(grouped["payment_amount"], "16.75", "{grouped}");
+    let day = kept_totals(&app, &merchant.id, start, end).await;
+    assert_eq!((day[0].as_str(), day[1].as_str()), ("3", "16.75"), "the period totals agree");
+}
