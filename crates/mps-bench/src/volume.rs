@@ -95,6 +95,8 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
     let payments = scale.transactions * 90 / 100;
     let refunds = scale.transactions * 5 / 100;
     let topups = scale.transactions - payments - refunds;
+    // Every merchant transaction names its store (the default store trigger is off while loading).
+    let big_store = format!("(SELECT id FROM stores WHERE merchant_id = '{big_merchant}' AND is_default)");
     let statements: Vec<(&str, String)> = vec![
         ("settings", SESSION_SETTINGS.into()),
         // Bulk loading: every secondary index of the big tables is dropped here and built once
@@ -142,7 +144,11 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
                  ALTER TABLE vol_merchants ADD PRIMARY KEY (n); \
                  INSERT INTO merchants (id, code, name, password_hash, created_at) \
                  SELECT id, 'VOL' || lpad(n::text, 6, '0'), 'Volume shop ' || n, $hash$, now() - interval '400 days' \
-                 FROM vol_merchants",
+                 FROM vol_merchants; \
+                 INSERT INTO stores (merchant_id, code, name, is_default) \
+                 SELECT id, 'MAIN', 'Volume shop ' || n, true FROM vol_merchants; \
+                 ALTER TABLE vol_merchants ADD COLUMN store_id uuid; \
+                 UPDATE vol_merchants v SET store_id = s.id FROM stores s WHERE s.merchant_id = v.id AND s.is_default",
                 n = scale.merchants
             )
             .replace("$hash$", &format!("'{}'", hash.replace('\'', "''"))),
@@ -150,16 +156,17 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
         (
             "payments",
             format!(
-                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, raw_amount, discount_applied, \
+                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, discount_applied, \
                      final_amount, points_earned, status, payment_method, actor_id, actor_role, balance_after, \
                      created_at, updated_at) \
                  SELECT 'PAY' || lpad((s.base + g)::text, 10, '0'), 'payment', \
                         CASE WHEN g % 1000 < {card} THEN '{big_card}'::uuid ELSE c.card_id END, \
                         CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, \
+                        CASE WHEN g % 100 < {merchant} THEN bs.id ELSE m.store_id END, \
                         a.amount, 1, a.amount, floor(a.amount), 'completed', 'balance', \
                         CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', 100, \
                         t.at, t.at \
-                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1::bigint, {p}) g \
+                 FROM (SELECT nextval('tx_no_seq') AS base) s, {big_store} bs, generate_series(1::bigint, {p}) g \
                  JOIN vol_cards c ON c.n = 1 + (g * 104729) % {members} \
                  JOIN vol_merchants m ON m.n = 1 + (g * 7919) % {merchants} \
                  CROSS JOIN LATERAL (SELECT ((100 + (g * 37) % 900) / 100.0)::numeric(12, 2) AS amount) a \
@@ -171,20 +178,22 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
                 merchants = scale.merchants,
                 days = scale.days,
                 p = payments,
+                big_store = big_store,
             ),
         ),
         (
             "refunds",
             format!(
-                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, raw_amount, final_amount, status, \
+                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, final_amount, status, \
                      payment_method, original_tx_id, actor_id, actor_role, balance_after, created_at, updated_at) \
                  SELECT 'REF' || lpad((s.base + row_number() OVER ())::text, 10, '0'), 'refund', p.card_id, p.merchant_id, \
+                        p.store_id, \
                         greatest(round(p.final_amount / 2, 2), 0.01), greatest(round(p.final_amount / 2, 2), 0.01), \
                         'completed', 'balance', p.id, p.merchant_id, 'merchant', 100, \
                         least(p.created_at + interval '10 minutes', now() - interval '1 minute'), \
                         least(p.created_at + interval '10 minutes', now() - interval '1 minute') \
                  FROM (SELECT nextval('tx_no_seq') AS base) s, \
-                      (SELECT id, card_id, merchant_id, final_amount, created_at FROM transactions \
+                      (SELECT id, card_id, merchant_id, store_id, final_amount, created_at FROM transactions \
                        WHERE tx_type = 'payment' AND hashtext(id::text) % 18 = 0) p; \
                  SELECT setval('tx_no_seq', nextval('tx_no_seq') + {r} * 2)",
                 r = refunds.max(1),
@@ -193,13 +202,14 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
         (
             "counter top-ups",
             format!(
-                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, raw_amount, final_amount, status, \
+                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, final_amount, status, \
                      payment_method, actor_id, actor_role, balance_after, created_at, updated_at) \
                  SELECT 'RCG' || lpad((s.base + g)::text, 10, '0'), 'recharge', c.card_id, \
-                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 50, 50, 'completed', \
+                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, \
+                        CASE WHEN g % 100 < {merchant} THEN bs.id ELSE m.store_id END, 50, 50, 'completed', \
                         'cash', CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', \
                         100, t.at, t.at \
-                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1::bigint, {u}) g \
+                 FROM (SELECT nextval('tx_no_seq') AS base) s, {big_store} bs, generate_series(1::bigint, {u}) g \
                  JOIN vol_cards c ON c.n = 1 + (g * 15485863) % {members} \
                  JOIN vol_merchants m ON m.n = 1 + (g * 6007) % {merchants} \
                  CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {u}) AS at) t; \
@@ -209,6 +219,7 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
                 merchants = scale.merchants,
                 days = scale.days,
                 u = topups,
+                big_store = big_store,
             ),
         ),
     ];
