@@ -11,6 +11,9 @@
 /// Fixtures of the programme around the money: issuing cards, binding, settling, backdating.
 pub mod programme;
 
+/// Processes a suite owns: scratch directories, free ports, PostgreSQL, Redis, `mps serve`.
+pub mod process;
+
 /// Processes past one machine: a PostgreSQL standby pair, a repointable proxy, a Redis Cluster.
 pub mod topology;
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use cluster::{Postgres, REQUEST_TIMEOUT, Redis, Scratch, Server};
+use cluster::{Postgres, REQUEST_TIMEOUT, Redis, Scratch, Server, start_postgres};
 use driver::{Answer, Api, Client, Ledger, Member, Req, Stats};
 
 use test_support::INVARIANTS_SQL;
@@ -110,8 +110,7 @@ fn login(role: &str, identifier: &str, operator: Option<&str>) -> Req {
 impl Env {
     async fn start(name: &str, settings: &Settings) -> Env {
         let scratch = Scratch::new(name);
-        let (pg, redis) =
-            tokio::task::block_in_place(|| (Postgres::start_new(&scratch.0), Redis::start_new(&scratch.0)));
+        let (pg, redis) = tokio::task::block_in_place(|| (start_postgres(&scratch.0), Redis::start_new(&scratch.0)));
         let (database_url, redis_url) = (pg.url("mps"), redis.url());
         Env::on(scratch, Some(pg), Some(redis), &database_url, &redis_url, settings, None).await
     }
@@ -414,7 +413,7 @@ async fn postgres_stopped_under_load_gives_503s_and_the_server_recovers_without_
             Err(e) => failures.push(e),
         }
         tokio::time::sleep(Duration::from_secs(3).saturating_sub(stopped.elapsed())).await;
-        tokio::task::block_in_place(|| env.pg().start());
+        tokio::task::block_in_place(|| env.pg().start(cluster::PG_SETTINGS));
         let outage = stopped.elapsed();
         match env.await_health(200, "healthy", Duration::from_secs(30)).await {
             Ok(t) => notes.push(format!(

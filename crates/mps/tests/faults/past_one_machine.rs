@@ -14,7 +14,7 @@ use serde_json::json;
 use test_support::topology::{self, Nginx, PgPair, RedisCluster, TcpProxy, local, port};
 
 use super::{Env, Front, Req, check_revocation, login, settings, token};
-use crate::cluster::{Postgres, Redis, Scratch, Server};
+use crate::cluster::{Redis, Scratch, Server, start_postgres};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fault suite: run by scripts/faults.sh"]
@@ -82,7 +82,7 @@ async fn a_redis_cluster_master_killed_under_load_keeps_money_right_and_revocati
     let processes = topology::Scratch::new("faults-redis-cluster");
     let mut cluster = tokio::task::block_in_place(|| RedisCluster::start(&processes.0, port(210)));
     let scratch = Scratch::new("redis-cluster");
-    let pg = tokio::task::block_in_place(|| Postgres::start_new(&scratch.0));
+    let pg = tokio::task::block_in_place(|| start_postgres(&scratch.0));
     let database_url = pg.url("mps");
     let mut env = Env::on(scratch, Some(pg), None, &database_url, &cluster.url(), &settings, None).await;
     let api = env.api.clone();
@@ -133,7 +133,7 @@ async fn three_replicas_behind_nginx_survive_kill_9_and_a_rolling_restart_with_t
     let replica_ports = [port(230), port(231), port(232)];
     let nginx = tokio::task::block_in_place(|| Nginx::start(&processes.0, port(233), &replica_ports));
     let scratch = Scratch::new("replicas");
-    let (pg, redis) = tokio::task::block_in_place(|| (Postgres::start_new(&scratch.0), Redis::start_new(&scratch.0)));
+    let (pg, redis) = tokio::task::block_in_place(|| (start_postgres(&scratch.0), Redis::start_new(&scratch.0)));
     let (database_url, redis_url) = (pg.url("mps"), redis.url());
     let front = Front { base_url: nginx.base_url(), first_replica_port: replica_ports[0] };
     let mut others: Vec<Server> = replica_ports[1..]
