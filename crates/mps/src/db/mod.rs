@@ -321,6 +321,7 @@ pub mod phone_codes;
 pub mod pos_keys;
 pub mod reports;
 pub mod schema;
+pub mod sessions;
 pub mod settlements;
 pub mod staff;
 pub mod statements;

@@ -163,7 +163,7 @@ pub struct StaffAudit<'a> {
 
 /// Changes a staff member in one transaction with its audit event: `allowed` sees the member as
 /// it is (locked) and may refuse; a suspension, a new role, store or password ends every session
-/// of the member. Returns the member and the sessions ended, for `session::publish_revocations`.
+/// of the member. Returns the member and the sessions ended, for `auth::session::publish_revocations`.
 pub async fn change_staff(
     db: &PgPool,
     merchant_id: Uuid,
@@ -172,7 +172,7 @@ pub async fn change_staff(
     password_hash: Option<&str>,
     audit: StaffAudit<'_>,
     allowed: impl FnOnce(&StaffView) -> Result<(), ApiError>,
-) -> Result<(StaffView, Vec<crate::auth::session::RevokedSession>), ApiError> {
+) -> Result<(StaffView, Vec<crate::db::sessions::RevokedSession>), ApiError> {
     let not_found = || ApiError::new(crate::error::ErrorCode::StaffNotFound, "You have no staff member with this id.");
     let mut tx = db.begin().await?;
     let before = find_staff(&mut tx, merchant_id, id, true).await?.ok_or_else(not_found)?;
@@ -186,7 +186,7 @@ pub async fn change_staff(
         || after.store_id != before.store_id
         || password_hash.is_some();
     let revoked = if ends_sessions {
-        crate::auth::session::revoke_sessions(&mut tx, crate::auth::session::Revoke::Staff(id), audit.action).await?
+        crate::db::sessions::revoke_sessions(&mut tx, crate::db::sessions::Revoke::Staff(id), audit.action).await?
     } else {
         Vec::new()
     };
