@@ -37,6 +37,7 @@ mod limits;
 mod lock_order;
 mod login_race;
 mod migrations;
+mod openapi_snapshot;
 mod ops;
 mod payments;
 use test_support::programme as programme_support;
