@@ -504,6 +504,43 @@ impl TestApp {
     }
 }
 
+/// The cast of most payment tests: an admin, a member ("Ana") whose standard card holds a
+/// balance, a merchant ("Shop"), and both signed in.
+pub struct Shopping<'a> {
+    pub admin: Client<'a>,
+    pub member: TestMember,
+    pub merchant: TestMerchant,
+    /// The merchant, signed in.
+    pub shop: Client<'a>,
+    /// The member, signed in.
+    pub ana: Client<'a>,
+}
+
+impl TestApp {
+    /// A new [`Shopping`] cast whose member's card holds `balance`.
+    pub async fn shopping(&self, balance: &str) -> Shopping<'_> {
+        let admin = self.admin().await;
+        let member = admin.create_member("Ana").await;
+        admin.credit(&member.card_id, balance).await;
+        let merchant = admin.create_merchant("Shop").await;
+        let shop = self.merchant_client(&merchant).await;
+        let ana = self.member_client(&member).await;
+        Shopping { admin, member, merchant, shop, ana }
+    }
+}
+
+impl Shopping<'_> {
+    /// A fresh QR token of the member's card.
+    pub async fn qr(&self) -> String {
+        self.ana.qr(&self.member.card_id).await
+    }
+
+    /// The member pays `amount` at the shop with a fresh QR; the payment's `tx_no`.
+    pub async fn pay(&self, amount: &str) -> String {
+        programme::tx_no(&self.shop.charge(&self.qr().await, amount).await)
+    }
+}
+
 /// A fresh idempotency key.
 pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -2,17 +2,12 @@
 
 use axum::http::Method;
 
-use crate::helpers::{TestApp, card_state};
+use crate::helpers::{Shopping, TestApp, card_state};
 
 #[tokio::test]
 async fn a_replay_answers_the_original_result_even_after_the_token_is_gone_and_the_payment_refunded() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let ana = app.member_client(&member).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("100.00").await;
     let body = serde_json::json!({"qr_plain": ana.qr(&member.card_id).await, "amount": "10.00"});
 
     let first = shop.post_idempotent("/merchant/charge", "charge-1", body.clone()).await;

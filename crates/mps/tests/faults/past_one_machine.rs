@@ -35,7 +35,7 @@ async fn failover_of_the_primary_under_load_loses_no_acknowledged_payment() {
     let mut notes = Vec::new();
 
     tokio::time::sleep(settings.pause).await;
-    let before = env.api.stats().by_status.get(&503).copied().unwrap_or(0);
+    let before = env.unavailable_answers();
     tokio::task::block_in_place(|| pair.primary.stop_immediate());
     let stopped = Instant::now();
     match env.await_health(503, "unhealthy", Duration::from_secs(10)).await {
@@ -54,18 +54,11 @@ async fn failover_of_the_primary_under_load_loses_no_acknowledged_payment() {
              after the promotion; clients got {} × 503 meanwhile",
             promoted.as_millis(),
             t.as_millis(),
-            env.api.stats().by_status.get(&503).copied().unwrap_or(0) - before
+            env.unavailable_answers() - before
         )),
         Err(e) => failures.push(format!("the server did not recover: {e}")),
     }
-    tokio::time::sleep(settings.pause).await;
-    load.finish().await;
-    if env.server.pid() != pid || env.server.starts != 1 {
-        failures.push("the server was restarted".into());
-    }
-    if env.api.stats().by_status.get(&503).copied().unwrap_or(0) == before {
-        failures.push("no client saw a 503: the failover hit no load".into());
-    }
+    env.finish_load_after_outage(load, &settings, (pid, before), "the failover", &mut failures).await;
     env.check(
         "PostgreSQL primary failed over to its synchronous standby under load",
         "1 × pg_ctl stop -m immediate of the primary, proxy repointed, pg_ctl promote of the standby",
