@@ -47,9 +47,11 @@ pub struct StatementMovement {
     pub store_code: String,
     /// What it adds to the merchant's total: + payments, − refunds, − counter top-ups.
     pub gross_amount: SignedMoney,
-    /// Fees: a placeholder, 0.00 until fees exist.
+    /// Reserved: always `0.00` today (MPS charges no fees yet); kept so consumers need not change
+    /// when fees exist.
+    #[schema(example = "0.00")]
     pub fee_amount: SignedMoney,
-    /// gross − fee.
+    /// gross − fee (today: gross).
     pub net_amount: SignedMoney,
 }
 

@@ -77,7 +77,7 @@ pub struct StatementTotalsView {
     /// statement consumers need not change when fees exist.
     #[schema(example = "0.00")]
     pub fee_amount: SignedMoney,
-    /// payments − refunds − top-ups − fees.
+    /// payments − refunds − top-ups − fees (fees: 0.00 today).
     pub net_amount: SignedMoney,
 }
 
