@@ -71,8 +71,8 @@ pub async fn list_transactions(
     Ok((decode(items)?, total))
 }
 
-/// A transaction by number, if the caller may see it: members bound to its card, its merchant,
-/// and admins.
+/// A transaction by number, if the caller may see it: members bound to its card, its merchant
+/// (a caller restricted to a store: that store's only), and admins.
 pub async fn visible_transaction(
     db: &PgPool,
     user: &AuthUser,
@@ -87,13 +87,14 @@ pub async fn visible_transaction(
         "SELECT to_jsonb(v) - 'merchant_id' FROM transaction_views v \
          WHERE v.tx_no = upper($1) \
            AND ($4 \
-                OR v.merchant_id = $3 \
+                OR (v.merchant_id = $3 AND ($5::uuid IS NULL OR v.store_id = $5)) \
                 OR EXISTS (SELECT 1 FROM card_bindings b WHERE b.card_id = v.card_id AND b.member_id = $2 AND b.active))",
     )
     .bind(tx_no)
     .bind(member)
     .bind(merchant)
     .bind(admin)
+    .bind(user.store_id.filter(|_| user.role == Role::Merchant))
     .fetch_optional(db)
     .await?;
     raw.map(|r| serde_json::from_value(r).map_err(|e| ApiError::internal(format!("transaction view: {e}")))).transpose()

@@ -188,6 +188,8 @@ async fn per_store_statements_add_up_to_the_merchants_and_a_store_manager_reads_
     }
     let day = amy.get("/merchant/daily-summary?date=2024-07-01").await;
     assert_eq!(amount(&day.json["summary"]["payment_amount"]), Decimal::new(1000, 2), "{}", day.text);
+    amy.get(&format!("/transactions/{}", moves[2].0)).await.assert_error(404, "TX_NOT_FOUND");
+    assert_eq!(amy.get(&format!("/transactions/{}", moves[1].0)).await.status, 200, "their store's payment");
     // A key of store B reads store B only.
     let b_day = till_b.get("/merchant/daily-summary?date=2024-07-01").await;
     assert_eq!(amount(&b_day.json["summary"]["payment_amount"]), Decimal::new(2050, 2), "{}", b_day.text);
