@@ -1,6 +1,7 @@
 //! `/merchant/staff`: a merchant's staff accounts. Owners manage everyone; managers manage
-//! cashiers only, and a store-restricted manager only the cashiers of their store. Suspending a staff member, changing their role or store, or resetting their
-//! password ends their sessions at once, on every instance.
+//! cashiers only, and a store-restricted manager only the cashiers of their store. Suspending a
+//! staff member, changing their role or store, or resetting their password ends their sessions at
+//! once, on every instance.
 
 use axum::Extension;
 use axum::extract::State;
