@@ -59,9 +59,9 @@ async fn list_programme_webhooks(
     _admin: Authorized<ManageProgrammeWebhooks>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookEndpointView>>> {
-    let paging = page.paging()?;
-    let (items, total) = store::list_webhook_endpoints(&state.db, EndpointOwner::Programme, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let paging = page.paging("programme_webhook_endpoints", &state.config)?;
+    let (items, total) = store::list_webhook_endpoints(&state.db, EndpointOwner::Programme, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, WebhookEndpointView::page_key)))
 }
 
 /// One programme endpoint (a merchant's is a 404).
@@ -117,10 +117,10 @@ async fn list_programme_webhook_deliveries(
     AppPath(id): AppPath<Uuid>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookDeliveryView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("programme_webhook_deliveries", &state.config)?;
     shared::get(&state, EndpointOwner::Programme, id).await?;
-    let (items, total) = store::list_webhook_deliveries(&state.db, id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = store::list_webhook_deliveries(&state.db, id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, WebhookDeliveryView::page_key)))
 }
 
 /// Send a programme event to this endpoint again, as a new delivery (same event id).

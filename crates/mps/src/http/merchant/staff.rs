@@ -148,7 +148,7 @@ async fn create_staff(
     Ok((StatusCode::CREATED, AppJson(member)))
 }
 
-/// Your staff, by username.
+/// Your staff, by username (a store-restricted manager: their store's).
 #[utoipa::path(get, path = "/merchant/staff", tag = "merchant", security(("bearer" = [])),
     params(PageParams), responses((status = 200, body = Page<StaffView>)))]
 async fn list_staff(
@@ -156,9 +156,9 @@ async fn list_staff(
     caller: Authorized<ManageStaff>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<StaffView>>> {
-    let paging = page.paging()?;
-    let (items, total) = staff::list_staff(&state.db, caller.id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let paging = page.paging("merchant_staff", &state.config)?;
+    let (items, total) = staff::list_staff(&state.db, caller.id, caller.store_id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, StaffView::page_key)))
 }
 
 /// One of your staff.

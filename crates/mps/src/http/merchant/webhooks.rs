@@ -57,9 +57,9 @@ async fn list_webhook_endpoints(
     merchant: Authorized<ManageWebhooks>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookEndpointView>>> {
-    let paging = page.paging()?;
-    let (items, total) = store::list_webhook_endpoints(&state.db, EndpointOwner::Merchant(merchant.id), paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let paging = page.paging("webhook_endpoints", &state.config)?;
+    let (items, total) = store::list_webhook_endpoints(&state.db, EndpointOwner::Merchant(merchant.id), &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, WebhookEndpointView::page_key)))
 }
 
 /// One of your webhook endpoints (another merchant's is a 404).
@@ -115,10 +115,10 @@ async fn list_webhook_deliveries(
     AppPath(id): AppPath<Uuid>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookDeliveryView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("webhook_deliveries", &state.config)?;
     shared::get(&state, EndpointOwner::Merchant(merchant.id), id).await?;
-    let (items, total) = store::list_webhook_deliveries(&state.db, id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = store::list_webhook_deliveries(&state.db, id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, WebhookDeliveryView::page_key)))
 }
 
 /// Send one of your events to this endpoint again, as a new delivery.
