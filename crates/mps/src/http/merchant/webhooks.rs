@@ -58,7 +58,8 @@ async fn list_webhook_endpoints(
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookEndpointView>>> {
     let paging = page.paging("webhook_endpoints", &state.config)?;
-    let (items, total) = store::list_webhook_endpoints(&state.db, EndpointOwner::Merchant(merchant.id), &paging).await?;
+    let (items, total) =
+        store::list_webhook_endpoints(&state.db, EndpointOwner::Merchant(merchant.id), &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, WebhookEndpointView::page_key)))
 }
 
