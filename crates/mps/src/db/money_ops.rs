@@ -234,6 +234,10 @@ pub struct TopupArgs<'a> {
     pub operator: Option<&'a str>,
     pub card_no: &'a str,
     pub amount: Money,
+    /// The store topping up (chosen as for a charge).
+    pub store_id: Uuid,
+    /// The staff member topping up (none: the merchant's own credentials).
+    pub staff_id: Option<Uuid>,
 }
 
 pub async fn merchant_topup<T: DeserializeOwned>(
@@ -242,7 +246,7 @@ pub async fn merchant_topup<T: DeserializeOwned>(
     args: TopupArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -250,6 +254,8 @@ pub async fn merchant_topup<T: DeserializeOwned>(
             .bind(args.card_no)
             .bind(args.amount.amount())
             .bind(scope.request_id)
+            .bind(args.store_id)
+            .bind(args.staff_id)
             .fetch_one(db)
     })
     .await?;

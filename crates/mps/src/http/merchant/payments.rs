@@ -160,13 +160,20 @@ async fn refund(
 pub struct TopupRequest {
     pub card_no: String,
     pub amount: AmountInput,
+    /// The store topping up, by code, chosen as for a charge: by default your own store when you
+    /// are restricted to one, else the merchant's default store.
+    pub store: Option<String>,
 }
 
-/// Top up a standard card at the counter (cash), credited at once.
+/// Top up a standard card at the counter (cash), credited at once. The top-up records its store
+/// (`store`, as for a charge) and the staff member making it.
 #[utoipa::path(post, path = "/merchant/recharge", tag = "merchant", security(("bearer" = [])),
     request_body = TopupRequest,
     params(("Idempotency-Key" = String, Header, description = "Reuse it when retrying this request")),
-    responses((status = 201, body = RechargeResponse)))]
+    responses((status = 201, body = RechargeResponse),
+              (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller named another store",
+               body = crate::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
 async fn topup(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -176,9 +183,14 @@ async fn topup(
 ) -> ApiResult<Response> {
     let amount = request.amount.to_money("amount", state.config.max_amount)?;
     let card_no = validate::text("card_no", &request.card_no, 40)?.to_ascii_uppercase();
-    let print = fingerprint(MERCHANT_TOPUP.scope, &serde_json::json!({ "card_no": card_no, "amount": amount }));
+    let store_id = super::stores::acting_store(&state, &merchant, request.store.as_deref()).await?;
+    let print = fingerprint(
+        MERCHANT_TOPUP.scope,
+        &serde_json::json!({ "card_no": card_no, "amount": amount, "store_id": store_id }),
+    );
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let args = TopupArgs { operator: merchant.operator.as_deref(), card_no: &card_no, amount };
+    let operator = merchant.operator.as_deref();
+    let args = TopupArgs { operator, card_no: &card_no, amount, store_id, staff_id: merchant.staff_id };
     let outcome = money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, args).await;
     respond::money(&state, &MERCHANT_TOPUP, outcome, |_| ()).await
 }
