@@ -147,4 +147,25 @@ GROUP BY actor_id, tx_type, idempotency_key HAVING count(*) > 1
 UNION ALL
 SELECT 'no idempotency record is left pending', format('%s %s %s', actor_id, operation, key), outcome::text
 FROM idempotency_keys WHERE outcome ? 'pending'
+UNION ALL
+-- References on the payment path that are not foreign keys (migration 0010: their parents are
+-- never deleted), checked here instead.
+SELECT 'a transaction names an existing merchant and a store of it', t.tx_no,
+       format('merchant %s, store %s', t.merchant_id, t.store_id)
+FROM transactions t
+WHERE t.merchant_id IS NOT NULL
+  AND (NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = t.merchant_id)
+       OR (t.store_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM stores s WHERE s.id = t.store_id AND s.merchant_id = t.merchant_id)))
+UNION ALL
+SELECT 'an event names an existing merchant', e.id::text, e.merchant_id::text
+FROM events e
+WHERE e.merchant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = e.merchant_id)
+UNION ALL
+SELECT 'a QR issue names an existing member', q.id::text, q.member_id::text
+FROM qr_issues q WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = q.member_id)
+UNION ALL
+SELECT 'a points ledger row names an existing transaction', l.id::text, l.tx_id::text
+FROM point_ledger l
+WHERE l.tx_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.id = l.tx_id)
 ORDER BY 1, 2

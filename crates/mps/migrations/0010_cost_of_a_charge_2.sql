@@ -1,0 +1,48 @@
+-- Issue 16, second pass — the cost of a charge: the schema side (docs/benchmarks.md, "The cost of
+-- a charge"; docs/decisions.md, "Issue 16").
+
+-- Foreign keys whose check took a row lock on a shared parent on every payment. A payment's
+-- `transactions` row checked its merchant and its store (`FOR KEY SHARE` of the merchant's row and
+-- of its store's row: every concurrent payment of one merchant locked the same two rows, a WAL
+-- record each and a multixact as soon as two overlapped), its `events` row the merchant again, and
+-- each QR issue its member twice (`qr_tokens`, `qr_issues`); a ledger row locked the transaction
+-- row just written. These parents are never deleted (the triggers below refuse it) and the keys
+-- a payment writes come from rows the same transaction has just read (the caller's merchant and
+-- store, the token's member, the transaction it inserted), so the checks only cost. The books'
+-- invariants (crates/test-support/invariants.sql) check that every such reference resolves.
+ALTER TABLE transactions DROP CONSTRAINT transactions_merchant_id_fkey;
+ALTER TABLE transactions DROP CONSTRAINT transactions_store_fkey;
+ALTER TABLE events DROP CONSTRAINT events_merchant_id_fkey;
+ALTER TABLE qr_tokens DROP CONSTRAINT qr_tokens_member_id_fkey;
+ALTER TABLE qr_issues DROP CONSTRAINT qr_issues_member_id_fkey;
+ALTER TABLE point_ledger DROP CONSTRAINT point_ledger_tx_id_fkey;
+
+-- The guard that replaces them: merchants, stores, members and transactions are never deleted
+-- (accounts are suspended or marked deleted, stores closed, movements refunded), and a store never
+-- changes merchant. The trigger function lives here with its triggers (migrations/README.md).
+CREATE FUNCTION rows_never_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never deleted or moved (references to them are not foreign keys)', TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END $$;
+CREATE TRIGGER merchants_never_deleted BEFORE DELETE OR TRUNCATE ON merchants
+    FOR EACH STATEMENT EXECUTE FUNCTION rows_never_deleted();
+CREATE TRIGGER stores_never_deleted BEFORE DELETE OR TRUNCATE ON stores
+    FOR EACH STATEMENT EXECUTE FUNCTION rows_never_deleted();
+CREATE TRIGGER members_never_deleted BEFORE DELETE OR TRUNCATE ON members
+    FOR EACH STATEMENT EXECUTE FUNCTION rows_never_deleted();
+CREATE TRIGGER transactions_never_deleted BEFORE DELETE OR TRUNCATE ON transactions
+    FOR EACH STATEMENT EXECUTE FUNCTION rows_never_deleted();
+CREATE TRIGGER stores_never_moved BEFORE UPDATE OF id, merchant_id ON stores
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.merchant_id IS DISTINCT FROM NEW.merchant_id)
+    EXECUTE FUNCTION rows_never_deleted();
+CREATE TRIGGER merchants_never_moved BEFORE UPDATE OF id ON merchants
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION rows_never_deleted();
+CREATE TRIGGER members_never_moved BEFORE UPDATE OF id ON members
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION rows_never_deleted();
+
+-- Room on every page for the next version of a row, so that the one UPDATE of a card per movement
+-- and the one UPDATE that ends a QR issue stay HOT (no index entry; pruned in the page) as the
+-- tables grow. Applies to pages written from now on.
+ALTER TABLE cards SET (fillfactor = 85);
+ALTER TABLE qr_issues SET (fillfactor = 85);
