@@ -5,7 +5,9 @@
 #
 # Usage: scripts/bench.sh [--quick] [mps-bench options…]
 #   --quick   a few seconds per scenario (about 3 minutes once the release build exists)
-#   (none)    the full run recorded in docs/benchmarks.md
+#   (none)    the full run recorded in docs/benchmarks.md, with the volume scenario (issue 15:
+#             10M transactions seeded on top of the small data set; scale it with
+#             --volume-transactions/--volume-members/--volume-merchants; not in CI)
 #   target/release/mps-bench --help lists the rest (concurrency, scenarios, --server-env NAME=VALUE).
 set -euo pipefail
 
@@ -17,4 +19,8 @@ cd "$ROOT"
 "$ROOT/scripts/ensure-services.sh" >&2
 ensure_commands pgbench:postgresql-client redis-server:redis-server
 cargo build --release --bins --quiet
-exec "$ROOT/target/release/mps-bench" "$@"
+volume=(--volume)
+for arg in "$@"; do
+    case "$arg" in --quick | --volume) volume=() ;; esac
+done
+exec "$ROOT/target/release/mps-bench" "${volume[@]}" "$@"

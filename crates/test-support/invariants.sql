@@ -69,6 +69,23 @@ actual_audit AS (
     FROM audit_events
     WHERE object_type = 'transaction' AND action IN ('PAYMENT', 'REFUND', 'RECHARGE', 'RECHARGE_ORDER')
     GROUP BY object_id, action
+),
+-- A store's quarter-hour aggregates (issue 15) against the transactions they count.
+activity_raw AS (
+    SELECT t.merchant_id, t.store_id, date_bin('15 minutes', t.created_at, '2000-01-01T00:00:00Z') AS bucket, k.kind,
+           count(*) AS n, sum(t.final_amount) AS amount
+    FROM transactions t
+    CROSS JOIN LATERAL (SELECT CASE
+        WHEN t.tx_type = 'payment' AND t.status IN ('completed', 'refunded') THEN 'payment'
+        WHEN t.tx_type = 'refund' AND t.status = 'completed' THEN 'refund'
+        WHEN t.tx_type = 'recharge' AND t.payment_method = 'cash' AND t.status = 'completed' THEN 'topup'
+    END AS kind) k
+    WHERE t.merchant_id IS NOT NULL AND k.kind IS NOT NULL
+    GROUP BY 1, 2, 3, 4
+),
+activity_kept AS (
+    SELECT merchant_id, store_id, bucket, kind, sum(count) AS n, sum(amount) AS amount
+    FROM merchant_activity GROUP BY 1, 2, 3, 4
 )
 SELECT 'balance = completed credits - completed debits' AS invariant, card_no AS subject,
        format('balance %s, books say %s', balance, expected) AS detail
@@ -147,6 +164,13 @@ GROUP BY actor_id, tx_type, idempotency_key HAVING count(*) > 1
 UNION ALL
 SELECT 'no idempotency record is left pending', format('%s %s %s', actor_id, operation, key), outcome::text
 FROM idempotency_keys WHERE outcome ? 'pending'
+UNION ALL
+SELECT 'merchant aggregates = the transactions they count', coalesce(r.merchant_id, k.merchant_id)::text,
+       format('store %s, %s at %s: kept %s / %s, transactions %s / %s', coalesce(r.store_id, k.store_id), coalesce(r.kind, k.kind), coalesce(r.bucket, k.bucket), coalesce(k.n, 0), coalesce(k.amount, 0), coalesce(r.n, 0),
+              coalesce(r.amount, 0))
+FROM activity_raw r
+FULL JOIN activity_kept k ON k.merchant_id = r.merchant_id AND k.store_id = r.store_id AND k.bucket = r.bucket AND k.kind = r.kind
+WHERE coalesce(r.n, 0) <> coalesce(k.n, 0) OR coalesce(r.amount, 0) <> coalesce(k.amount, 0)
 UNION ALL
 -- References on the payment path that are not foreign keys (migration 0010: their parents are
 -- never deleted), checked here instead.

@@ -17,6 +17,7 @@ pub mod report;
 pub mod seed;
 pub mod server;
 pub mod stats;
+pub mod volume;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,23 @@ pub struct Options {
     /// charge; `wal` measures WAL per payment, both ways.
     #[arg(long, value_delimiter = ',', default_value = "payment,charge,read,pgbench,wal")]
     pub scenarios: Vec<String>,
+    /// Also the volume scenario (issue 15): the reads, reports, a monthly settlement and the
+    /// payment pair on the small data set, then again after seeding a large history on top of it.
+    #[arg(long)]
+    pub volume: bool,
+    /// Members (each with a standard card) the volume history adds.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub volume_members: u64,
+    #[arg(long, default_value_t = 10_000)]
+    pub volume_merchants: u64,
+    /// Transactions of the volume history: 90% payments, 5% refunds, 5% counter top-ups; 20% of
+    /// them at the busy merchant and 1% on the busy card; a point-ledger row per payment and an
+    /// audit row per transaction.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub volume_transactions: u64,
+    /// Days the volume history spreads over, ending now.
+    #[arg(long, default_value_t = 90)]
+    pub volume_days: u64,
     /// Extra server environment, `NAME=value` (e.g. DB_MAX_CONNECTIONS=32), for experiments.
     #[arg(long = "server-env", value_name = "NAME=VALUE")]
     pub server_env: Vec<String>,
@@ -308,6 +326,10 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         let (reads, figures, busy) = observed(&server, load::cached_reads(addr, &actors, c, window(plan.read))).await?;
         scenarios.push(scenario("cached_read", c, "read", vec![("read", reads)], Some(figures), busy, None));
     }
+    let mut volume_targets = Vec::new();
+    if options.volume {
+        volume_targets = volume_scenario(&options, &plan, &pool, &dataset, &server, &actors, &mut scenarios).await?;
+    }
     drop(server);
     let _ = cache.delete_all_with_prefix().await;
 
@@ -411,8 +433,71 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         targets: Vec::new(),
     };
     summary.evaluate();
+    summary.targets.extend(volume_targets);
     write_summary(&out, &summary)?;
     Ok(summary)
+}
+
+/// The volume scenario: the same reads, reports, settlement and payment pair on the small data
+/// set and on the volume history seeded on top of it; the issue's targets, evaluated.
+async fn volume_scenario(
+    options: &Options,
+    plan: &Plan,
+    pool: &sqlx::PgPool,
+    dataset: &seed::Dataset,
+    server: &ServerProcess,
+    actors: &Arc<load::Actors>,
+    scenarios: &mut Vec<Scenario>,
+) -> anyhow::Result<Vec<report::Target>> {
+    let addr = server.addr;
+    let (warmup, window) = if options.quick {
+        (Duration::from_secs(1), Duration::from_secs(2))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(5))
+    };
+    let c = 16;
+    let readers = volume::Readers {
+        merchant: actors.merchants.first().context("no merchant")?.clone(),
+        member: actors.members.first().context("no member")?.1.clone(),
+        admin: volume::admin_token(addr).await?,
+        big_card: dataset.members.first().context("no member")?.card_id,
+    };
+    let mut seeded = None;
+    let mut settlement = (0.0, 0);
+    for (set, months_back) in [("small", 2), ("volume", 1)] {
+        if set == "volume" {
+            let scale = volume::Scale {
+                members: options.volume_members,
+                merchants: options.volume_merchants,
+                transactions: options.volume_transactions,
+                big_merchant_percent: 20,
+                big_card_permille: 10,
+                days: options.volume_days,
+            };
+            let figures = volume::seed(pool, dataset, scale).await?;
+            eprintln!("mps-bench: volume seeded in {} s: {figures:?}", figures.total_seconds);
+            seeded = Some(figures);
+        }
+        let mut ops = Vec::new();
+        for read in volume::reads(addr, &readers).await? {
+            eprintln!("mps-bench: {set} data set: {} at {c} connections", read.name);
+            ops.push((read.name.clone(), volume::measure(addr, &read, c, warmup, window).await?));
+        }
+        let (settle_ms, settled) = volume::monthly_settlement(addr, &readers.merchant, months_back).await?;
+        eprintln!("mps-bench: {set} data set: payment pair at {c} connections");
+        let pair = load::payment(addr, actors, c, Window { warmup: plan.warmup, measure: plan.payment }).await?;
+        ops.push(("payment pair".to_owned(), pair.pair));
+        let note = format!("monthly settlement of the busy merchant: {settle_ms:.1} ms for {settled} payments");
+        let operations = ops.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        scenarios.push(scenario(&format!("volume_{set}"), c, "payment pair", operations, None, 0.0, Some(note)));
+        settlement = (settle_ms, settled);
+    }
+    let seeded = seeded.context("the volume history was not seeded")?;
+    let note = format!("volume history seeded in {} s: {:?}", seeded.total_seconds, seeded);
+    if let Some(last) = scenarios.last_mut() {
+        last.notes = Some(format!("{}; {note}", last.notes.clone().unwrap_or_default()));
+    }
+    Ok(volume::targets(scenarios, &seeded, settlement))
 }
 
 fn write_summary(out: &Path, summary: &Summary) -> anyhow::Result<()> {

@@ -138,6 +138,10 @@ pub fn friendly(code: &str) -> Option<&'static str> {
         DuplicateUsername => "Another staff member of this merchant already has this username.",
         DuplicateStoreCode => "Another store of this merchant already has this code.",
         DuplicateExternalOrder => "This order id was already charged; nothing was charged again.",
+        InvalidCursor => {
+            "This --cursor is not one the list gave out (or the server's secret changed): start from the first page."
+        }
+        OffsetTooLarge => "That page is too deep to reach by number: page with --cursor.",
         InsufficientBalance => "The card's balance does not cover this payment; nothing was charged.",
         QrExpiredOrInvalid => "This QR code is expired, used or revoked: ask the member for a new one.",
         CardNotActive => "The card is not active (frozen, lost or closed).",

@@ -166,22 +166,31 @@ pub fn idempotency_key(arg: &KeyArg) -> String {
     arg.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// `limit` and `offset` of a page.
+/// `limit`, `cursor` and `count` of a page: lists are paged by cursor (issue 15).
 pub fn page_query(page: PageArg) -> Vec<(&'static str, String)> {
-    let offset = u64::from(page.page - 1) * u64::from(page.limit);
-    vec![("limit", page.limit.to_string()), ("offset", offset.to_string())]
+    let mut query = vec![("limit", page.limit.to_string())];
+    if let Some(cursor) = page.cursor {
+        query.push(("cursor", cursor));
+    }
+    if page.count {
+        query.push(("count", "exact".to_owned()));
+    }
+    query
 }
 
-/// "page 2 of 5 · 93 in all" under a list.
+/// "20 shown · 93 in all · next: --cursor …" under a list.
 pub fn print_page_footer(ui: &Ui, body: &Value) {
     let Ok(pagination) = Pagination::deserialize(&body["pagination"]) else { return };
-    let pages = (pagination.total_count + pagination.limit - 1) / pagination.limit.max(1);
-    let page = pagination.offset / pagination.limit.max(1) + 1;
-    let more = if pagination.has_next { format!(" · next: --page {}", page + 1) } else { String::new() };
-    println!(
-        "{}",
-        ui.paint(Style::Dim, &format!("page {page} of {} · {} in all{more}", pages.max(1), pagination.total_count))
-    );
+    let shown = body["items"].as_array().map_or(0, Vec::len);
+    let mut footer = format!("{shown} shown");
+    if let Some(total) = pagination.total_count {
+        footer.push_str(&format!(" · {total} in all"));
+    }
+    match pagination.next_cursor.filter(|_| pagination.has_next) {
+        Some(cursor) => footer.push_str(&format!(" · next: --cursor {cursor}")),
+        None => footer.push_str(" · end of list"),
+    }
+    println!("{}", ui.paint(Style::Dim, &footer));
 }
 
 /// A secret from `env`, else from a no-echo prompt (asked twice when `confirm`).

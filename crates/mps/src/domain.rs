@@ -214,3 +214,10 @@ pub struct TransactionView {
     #[serde(default)]
     pub staff_id: Option<Uuid>,
 }
+
+impl TransactionView {
+    /// Its position in a transaction list (`db::transactions::TX_ORDER`).
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        (self.created_at, self.id.to_string())
+    }
+}

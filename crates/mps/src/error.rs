@@ -100,6 +100,8 @@ error_codes! {
     InvalidLevelTable => UNPROCESSABLE_ENTITY, "INVALID_LEVEL_TABLE", "The request could not be processed.";
     WebhookUrlNotAllowed => UNPROCESSABLE_ENTITY, "WEBHOOK_URL_NOT_ALLOWED", "Webhooks are sent only to public https:// addresses.";
     PeriodNotClosed => UNPROCESSABLE_ENTITY, "PERIOD_NOT_CLOSED", "The request could not be processed.";
+    InvalidCursor => UNPROCESSABLE_ENTITY, "INVALID_CURSOR", "The cursor is not one this list gave out: start again from the first page.";
+    OffsetTooLarge => UNPROCESSABLE_ENTITY, "OFFSET_TOO_LARGE", "The offset is too deep: page by `cursor` instead.";
     InvalidCode => UNPROCESSABLE_ENTITY, "INVALID_CODE", "The code is wrong or no longer valid.";
     CodeExpired => UNPROCESSABLE_ENTITY, "CODE_EXPIRED", "The code has expired: ask for a new one.";
     CodeLocked => UNPROCESSABLE_ENTITY, "CODE_LOCKED", "Too many wrong tries for this code: ask for a new one.";

@@ -31,7 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(config, pool)?;
     crate::auth::session::spawn_invalidation_flusher(state.clone());
     crate::db::watch_primary(state.db.clone(), state.primary_writable.clone());
-    spawn_idempotency_pruner(state.clone());
+    spawn_pruner(state.clone());
     if crate::webhooks::spawn_worker(state.clone()).is_none() {
         tracing::info!("webhook delivery worker not started (WEBHOOK_SECRET_KEY unset or WEBHOOK_WORKER=false)");
     }
@@ -48,8 +48,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// How long idempotency records are kept: SPEC §2 asks for at least 24 h.
 const IDEMPOTENCY_RETENTION_HOURS: i32 = 48;
 
-/// Deletes idempotency records past their retention, hourly.
-fn spawn_idempotency_pruner(state: AppState) {
+/// How long expired sessions are kept (for support questions about a recent login) before the
+/// hourly sweep deletes them (issue 15).
+const EXPIRED_SESSION_RETENTION_DAYS: i32 = 30;
+
+/// Sessions deleted per sweep at most, so one sweep stays a short transaction.
+const SESSION_SWEEP_BATCH: i64 = 10_000;
+
+/// Deletes idempotency records and expired sessions past their retention, hourly.
+fn spawn_pruner(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
@@ -59,6 +66,17 @@ fn spawn_idempotency_pruner(state: AppState) {
                 Ok(count) if count > 0 => tracing::info!(pruned = count, "idempotency records pruned"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot prune idempotency records"),
+            }
+            let swept = crate::db::retention::prune_expired_sessions(
+                &state.db,
+                EXPIRED_SESSION_RETENTION_DAYS,
+                SESSION_SWEEP_BATCH,
+            )
+            .await;
+            match swept {
+                Ok(count) if count > 0 => tracing::info!(pruned = count, "expired sessions pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot prune expired sessions"),
             }
         }
     });

@@ -3,7 +3,7 @@
 import type { Api } from "../lib/api";
 import { fieldValue, h, replace, when } from "../lib/dom";
 import type { AuditEvent, Page } from "../lib/types";
-import { field, guarded, input, messageArea, pager, section, table } from "../lib/ui";
+import { CursorTrail, field, guarded, input, messageArea, pager, section, table } from "../lib/ui";
 
 const PAGE_SIZE = 25;
 
@@ -11,8 +11,8 @@ const PAGE_SIZE = 25;
 export function auditView(api: Api): HTMLElement {
   const list = h("div", { id: "audit-list" });
   const message = messageArea("audit-message");
-  let offset = 0;
-  const filters = h("form", { class: "filters", id: "audit-filters", onsubmit: (event: SubmitEvent) => { event.preventDefault(); offset = 0; void load(); } },
+  const trail = new CursorTrail();
+  const filters = h("form", { class: "filters", id: "audit-filters", onsubmit: (event: SubmitEvent) => { event.preventDefault(); trail.reset(); void load(); } },
     field("Action", input("action", { placeholder: "CARD_FREEZE" })),
     field("Actor id", input("actor_id", { spellcheck: "false" })),
     field("Object type", input("object_type", { placeholder: "card" })),
@@ -32,7 +32,7 @@ export function auditView(api: Api): HTMLElement {
         start_date: value("start_date"),
         end_date: value("end_date"),
         limit: PAGE_SIZE,
-        offset,
+        ...trail.query(),
       });
       replace(list,
         table(["Time", "Actor", "Action", "Object", "Request id", "Context"], page.items.map((event) => [
@@ -43,7 +43,7 @@ export function auditView(api: Api): HTMLElement {
           h("small", { class: "id" }, event.request_id ?? ""),
           h("code", { class: "context" }, JSON.stringify(event.context)),
         ]), "No events match."),
-        pager(page.pagination, (next) => { offset = next; void load(); }));
+        pager(page, trail, () => void load()));
     });
   }
 

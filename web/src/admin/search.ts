@@ -10,7 +10,9 @@ import { cardDetail } from "./card";
 const LIMIT = 20;
 
 function more(page: Page<unknown>): string | null {
-  return page.pagination.has_next ? `Showing ${page.items.length} of ${page.pagination.total_count}: narrow the search to see the rest.` : null;
+  const total = page.pagination.total_count;
+  const of = total === null ? "the first" : `${page.items.length} of ${total}`;
+  return page.pagination.has_next ? `Showing ${total === null ? `${of} ${page.items.length}` : of}: narrow the search to see the rest.` : null;
 }
 
 /** The search view. */
@@ -32,7 +34,7 @@ export function searchView(api: Api): HTMLElement {
     setBusy(form, true);
     replace(detail);
     try {
-      const query = { q, limit: LIMIT };
+      const query = { q, limit: LIMIT, count: "exact" };
       const [members, merchants, cards] = await Promise.all([
         api.get<Page<Member>>("/admin/members", query),
         api.get<Page<Merchant>>("/admin/merchants", query),

@@ -3,7 +3,7 @@
 import type { Api } from "../lib/api";
 import { fieldValue, h, replace, when } from "../lib/dom";
 import type { Merchant, Page, Settlement } from "../lib/types";
-import { badge, field, guarded, input, messageArea, pager, section, select, showNotice, table } from "../lib/ui";
+import { CursorTrail, badge, field, guarded, input, messageArea, pager, section, select, showNotice, table } from "../lib/ui";
 
 /** The moves the API allows from each status (SPEC: pending → settled → paid, pending ⇄ failed). */
 const NEXT: Record<Settlement["status"], Settlement["status"][]> = {
@@ -19,8 +19,8 @@ const PAGE_SIZE = 20;
 export function settlementsView(api: Api): HTMLElement {
   const list = h("div", { id: "settlements-list" });
   const message = messageArea("settlements-message");
-  let offset = 0;
-  const filters = h("form", { class: "filters", id: "settlement-filters", onsubmit: (event: SubmitEvent) => { event.preventDefault(); offset = 0; void load(); } },
+  const trail = new CursorTrail();
+  const filters = h("form", { class: "filters", id: "settlement-filters", onsubmit: (event: SubmitEvent) => { event.preventDefault(); trail.reset(); void load(); } },
     field("Merchant code", input("merchant")),
     field("Status", select("status", [["", "Any"], ["pending", "Pending"], ["settled", "Settled"], ["paid", "Paid"], ["failed", "Failed"]])),
     h("button", { type: "submit" }, "Filter"));
@@ -43,7 +43,7 @@ export function settlementsView(api: Api): HTMLElement {
       const code = fieldValue(filters, "merchant");
       const merchant = code ? await api.get<Merchant>(`/admin/merchants/${encodeURIComponent(code)}`) : null;
       const page = await api.get<Page<Settlement>>("/admin/settlements", {
-        merchant_id: merchant?.id, status: fieldValue(filters, "status"), limit: PAGE_SIZE, offset,
+        merchant_id: merchant?.id, status: fieldValue(filters, "status"), limit: PAGE_SIZE, ...trail.query(),
       });
       replace(list,
         table(["Settlement", "Merchant", "Period", "Payments", "Refunds", "Top-ups", "Net", "Status", ""], page.items.map((s) => [
@@ -51,7 +51,7 @@ export function settlementsView(api: Api): HTMLElement {
           `${s.payment_count} · ${s.payment_amount}`, `${s.refund_count} · ${s.refund_amount}`, `${s.topup_count} · ${s.topup_amount}`,
           h("strong", { class: "amount" }, s.net_amount), badge(s.status), move(s),
         ]), "No settlements."),
-        pager(page.pagination, (next) => { offset = next; void load(); }));
+        pager(page, trail, () => void load()));
     });
   }
 

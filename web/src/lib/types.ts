@@ -19,7 +19,8 @@ export interface LoginResponse {
 
 export interface Page<T> {
   items: T[];
-  pagination: { limit: number; offset: number; total_count: number; has_next: boolean };
+  /** `total_count` is null unless the request asks for `count: "exact"` (and counting fits its budget). */
+  pagination: { limit: number; offset: number; total_count: number | null; has_next: boolean; next_cursor?: string | null };
 }
 
 export interface Card {

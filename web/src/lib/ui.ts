@@ -75,17 +75,52 @@ export function table(headers: string[], rows: Child[][], empty = "Nothing to sh
   );
 }
 
-/** "Previous / 1–10 of 42 / Next" for a paginated list. */
-export function pager(page: Page<unknown>["pagination"], go: (offset: number) => void): HTMLElement {
-  const { limit, offset, total_count: total, has_next: hasNext } = page;
-  const first = total === 0 ? 0 : offset + 1;
-  const last = Math.min(offset + limit, total);
+/**
+ * Where a list is, paged by cursor: the cursor of the page shown and of each page before it
+ * (lists are paged by `cursor`, not `offset`, so they stay fast however long they grow).
+ */
+export class CursorTrail {
+  private before: (string | undefined)[] = [];
+  private current: string | undefined = undefined;
+
+  /** Back to the first page. */
+  reset(): void {
+    this.before = [];
+    this.current = undefined;
+  }
+
+  /** The query of the page shown: its cursor, and a count of the whole list. */
+  query(): { cursor?: string; count: string } {
+    return this.current === undefined ? { count: "exact" } : { cursor: this.current, count: "exact" };
+  }
+
+  /** Pages shown before this one. */
+  get depth(): number {
+    return this.before.length;
+  }
+
+  forward(cursor: string): void {
+    this.before.push(this.current);
+    this.current = cursor;
+  }
+
+  back(): void {
+    this.current = this.before.pop();
+  }
+}
+
+/** "Previous / 1–10 of 42 / Next" for a list paged by cursor; `reload` shows the trail's page. */
+export function pager(page: Page<unknown>, trail: CursorTrail, reload: () => void): HTMLElement {
+  const { limit, total_count: total, has_next: hasNext, next_cursor: next } = page.pagination;
+  const start = trail.depth * limit;
+  const first = page.items.length === 0 ? 0 : start + 1;
+  const last = start + page.items.length;
   return h(
     "nav",
     { class: "pager", "aria-label": "Pages" },
-    h("button", { type: "button", disabled: offset === 0, onclick: () => go(Math.max(0, offset - limit)) }, "Previous"),
-    h("span", null, `${first}–${last} of ${total}`),
-    h("button", { type: "button", disabled: !hasNext, onclick: () => go(offset + limit) }, "Next"),
+    h("button", { type: "button", disabled: trail.depth === 0, onclick: () => { trail.back(); reload(); } }, "Previous"),
+    h("span", null, total === null ? `${first}–${last}` : `${first}–${last} of ${total}`),
+    h("button", { type: "button", disabled: !hasNext || !next, onclick: () => { if (next) { trail.forward(next); reload(); } } }, "Next"),
   );
 }
 

@@ -3,7 +3,7 @@
 import type { Api } from "../lib/api";
 import { h, replace, when } from "../lib/dom";
 import type { Card, Page, Transaction } from "../lib/types";
-import { badge, field, messageArea, pager, section, select, showError, table } from "../lib/ui";
+import { CursorTrail, badge, field, messageArea, pager, section, select, showError, table } from "../lib/ui";
 
 const PAGE_SIZE = 10;
 
@@ -17,7 +17,7 @@ export function historyPanel(api: Api): { element: HTMLElement; setCards: (cards
   const typeFilter = select("tx_type", [["", "All types"], ["payment", "Payments"], ["refund", "Refunds"], ["recharge", "Top-ups"]]);
   const list = h("div", { id: "history-list" });
   const message = messageArea("history-message");
-  let offset = 0;
+  const trail = new CursorTrail();
 
   async function load(): Promise<void> {
     try {
@@ -25,7 +25,7 @@ export function historyPanel(api: Api): { element: HTMLElement; setCards: (cards
         card_id: cardFilter.value,
         tx_type: typeFilter.value,
         limit: PAGE_SIZE,
-        offset,
+        ...trail.query(),
       });
       replace(list,
         table(["Time", "Transaction", "Where", "Amount", "Points", "Status"], page.items.map((tx) => [
@@ -36,13 +36,13 @@ export function historyPanel(api: Api): { element: HTMLElement; setCards: (cards
           tx.points_earned ? String(tx.points_earned) : "",
           badge(tx.status),
         ]), "No transactions yet."),
-        pager(page.pagination, (next) => { offset = next; void load(); }));
+        pager(page, trail, () => void load()));
     } catch (error) {
       showError(message, error);
     }
   }
 
-  const reload = (): void => { offset = 0; void load(); };
+  const reload = (): void => { trail.reset(); void load(); };
   cardFilter.addEventListener("change", reload);
   typeFilter.addEventListener("change", reload);
   const element = section("History", { id: "history" },

@@ -4,7 +4,7 @@ import { type Api, OnceOnly } from "../lib/api";
 import { fieldValue, h, replace, setBusy, when } from "../lib/dom";
 import { isZero, readAmount, subtract } from "../lib/money";
 import type { Page, RefundResponse, Transaction } from "../lib/types";
-import { badge, clearMessage, field, input, messageArea, pager, pairs, retryBox, section, showError, showNotice, table } from "../lib/ui";
+import { CursorTrail, badge, clearMessage, field, input, messageArea, pager, pairs, retryBox, section, showError, showNotice, table } from "../lib/ui";
 
 const PAGE_SIZE = 8;
 
@@ -24,11 +24,11 @@ export function recentPanel(api: Api, refunded: () => void): { element: HTMLElem
   const list = h("div", { id: "recent-list" });
   const message = messageArea("recent-message");
   const refundArea = h("div", { id: "refund-area" });
-  let offset = 0;
+  const trail = new CursorTrail();
 
   async function load(): Promise<void> {
     try {
-      const page = await api.get<Page<Transaction>>("/merchant/transactions", { limit: PAGE_SIZE, offset });
+      const page = await api.get<Page<Transaction>>("/merchant/transactions", { limit: PAGE_SIZE, ...trail.query() });
       replace(list,
         table(["Time", "Transaction", "Amount", "Status", ""], page.items.map((tx) => {
           const left = refundable(tx);
@@ -40,7 +40,7 @@ export function recentPanel(api: Api, refunded: () => void): { element: HTMLElem
             left ? h("button", { type: "button", "data-refund": tx.tx_no, onclick: () => openRefund(tx, left) }, "Refund") : "",
           ];
         }), "No transactions yet."),
-        pager(page.pagination, (next) => { offset = next; void load(); }));
+        pager(page, trail, () => void load()));
     } catch (error) {
       showError(message, error);
     }
@@ -88,7 +88,7 @@ export function recentPanel(api: Api, refunded: () => void): { element: HTMLElem
             ["Still refundable", original.remaining_refundable],
           ])));
         showNotice(message, `Refunded ${done.final_amount} of ${original.tx_no}.`);
-        offset = 0;
+        trail.reset();
         void load();
         refunded();
       } catch (error) {
@@ -101,5 +101,5 @@ export function recentPanel(api: Api, refunded: () => void): { element: HTMLElem
 
   const element = section("Recent transactions", { id: "recent" }, message, list, refundArea);
   void load();
-  return { element, refresh: () => { offset = 0; void load(); } };
+  return { element, refresh: () => { trail.reset(); void load(); } };
 }

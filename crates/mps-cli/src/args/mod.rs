@@ -257,15 +257,18 @@ pub struct KeyArg {
     pub idempotency_key: Option<String>,
 }
 
-/// `--page` of a list.
-#[derive(Debug, Args, Clone, Copy)]
+/// `--cursor`, `--limit` and `--count` of a list.
+#[derive(Debug, Args, Clone)]
 pub struct PageArg {
-    /// Page number, from 1.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub page: u32,
+    /// Where to continue: the `--cursor` printed under the page before (first page without).
+    #[arg(long)]
+    pub cursor: Option<String>,
     /// Items per page (the server allows at most 100).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub limit: u32,
+    /// Also count every match (the server gives up on counts that take too long).
+    #[arg(long)]
+    pub count: bool,
 }
 
 /// Who logs in.

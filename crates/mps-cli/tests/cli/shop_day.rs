@@ -66,8 +66,15 @@ async fn a_day_at_the_shop_through_the_terminal_client() {
     let refund = till.json(&["refund", &tx_no, "5.00", "--reason", "cold coffee"], &[]).await;
     assert_eq!(refund["refund"]["final_amount"], "5.00");
     assert_eq!(refund["original"]["remaining_refundable"], "20.00");
-    let books = till.json(&["tx"], &[]).await;
+    let books = till.json(&["tx", "--count"], &[]).await;
     assert_eq!(books["pagination"]["total_count"], 2, "a payment and a refund: {books}");
+    let first = till.json(&["tx", "--limit", "1"], &[]).await;
+    let cursor = first["pagination"]["next_cursor"].as_str().expect("a first page of one has a cursor").to_owned();
+    let second = till.json(&["tx", "--limit", "1", "--cursor", &cursor], &[]).await;
+    assert_eq!(second["items"][0]["tx_no"], tx_no, "the page after the refund is the payment: {second}");
+    assert_eq!(second["pagination"]["has_next"], false, "and the list ends there: {second}");
+    let footer = till.ok(&["tx", "--limit", "1"], &[]).await.stdout;
+    assert!(footer.contains(&format!("--cursor {cursor}")), "the table says how to go on: {footer}");
     let history = member.ok(&["tx", "--card", &card_no], &[]).await.stdout;
     assert!(history.contains(&tx_no) && history.contains("-25.00"), "the member sees the payment: {history}");
     let points = member.json(&["points", &card_no], &[]).await;
@@ -96,7 +103,7 @@ async fn read_the_books_where_offered(till: &Terminal, admin: &Terminal) {
         let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive().to_string();
         let settled = till.json(&["settle", "t_plus_1", "--date", &yesterday], &[]).await;
         assert_eq!(settled["payment_count"], 0, "yesterday was empty: {settled}");
-        let listed = till.json(&["settlements"], &[]).await;
+        let listed = till.json(&["settlements", "--count"], &[]).await;
         assert_eq!(listed["pagination"]["total_count"], 1);
     } else {
         eprintln!("note: /merchant/settlements is not on this server yet; `settle` and `settlements` not exercised");
@@ -140,6 +147,6 @@ async fn a_charge_whose_answer_is_lost_is_retried_with_its_key_and_charges_once(
     assert_eq!(charged["transaction"]["final_amount"], "20.00");
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2, "the first answer was lost, then retried");
     assert_eq!(member.json(&["cards"], &[]).await["items"][0]["balance"], "30.00", "charged exactly once");
-    let books = direct.json(&["tx"], &[]).await;
+    let books = direct.json(&["tx", "--count"], &[]).await;
     assert_eq!(books["pagination"]["total_count"], 1, "one payment: {books}");
 }

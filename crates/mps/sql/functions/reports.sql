@@ -26,22 +26,23 @@ AS $$
                                                 'active', count(*) FILTER (WHERE status = 'active'),
                                                 'suspended', count(*) FILTER (WHERE status = 'suspended'))
                       FROM merchants),
+        -- Payments and refunds from the quarter-hour aggregates, recharges from their own index
+        -- (issue 15): no scan of the day's transactions.
         'today', (SELECT jsonb_build_object(
                       'payments', jsonb_build_object(
-                          'count', count(*) FILTER (WHERE tx_type = 'payment' AND status IN ('completed', 'refunded')),
-                          'amount', coalesce(sum(final_amount) FILTER (
-                              WHERE tx_type = 'payment' AND status IN ('completed', 'refunded')), 0)::text),
+                          'count', coalesce(sum(a.count) FILTER (WHERE a.kind = 'payment'), 0),
+                          'amount', coalesce(sum(a.amount) FILTER (WHERE a.kind = 'payment'), 0)::text),
                       'refunds', jsonb_build_object(
-                          'count', count(*) FILTER (WHERE tx_type = 'refund' AND status = 'completed'),
-                          'amount', coalesce(sum(final_amount) FILTER (
-                              WHERE tx_type = 'refund' AND status = 'completed'), 0)::text),
-                      'recharges', jsonb_build_object(
-                          'count', count(*) FILTER (WHERE tx_type = 'recharge' AND status = 'completed'),
-                          'amount', coalesce(sum(final_amount) FILTER (
-                              WHERE tx_type = 'recharge' AND status = 'completed'), 0)::text),
+                          'count', coalesce(sum(a.count) FILTER (WHERE a.kind = 'refund'), 0),
+                          'amount', coalesce(sum(a.amount) FILTER (WHERE a.kind = 'refund'), 0)::text),
+                      'recharges', (SELECT jsonb_build_object('count', count(*),
+                                                              'amount', coalesce(sum(r.final_amount), 0)::text)
+                                    FROM transactions r
+                                    WHERE r.tx_type = 'recharge' AND r.status = 'completed'
+                                      AND r.created_at >= p_day_start AND r.created_at < p_day_end),
                       'qr_issued', (SELECT count(*) FROM qr_issues
                                     WHERE issued_at >= p_day_start AND issued_at < p_day_end),
                       'new_members', (SELECT count(*) FROM members
                                       WHERE created_at >= p_day_start AND created_at < p_day_end))
-                  FROM transactions WHERE created_at >= p_day_start AND created_at < p_day_end))
+                  FROM all_merchants_activity(p_day_start, p_day_end) a))
 $$;

@@ -13,7 +13,8 @@ END $$;
 -- A merchant's books over [p_start, p_end) by `created_at`, for one store or (p_store_id NULL)
 -- the whole merchant: payments (completed or since refunded: what members paid), completed
 -- refunds, and counter top-ups (cash collected for the platform). Settlements, their per-store
--- views and the daily summary all count with this one definition.
+-- views and the daily summary all count with this one definition, kept per store and quarter
+-- hour as the money moves (`merchant_activity_totals`, aggregates.sql, issue 15).
 CREATE OR REPLACE FUNCTION store_period_totals(p_merchant_id uuid, p_store_id uuid, p_start timestamptz,
                                                p_end timestamptz,
                                                OUT payment_count bigint, OUT payment_amount numeric,
@@ -22,20 +23,12 @@ CREATE OR REPLACE FUNCTION store_period_totals(p_merchant_id uuid, p_store_id uu
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp
 AS $$
-    SELECT count(*) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')),
-           coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'payment' AND t.status IN ('completed', 'refunded')), 0),
-           count(*) FILTER (WHERE t.tx_type = 'refund' AND t.status = 'completed'),
-           coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'refund' AND t.status = 'completed'), 0),
-           count(*) FILTER (WHERE t.tx_type = 'recharge' AND t.payment_method = 'cash' AND t.status = 'completed'),
-           coalesce(sum(t.final_amount) FILTER (WHERE t.tx_type = 'recharge' AND t.payment_method = 'cash'
-                                                  AND t.status = 'completed'), 0)
-    FROM transactions t
-    WHERE t.merchant_id = p_merchant_id AND t.created_at >= p_start AND t.created_at < p_end
-      AND (p_store_id IS NULL OR t.store_id = p_store_id)
+    SELECT * FROM merchant_activity_totals(p_merchant_id, p_store_id, p_start, p_end)
 $$;
 
 -- A merchant's (or one store's) day [p_start, p_end): the period totals, and payments per
--- hour-long bucket from p_start (23, 24 or 25 buckets on a local day; the caller labels them).
+-- hour-long bucket from p_start (23, 24 or 25 buckets on a local day; the caller labels them),
+-- each from the aggregates.
 CREATE OR REPLACE FUNCTION store_daily_summary(p_merchant_id uuid, p_store_id uuid, p_start timestamptz,
                                                p_end timestamptz) RETURNS jsonb
 LANGUAGE sql STABLE
@@ -48,14 +41,10 @@ AS $$
         'hourly', (
             SELECT jsonb_agg(jsonb_build_object('start', b.start, 'count', b.count, 'amount', b.amount::text)
                              ORDER BY b.start)
-            FROM (SELECT s.start, count(p.id) AS count, coalesce(sum(p.final_amount), 0) AS amount
+            FROM (SELECT s.start, h.payment_count AS count, h.payment_amount AS amount
                   FROM generate_series(p_start, p_end - interval '1 microsecond', interval '1 hour') AS s(start)
-                  LEFT JOIN transactions p
-                         ON p.merchant_id = p_merchant_id AND p.tx_type = 'payment'
-                        AND (p_store_id IS NULL OR p.store_id = p_store_id)
-                        AND p.status IN ('completed', 'refunded')
-                        AND p.created_at >= s.start AND p.created_at < least(s.start + interval '1 hour', p_end)
-                  GROUP BY s.start) b))
+                  CROSS JOIN LATERAL store_period_totals(p_merchant_id, p_store_id, s.start,
+                                                         least(s.start + interval '1 hour', p_end)) h) b))
     FROM store_period_totals(p_merchant_id, p_store_id, p_start, p_end) t
 $$;
 

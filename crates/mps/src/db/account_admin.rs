@@ -3,13 +3,14 @@
 //! transaction with exactly one audit event; those that end sessions revoke them in it too.
 
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::auth::session::{self, Revoke};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::set_password_hash;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::pagination::Paging;
 
@@ -87,37 +88,55 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// One page of accounts matching a search, newest first, and how many match in all.
+/// The order of account lists: newest first, by `(created_at, id)`.
+pub const ACCOUNT_ORDER: SortKey = SortKey { at: "m.created_at", id: "m.id", id_type: "uuid", descending: true };
+
+/// One page of accounts matching a search, newest first, and how many match in all when asked.
 pub async fn list<V>(
     pool: &PgPool,
     table: &AccountTable,
     search: AccountSearch<'_>,
-    paging: Paging,
-) -> Result<(Vec<V>, i64), ApiError>
+    paging: &Paging,
+) -> Result<(Vec<V>, Option<i64>), ApiError>
 where
     V: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
 {
-    let searched = table.searched.iter().map(|c| format!("{c} ILIKE $1")).collect::<Vec<_>>().join(" OR ");
-    let filter = format!("($1::text IS NULL OR {searched}) AND ($2::text IS NULL OR m.status::text = $2)");
     let pattern = search.q.map(contains_pattern);
-    let total: i64 =
-        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {} m WHERE {filter}", table.table)))
-            .bind(&pattern)
-            .bind(search.status)
-            .fetch_one(pool)
-            .await?;
-    let sql = format!(
-        "SELECT {} FROM {} m WHERE {filter} ORDER BY m.created_at DESC, m.id LIMIT $3 OFFSET $4",
-        table.columns, table.table
-    );
-    let items = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(&pattern)
-        .bind(search.status)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(pool)
-        .await?;
+    let mut qb = QueryBuilder::new(format!("SELECT {} FROM {} m WHERE true", table.columns, table.table));
+    push_account_filter(&mut qb, table, &search, pattern.as_deref());
+    ACCOUNT_ORDER.push_after(&mut qb, paging);
+    ACCOUNT_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(pool).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new(format!("SELECT count(*) FROM {} m WHERE true", table.table));
+        push_account_filter(&mut qb, table, &search, pattern.as_deref());
+        count_within_budget(pool, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((items, total))
+}
+
+/// ` AND …` for a search's text and status.
+fn push_account_filter(
+    qb: &mut QueryBuilder<Postgres>,
+    table: &AccountTable,
+    search: &AccountSearch<'_>,
+    pattern: Option<&str>,
+) {
+    if let Some(pattern) = pattern {
+        qb.push(" AND (");
+        for (i, column) in table.searched.iter().enumerate() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            qb.push(format_args!("{column} ILIKE ")).push_bind(pattern.to_owned());
+        }
+        qb.push(")");
+    }
+    if let Some(status) = search.status {
+        qb.push(" AND m.status = ").push_bind(status).push(format_args!("::{}", table.status_type));
+    }
 }
 
 /// One account by id or number/code; 404 with the table's code when there is none.

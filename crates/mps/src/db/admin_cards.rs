@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
 use crate::db::money_ops::decode;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::domain::{CardStatus, CardType, CardView, TransactionView};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
@@ -61,37 +62,46 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// One page of cards, newest first, and the total matching the filters.
+/// The order of card lists: newest first, by `(created_at, id)`.
+pub const CARD_ORDER: SortKey = SortKey { at: "v.created_at", id: "v.id", id_type: "uuid", descending: true };
+
+/// ` AND …` for the filters given.
+fn push_card_filter(qb: &mut QueryBuilder<Postgres>, search: &CardSearch<'_>) {
+    if let Some(q) = search.q {
+        let pattern = contains_pattern(q);
+        qb.push(" AND (v.card_no ILIKE ").push_bind(pattern.clone());
+        qb.push(
+            " OR EXISTS (SELECT 1 FROM card_bindings b JOIN members m ON m.id = b.member_id \
+             WHERE b.card_id = v.id AND b.active AND b.role = 'owner' AND (m.name ILIKE ",
+        );
+        qb.push_bind(pattern.clone()).push(" OR m.phone LIKE ").push_bind(pattern).push(")))");
+    }
+    if let Some(card_type) = search.card_type {
+        qb.push(" AND v.card_type = ").push_bind(card_type);
+    }
+    if let Some(status) = search.status {
+        qb.push(" AND v.status = ").push_bind(status);
+    }
+}
+
+/// One page of cards, newest first, and the total matching the filters when asked for.
 pub async fn search_cards(
     db: &PgPool,
     search: CardSearch<'_>,
-    paging: Paging,
-) -> Result<(Vec<AdminCardView>, i64), ApiError> {
-    let filter = "($1::text IS NULL OR v.card_no ILIKE $1 OR EXISTS ( \
-             SELECT 1 FROM card_bindings b JOIN members m ON m.id = b.member_id \
-             WHERE b.card_id = v.id AND b.active AND b.role = 'owner' AND (m.name ILIKE $1 OR m.phone LIKE $1))) \
-         AND ($2::card_type IS NULL OR v.card_type = $2) \
-         AND ($3::card_status IS NULL OR v.status = $3)";
-    let pattern = search.q.map(contains_pattern);
-    let sql = format!(
-        "SELECT {ADMIN_CARD_COLUMNS} FROM admin_card_views v WHERE {filter} \
-         ORDER BY v.created_at DESC, v.card_no DESC LIMIT $4 OFFSET $5"
-    );
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&pattern)
-        .bind(search.card_type)
-        .bind(search.status)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(db)
-        .await?;
-    let total =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM admin_card_views v WHERE {filter}")))
-            .bind(&pattern)
-            .bind(search.card_type)
-            .bind(search.status)
-            .fetch_one(db)
-            .await?;
+    paging: &Paging,
+) -> Result<(Vec<AdminCardView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(format!("SELECT {ADMIN_CARD_COLUMNS} FROM admin_card_views v WHERE true"));
+    push_card_filter(&mut qb, &search);
+    CARD_ORDER.push_after(&mut qb, paging);
+    CARD_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM admin_card_views v WHERE true");
+        push_card_filter(&mut qb, &search);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((items, total))
 }
 

@@ -4,11 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
 
@@ -76,43 +77,51 @@ pub struct AuditFilter<'a> {
     pub end: Option<DateTime<Utc>>,
 }
 
-const AUDIT_FILTER: &str = "($1::uuid IS NULL OR actor_id = $1) \
-     AND ($2::text IS NULL OR action = $2) \
-     AND ($3::text IS NULL OR object_type = $3) \
-     AND ($4::text IS NULL OR object_id = $4) \
-     AND ($5::timestamptz IS NULL OR occurred_at >= $5) \
-     AND ($6::timestamptz IS NULL OR occurred_at < $6)";
+/// The order of the audit log: newest first, by `(occurred_at, id)`.
+pub const AUDIT_ORDER: SortKey = SortKey { at: "occurred_at", id: "id", id_type: "bigint", descending: true };
 
-/// One page of events, newest first, and the total matching the filter.
+/// ` AND …` for the filters given (only those, so that each combination plans on its index).
+fn push_audit_filter(qb: &mut QueryBuilder<Postgres>, filter: &AuditFilter<'_>) {
+    if let Some(actor) = filter.actor_id {
+        qb.push(" AND actor_id = ").push_bind(actor);
+    }
+    if let Some(action) = filter.action {
+        qb.push(" AND action = ").push_bind(action.to_owned());
+    }
+    if let Some(object_type) = filter.object_type {
+        qb.push(" AND object_type = ").push_bind(object_type.to_owned());
+    }
+    if let Some(object_id) = filter.object_id {
+        qb.push(" AND object_id = ").push_bind(object_id.to_owned());
+    }
+    if let Some(start) = filter.start {
+        qb.push(" AND occurred_at >= ").push_bind(start);
+    }
+    if let Some(end) = filter.end {
+        qb.push(" AND occurred_at < ").push_bind(end);
+    }
+}
+
+/// One page of events, newest first, and the total matching the filter when asked for.
 pub async fn list_audit_events(
     db: &PgPool,
     filter: AuditFilter<'_>,
-    paging: Paging,
-) -> Result<(Vec<AuditEventView>, i64), ApiError> {
-    let page = format!(
+    paging: &Paging,
+) -> Result<(Vec<AuditEventView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(
         "SELECT id, occurred_at, actor_id, actor_role::text AS actor_role, action, object_type, object_id, context, \
-         request_id FROM audit_events WHERE {AUDIT_FILTER} ORDER BY occurred_at DESC, id DESC LIMIT $7 OFFSET $8"
+         request_id FROM audit_events WHERE true",
     );
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(page))
-        .bind(filter.actor_id)
-        .bind(filter.action)
-        .bind(filter.object_type)
-        .bind(filter.object_id)
-        .bind(filter.start)
-        .bind(filter.end)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(db)
-        .await?;
-    let total =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM audit_events WHERE {AUDIT_FILTER}")))
-            .bind(filter.actor_id)
-            .bind(filter.action)
-            .bind(filter.object_type)
-            .bind(filter.object_id)
-            .bind(filter.start)
-            .bind(filter.end)
-            .fetch_one(db)
-            .await?;
+    push_audit_filter(&mut qb, &filter);
+    AUDIT_ORDER.push_after(&mut qb, paging);
+    AUDIT_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM audit_events WHERE true");
+        push_audit_filter(&mut qb, &filter);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((items, total))
 }

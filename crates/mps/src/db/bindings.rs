@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgPool, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
 use crate::db::money_ops::decode;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::domain::{BindingRole, BindingView};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::pagination::Paging;
@@ -128,26 +129,37 @@ pub async fn live_bindings(db: &PgPool, card_id: Uuid) -> Result<Vec<BindingView
     .await?)
 }
 
-/// One page of a card's live bindings, oldest first, and their total; 404 for an unknown card.
-pub async fn card_bindings(db: &PgPool, card_id: Uuid, paging: Paging) -> Result<(Vec<BindingView>, i64), ApiError> {
+/// The order of a card's bindings: oldest first, by `(created_at, member_id)` (one live binding
+/// per member and card).
+pub const BINDING_ORDER: SortKey =
+    SortKey { at: "b.created_at", id: "b.member_id", id_type: "uuid", descending: false };
+
+/// One page of a card's live bindings, oldest first, and their total when asked for; 404 for
+/// an unknown card.
+pub async fn card_bindings(
+    db: &PgPool,
+    card_id: Uuid,
+    paging: &Paging,
+) -> Result<(Vec<BindingView>, Option<i64>), ApiError> {
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cards WHERE id = $1)").bind(card_id).fetch_one(db).await?;
     if !exists {
         return Err(ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."));
     }
-    let items = sqlx::query_as(
+    let mut qb = QueryBuilder::new(
         "SELECT b.member_id, m.member_no, m.name, b.role, b.created_at \
-         FROM card_bindings b JOIN members m ON m.id = b.member_id \
-         WHERE b.card_id = $1 AND b.active ORDER BY b.created_at, m.member_no LIMIT $2 OFFSET $3",
-    )
-    .bind(card_id)
-    .bind(paging.limit)
-    .bind(paging.offset)
-    .fetch_all(db)
-    .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM card_bindings WHERE card_id = $1 AND active")
-        .bind(card_id)
-        .fetch_one(db)
-        .await?;
+         FROM card_bindings b JOIN members m ON m.id = b.member_id WHERE b.active AND b.card_id = ",
+    );
+    qb.push_bind(card_id);
+    BINDING_ORDER.push_after(&mut qb, paging);
+    BINDING_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let count =
+            sqlx::query_scalar("SELECT count(*) FROM card_bindings WHERE card_id = $1 AND active").bind(card_id);
+        count_within_budget(db, count).await?
+    } else {
+        None
+    };
     Ok((items, total))
 }

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
 
@@ -68,23 +69,37 @@ pub async fn create_key(conn: &mut PgConnection, merchant_id: Uuid, new: NewKey<
         .await?)
 }
 
-/// One page of a merchant's keys, latest first, and how many there are.
-pub async fn list_keys(db: &PgPool, merchant_id: Uuid, paging: Paging) -> Result<(Vec<KeyView>, i64), ApiError> {
-    let sql = format!(
-        "SELECT {KEY_COLUMNS} FROM pos_keys k JOIN stores st ON st.id = k.store_id WHERE k.merchant_id = $1 \
-         ORDER BY k.created_at DESC, k.id LIMIT $2 OFFSET $3"
-    );
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(merchant_id)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(db)
-        .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM pos_keys WHERE merchant_id = $1")
-        .bind(merchant_id)
-        .fetch_one(db)
-        .await?;
+/// How a key list is ordered: latest first (index `pos_keys_page_idx`, migration 0008).
+pub const KEY_ORDER: SortKey = SortKey { at: "k.created_at", id: "k.id", id_type: "uuid", descending: true };
+
+/// One page of a merchant's keys, latest first, and how many there are when asked.
+pub async fn list_keys(
+    db: &PgPool,
+    merchant_id: Uuid,
+    paging: &Paging,
+) -> Result<(Vec<KeyView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {KEY_COLUMNS} FROM pos_keys k JOIN stores st ON st.id = k.store_id WHERE k.merchant_id = "
+    ));
+    qb.push_bind(merchant_id);
+    KEY_ORDER.push_after(&mut qb, paging);
+    KEY_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM pos_keys WHERE merchant_id = ");
+        qb.push_bind(merchant_id);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((items, total))
+}
+
+impl KeyView {
+    /// Its position in a key list ([`KEY_ORDER`]).
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        (self.created_at, self.id.to_string())
+    }
 }
 
 /// One of a merchant's keys.

@@ -3,12 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
 use crate::db::money_ops::decode;
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
 use crate::money::{Money, SignedMoney};
@@ -126,29 +127,48 @@ pub struct SettlementFilter {
     pub status: Option<SettlementStatus>,
 }
 
-/// One page of settlements, latest period first, and the total matching the filter.
+/// The order of settlement lists: latest period first, by `(period_start, id)`.
+pub const SETTLEMENT_ORDER: SortKey = SortKey { at: "s.period_start", id: "s.id", id_type: "uuid", descending: true };
+
+fn push_settlement_filter(qb: &mut QueryBuilder<Postgres>, filter: &SettlementFilter) {
+    if let Some(merchant) = filter.merchant_id {
+        qb.push(" AND s.merchant_id = ").push_bind(merchant);
+    }
+    if let Some(status) = filter.status {
+        qb.push(" AND s.status = ").push_bind(status);
+    }
+}
+
+/// One page of settlements, latest period first, and the total matching the filter when asked.
 pub async fn list_settlements(
     db: &PgPool,
     filter: SettlementFilter,
-    paging: Paging,
-) -> Result<(Vec<SettlementView>, i64), ApiError> {
-    let (items, total): (Value, i64) = sqlx::query_as(
-        "WITH matching AS ( \
-             SELECT v.* FROM settlement_views v \
-             WHERE ($1::uuid IS NULL OR v.merchant_id = $1) \
-               AND ($2::settlement_status IS NULL OR v.status = $2)), \
-         page AS (SELECT * FROM matching ORDER BY period_start DESC, settlement_no DESC LIMIT $3 OFFSET $4) \
-         SELECT coalesce((SELECT jsonb_agg(to_jsonb(p) ORDER BY p.period_start DESC, p.settlement_no DESC) \
-                          FROM page p), '[]'), \
-                (SELECT count(*) FROM matching)",
-    )
-    .bind(filter.merchant_id)
-    .bind(filter.status)
-    .bind(paging.limit)
-    .bind(paging.offset)
-    .fetch_one(db)
-    .await?;
+    paging: &Paging,
+) -> Result<(Vec<SettlementView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(
+        "SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.period_start DESC, v.id DESC), '[]') FROM (\
+         SELECT s.id FROM settlements s WHERE true",
+    );
+    push_settlement_filter(&mut qb, &filter);
+    SETTLEMENT_ORDER.push_after(&mut qb, paging);
+    SETTLEMENT_ORDER.push_order_limit(&mut qb, paging);
+    qb.push(") p JOIN settlement_views v ON v.id = p.id");
+    let items: Value = qb.build_query_scalar().fetch_one(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM settlements s WHERE true");
+        push_settlement_filter(&mut qb, &filter);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((decode(items)?, total))
+}
+
+impl SettlementView {
+    /// Its position in a settlement list ([`SETTLEMENT_ORDER`]).
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        (self.period_start, self.id.to_string())
+    }
 }
 
 /// A settlement by id or number, if it belongs to `merchant_id` (any merchant's when `None`).

@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::permissions::StaffRole;
+use crate::db::paging::count_within_budget;
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
 
@@ -69,20 +70,41 @@ pub async fn create_staff(
         .await?)
 }
 
-/// One page of a merchant's staff, by username, and how many there are.
-pub async fn list_staff(db: &PgPool, merchant_id: Uuid, paging: Paging) -> Result<(Vec<StaffView>, i64), ApiError> {
-    let sql = format!(
-        "SELECT {STAFF_COLUMNS} FROM staff s WHERE s.merchant_id = $1 ORDER BY lower(s.username) LIMIT $2 OFFSET $3"
-    );
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(merchant_id)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(db)
-        .await?;
-    let total =
-        sqlx::query_scalar("SELECT count(*) FROM staff WHERE merchant_id = $1").bind(merchant_id).fetch_one(db).await?;
+/// One page of a merchant's staff, by username (`lower(username)`, unique per merchant: the
+/// index `staff_username_key` serves the order), and how many there are when asked.
+/// The cursor's key is the last row's lowercased username ([`StaffView::page_key`]); its
+/// timestamp is not used by this list.
+pub async fn list_staff(
+    db: &PgPool,
+    merchant_id: Uuid,
+    paging: &Paging,
+) -> Result<(Vec<StaffView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(format!("SELECT {STAFF_COLUMNS} FROM staff s WHERE s.merchant_id = "));
+    qb.push_bind(merchant_id);
+    if let Some(after) = paging.after_key() {
+        qb.push(" AND lower(s.username) > ");
+        qb.push_bind(after.to_owned());
+    }
+    qb.push(" ORDER BY lower(s.username) LIMIT ");
+    qb.push_bind(paging.fetch_limit());
+    qb.push(" OFFSET ");
+    qb.push_bind(paging.offset);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM staff WHERE merchant_id = ");
+        qb.push_bind(merchant_id);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((items, total))
+}
+
+impl StaffView {
+    /// Its position in a staff list ([`list_staff`]): the username, lowercased as the order is.
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        (self.created_at, self.username.to_ascii_lowercase())
+    }
 }
 
 /// One of a merchant's staff, locked (`FOR UPDATE`) when read inside a transaction that changes it.

@@ -4,13 +4,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::money_ops::decode;
+use crate::db::paging::count_within_budget;
 use crate::db::reports::DailyFigures;
 use crate::error::ApiError;
+use crate::http::pagination::Paging;
 use crate::money::{Money, SignedMoney};
 
 /// `active`: transactions may name it; `closed`: kept for the books, no new transactions.
@@ -69,11 +71,45 @@ pub async fn create_store(
         .await?)
 }
 
-/// Every store of a merchant, the default first, then by code (a merchant has a handful).
-pub async fn list_stores(db: &PgPool, merchant_id: Uuid) -> Result<Vec<StoreView>, ApiError> {
-    let sql =
-        format!("SELECT {STORE_COLUMNS} FROM stores WHERE merchant_id = $1 ORDER BY is_default DESC, upper(code)");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(merchant_id).fetch_all(db).await?)
+/// A store's place in its merchant's list: the default store first (`''`), then by upper-case
+/// code; unique per merchant (one default, codes unique regardless of case), served by the index
+/// `stores_page_idx` (migration 0008).
+const STORE_ORDER_KEY: &str = "(CASE WHEN is_default THEN '' ELSE upper(code) END)";
+
+/// One page of a merchant's stores, the default first, then by code, and how many there are when
+/// asked. The cursor's key is [`StoreView::page_key`]; its timestamp is not used by this list.
+pub async fn list_stores(
+    db: &PgPool,
+    merchant_id: Uuid,
+    paging: &Paging,
+) -> Result<(Vec<StoreView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(format!("SELECT {STORE_COLUMNS} FROM stores WHERE merchant_id = "));
+    qb.push_bind(merchant_id);
+    if let Some(after) = paging.after_key() {
+        qb.push(format_args!(" AND {STORE_ORDER_KEY} > "));
+        qb.push_bind(after.to_owned());
+    }
+    qb.push(format_args!(" ORDER BY {STORE_ORDER_KEY} LIMIT "));
+    qb.push_bind(paging.fetch_limit());
+    qb.push(" OFFSET ");
+    qb.push_bind(paging.offset);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM stores WHERE merchant_id = ");
+        qb.push_bind(merchant_id);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
+    Ok((items, total))
+}
+
+impl StoreView {
+    /// Its position in a store list ([`list_stores`]).
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        let key = if self.is_default { String::new() } else { self.code.to_uppercase() };
+        (self.created_at, key)
+    }
 }
 
 /// A merchant's store by code (regardless of case), whatever its status.

@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Role};
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::domain::{TransactionView, TxType};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
@@ -32,43 +33,82 @@ fn decode(raw: serde_json::Value) -> Result<Vec<TransactionView>, ApiError> {
     serde_json::from_value(raw).map_err(|e| ApiError::internal(format!("transaction view: {e}")))
 }
 
-/// One page of transactions, newest first, and the total matching the filters.
+/// The order of transaction lists: newest first, by `(created_at, id)`.
+pub const TX_ORDER: SortKey = SortKey { at: "t.created_at", id: "t.id", id_type: "uuid", descending: true };
+
+/// The filters of a transaction list as ` AND …` conditions on `t`. A type other than
+/// `payment` also repeats the predicate of the partial indexes that serve such lists.
+fn push_tx_filters(qb: &mut QueryBuilder<Postgres>, filter: &TxFilter) {
+    if let Some(tx_type) = filter.tx_type {
+        qb.push(" AND t.tx_type = ").push_bind(tx_type.as_str()).push("::tx_type");
+        if tx_type != TxType::Payment {
+            qb.push(" AND t.tx_type <> 'payment'");
+        }
+    }
+    if let Some(start) = filter.start {
+        qb.push(" AND t.created_at >= ").push_bind(start);
+    }
+    if let Some(end) = filter.end {
+        qb.push(" AND t.created_at < ").push_bind(end);
+    }
+}
+
+/// One page of transactions, newest first, and the total matching the filters when asked for.
+///
+/// A merchant's page is one range of `transactions_merchant_page_idx`; a member's takes the page
+/// from each of the member's cards (one range of `transactions_card_page_idx` each) and merges
+/// them, so neither reads more than a page per card whatever the history holds.
 pub async fn list_transactions(
     db: &PgPool,
     owner: TxOwner,
     filter: TxFilter,
-    paging: Paging,
-) -> Result<(Vec<TransactionView>, i64), ApiError> {
-    let (member, merchant) = match owner {
-        TxOwner::Member(id) => (Some(id), None),
-        TxOwner::Merchant(id) => (None, Some(id)),
-    };
-    let (items, total): (serde_json::Value, i64) = sqlx::query_as(
-        "WITH matching AS ( \
-             SELECT v.* FROM transaction_views v \
-             WHERE ($1::uuid IS NULL OR v.card_id IN \
-                       (SELECT card_id FROM card_bindings WHERE member_id = $1 AND active)) \
-               AND ($2::uuid IS NULL OR v.merchant_id = $2) \
-               AND ($3::uuid IS NULL OR v.card_id = $3) \
-               AND ($4::tx_type IS NULL OR v.tx_type = $4::tx_type) \
-               AND ($5::timestamptz IS NULL OR v.created_at >= $5) \
-               AND ($6::timestamptz IS NULL OR v.created_at < $6)), \
-         page AS (SELECT * FROM matching ORDER BY created_at DESC, tx_no DESC LIMIT $7 OFFSET $8) \
-         SELECT coalesce((SELECT jsonb_agg(to_jsonb(p) - 'merchant_id' ORDER BY p.created_at DESC, p.tx_no DESC) \
-                          FROM page p), '[]'), \
-                (SELECT count(*) FROM matching)",
-    )
-    .bind(member)
-    .bind(merchant)
-    .bind(filter.card_id)
-    .bind(filter.tx_type.map(TxType::as_str))
-    .bind(filter.start)
-    .bind(filter.end)
-    .bind(paging.limit)
-    .bind(paging.offset)
-    .fetch_one(db)
-    .await?;
+    paging: &Paging,
+) -> Result<(Vec<TransactionView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new("SELECT coalesce(jsonb_agg(to_jsonb(v) - 'merchant_id' ");
+    qb.push("ORDER BY v.created_at DESC, v.id DESC), '[]') FROM (");
+    match owner {
+        TxOwner::Merchant(merchant) => {
+            qb.push("SELECT t.id FROM transactions t WHERE t.merchant_id = ").push_bind(merchant);
+            push_tx_filters(&mut qb, &filter);
+            TX_ORDER.push_after(&mut qb, paging);
+            TX_ORDER.push_order_limit(&mut qb, paging);
+        }
+        TxOwner::Member(member) => {
+            qb.push("SELECT t.id, t.created_at FROM card_bindings b CROSS JOIN LATERAL (");
+            qb.push("SELECT t.id, t.created_at FROM transactions t WHERE t.card_id = b.card_id");
+            push_tx_filters(&mut qb, &filter);
+            TX_ORDER.push_after(&mut qb, paging);
+            TX_ORDER.push_order(&mut qb);
+            qb.push(" LIMIT ").push_bind(paging.fetch_limit() + paging.offset);
+            qb.push(") t WHERE b.member_id = ").push_bind(member).push(" AND b.active");
+            if let Some(card) = filter.card_id {
+                qb.push(" AND b.card_id = ").push_bind(card);
+            }
+            TX_ORDER.push_order_limit(&mut qb, paging);
+        }
+    }
+    qb.push(") p JOIN transaction_views v ON v.id = p.id");
+    let items: serde_json::Value = qb.build_query_scalar().fetch_one(db).await?;
+    let total = if paging.count { count_transactions(db, owner, &filter).await? } else { None };
     Ok((decode(items)?, total))
+}
+
+async fn count_transactions(db: &PgPool, owner: TxOwner, filter: &TxFilter) -> Result<Option<i64>, ApiError> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM transactions t WHERE ");
+    match owner {
+        TxOwner::Merchant(merchant) => {
+            qb.push("t.merchant_id = ").push_bind(merchant);
+        }
+        TxOwner::Member(member) => {
+            qb.push("t.card_id IN (SELECT card_id FROM card_bindings WHERE active AND member_id = ").push_bind(member);
+            qb.push(")");
+            if let Some(card) = filter.card_id {
+                qb.push(" AND t.card_id = ").push_bind(card);
+            }
+        }
+    }
+    push_tx_filters(&mut qb, filter);
+    count_within_budget(db, qb.build_query_scalar()).await
 }
 
 /// A transaction by number, if the caller may see it: members bound to its card, its merchant,
@@ -113,20 +153,33 @@ pub struct LedgerEntry {
     pub created_at: DateTime<Utc>,
 }
 
-/// A page of a card's ledger, newest first, with the total.
-pub async fn points_ledger(db: &PgPool, card_id: Uuid, paging: Paging) -> Result<(Vec<LedgerEntry>, i64), ApiError> {
-    let items = sqlx::query_as(
-        "SELECT l.id, l.delta, l.points_after, l.reason::text AS reason, t.tx_no, l.note, l.created_at \
-         FROM point_ledger l LEFT JOIN transactions t ON t.id = l.tx_id \
-         WHERE l.card_id = $1 ORDER BY l.created_at DESC, l.id DESC LIMIT $2 OFFSET $3",
-    )
-    .bind(card_id)
-    .bind(paging.limit)
-    .bind(paging.offset)
-    .fetch_all(db)
-    .await?;
-    let total =
-        sqlx::query_scalar("SELECT count(*) FROM point_ledger WHERE card_id = $1").bind(card_id).fetch_one(db).await?;
+/// The order of a points ledger: newest first, by `(created_at, id)`.
+pub const LEDGER_ORDER: SortKey = SortKey { at: "l.created_at", id: "l.id", id_type: "bigint", descending: true };
+
+/// A card's ledger rows, up to `WHERE l.card_id = ` (the card bound next).
+const LEDGER_SELECT: &str = "SELECT l.id, l.delta, l.points_after, l.reason::text AS reason, t.tx_no, l.note, \
+     l.created_at FROM point_ledger l LEFT JOIN transactions t ON t.id = l.tx_id WHERE l.card_id = ";
+
+/// A page of a card's ledger, newest first, with the total when asked for.
+pub async fn points_ledger(
+    db: &PgPool,
+    card_id: Uuid,
+    paging: &Paging,
+) -> Result<(Vec<LedgerEntry>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(LEDGER_SELECT);
+    qb.push_bind(card_id);
+    LEDGER_ORDER.push_after(&mut qb, paging);
+    LEDGER_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        count_within_budget(
+            db,
+            sqlx::query_scalar("SELECT count(*) FROM point_ledger WHERE card_id = $1").bind(card_id),
+        )
+        .await?
+    } else {
+        None
+    };
     Ok((items, total))
 }
 
@@ -154,6 +207,11 @@ pub async fn card_history(db: &PgPool, card_id: Uuid, limit: i64) -> Result<Card
     .bind(limit)
     .fetch_one(db)
     .await?;
-    let (points, _) = points_ledger(db, card_id, Paging { limit, offset: 0 }).await?;
+    let mut qb = QueryBuilder::new(LEDGER_SELECT);
+    qb.push_bind(card_id);
+    LEDGER_ORDER.push_order(&mut qb);
+    qb.push(" LIMIT ");
+    qb.push_bind(limit);
+    let points = qb.build_query_as().fetch_all(db).await?;
     Ok(CardHistory { transactions: decode(raw)?, points })
 }

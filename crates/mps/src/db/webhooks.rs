@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{PgPool, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
 use crate::http::pagination::Paging;
 
@@ -107,22 +108,42 @@ pub async fn create_webhook_endpoint(
 pub async fn list_webhook_endpoints(
     db: &PgPool,
     merchant_id: Uuid,
-    paging: Paging,
-) -> Result<(Vec<WebhookEndpointView>, i64), ApiError> {
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE merchant_id = $1 \
-         ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
-    )))
-    .bind(merchant_id)
-    .bind(paging.limit)
-    .bind(paging.offset)
-    .fetch_all(db)
-    .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE merchant_id = $1")
-        .bind(merchant_id)
-        .fetch_one(db)
-        .await?;
+    paging: &Paging,
+) -> Result<(Vec<WebhookEndpointView>, Option<i64>), ApiError> {
+    let mut qb =
+        QueryBuilder::new(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints w WHERE w.merchant_id = "));
+    qb.push_bind(merchant_id);
+    ENDPOINT_ORDER.push_after(&mut qb, paging);
+    ENDPOINT_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM webhook_endpoints WHERE merchant_id = ");
+        qb.push_bind(merchant_id);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((items, total))
+}
+
+/// How endpoint lists are ordered: newest first (index `webhook_endpoints_page_idx`, 0008).
+pub const ENDPOINT_ORDER: SortKey = SortKey { at: "w.created_at", id: "w.id", id_type: "uuid", descending: true };
+
+/// How delivery lists are ordered: newest first (index `webhook_deliveries_page_idx`, 0008).
+pub const DELIVERY_ORDER: SortKey = SortKey { at: "d.created_at", id: "d.id", id_type: "uuid", descending: true };
+
+impl WebhookEndpointView {
+    /// Its position in an endpoint list ([`ENDPOINT_ORDER`]).
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        (self.created_at, self.id.to_string())
+    }
+}
+
+impl WebhookDeliveryView {
+    /// Its position in a delivery list ([`DELIVERY_ORDER`]).
+    pub fn page_key(&self) -> (DateTime<Utc>, String) {
+        (self.created_at, self.id.to_string())
+    }
 }
 
 /// One of the merchant's endpoints (another merchant's is `None`).
@@ -201,20 +222,20 @@ pub async fn rotate_webhook_secret(
 pub async fn list_webhook_deliveries(
     db: &PgPool,
     endpoint_id: Uuid,
-    paging: Paging,
-) -> Result<(Vec<WebhookDeliveryView>, i64), ApiError> {
-    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{DELIVERY_SELECT} WHERE d.endpoint_id = $1 ORDER BY d.created_at DESC, d.id LIMIT $2 OFFSET $3"
-    )))
-    .bind(endpoint_id)
-    .bind(paging.limit)
-    .bind(paging.offset)
-    .fetch_all(db)
-    .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1")
-        .bind(endpoint_id)
-        .fetch_one(db)
-        .await?;
+    paging: &Paging,
+) -> Result<(Vec<WebhookDeliveryView>, Option<i64>), ApiError> {
+    let mut qb = QueryBuilder::new(format!("{DELIVERY_SELECT} WHERE d.endpoint_id = "));
+    qb.push_bind(endpoint_id);
+    DELIVERY_ORDER.push_after(&mut qb, paging);
+    DELIVERY_ORDER.push_order_limit(&mut qb, paging);
+    let items = qb.build_query_as().fetch_all(db).await?;
+    let total = if paging.count {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ");
+        qb.push_bind(endpoint_id);
+        count_within_budget(db, qb.build_query_scalar()).await?
+    } else {
+        None
+    };
     Ok((items, total))
 }
 

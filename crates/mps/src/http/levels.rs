@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use chrono::DateTime;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::levels::{self, Level};
@@ -47,11 +48,13 @@ async fn list_levels(
     State(state): State<AppState>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<Level>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("levels", &state.config)?;
     let table = level_table(&state).await?;
+    // A handful of rows, cached: always counted; a cursor's key is the level number.
     let total = i64::try_from(table.len()).unwrap_or(i64::MAX);
+    let after: Option<i32> = paging.after_key().and_then(|key| key.parse().ok());
     let skip = usize::try_from(paging.offset).unwrap_or(usize::MAX);
-    let take = usize::try_from(paging.limit).unwrap_or(0);
-    let items = table.into_iter().skip(skip).take(take).collect();
-    Ok(AppJson(Page::new(items, paging, total)))
+    let take = usize::try_from(paging.fetch_limit()).unwrap_or(0);
+    let rows = table.into_iter().filter(|l| after.is_none_or(|a| l.level > a)).skip(skip).take(take).collect();
+    Ok(AppJson(Page::from_rows(rows, &paging, Some(total), |l: &Level| (DateTime::UNIX_EPOCH, l.level.to_string()))))
 }

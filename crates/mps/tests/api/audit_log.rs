@@ -10,7 +10,7 @@ fn actions(response: &crate::helpers::TestResponse) -> Vec<String> {
 }
 
 async fn total(admin: &Client<'_>, query: &str) -> Value {
-    admin.get(&format!("/admin/audit?{query}")).await.json["pagination"]["total_count"].clone()
+    admin.get(&format!("/admin/audit?count=exact&{query}")).await.json["pagination"]["total_count"].clone()
 }
 
 #[tokio::test]

@@ -162,7 +162,7 @@ async fn an_admin_binds_anyone_with_any_role_and_never_removes_or_downgrades_the
         .post(&standard, json!({ "member_id": deputy.id, "role": "member" }))
         .await
         .assert_error(422, "CARD_TYPE_NOT_SHAREABLE");
-    let listed = admin.get(&bindings).await;
+    let listed = admin.get(&format!("{bindings}?count=exact")).await;
     assert_eq!(listed.json["pagination"]["total_count"], 2, "{}", listed.text);
 
     let boss_role = format!("{bindings}/{}", boss.id);

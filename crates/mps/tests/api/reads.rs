@@ -82,25 +82,26 @@ async fn transaction_lists_filter_and_paginate_and_the_ledger_explains_the_point
     for amount in ["1.00", "2.00", "3.00"] {
         assert_eq!(shop.charge(&ana.qr(&member.card_id).await, amount).await.status, 201);
     }
-    let all = ana.get("/member/transactions?limit=2").await;
+    let all = ana.get("/member/transactions?limit=2&count=exact").await;
     assert_eq!(all.status, 200, "{}", all.text);
     assert_eq!(all.json["pagination"]["total_count"], 4, "three payments and the credit");
     assert_eq!(all.json["pagination"]["has_next"], true);
     assert_eq!(all.json["items"].as_array().unwrap().len(), 2);
     assert_eq!(all.json["items"][0]["final_amount"], "3.00", "newest first");
 
-    let payments = ana.get(&format!("/member/transactions?tx_type=payment&card_id={}", member.card_id)).await;
+    let payments =
+        ana.get(&format!("/member/transactions?count=exact&tx_type=payment&card_id={}", member.card_id)).await;
     assert_eq!(payments.json["pagination"]["total_count"], 3);
-    let future = ana.get("/member/transactions?start_date=2999-01-01").await;
+    let future = ana.get("/member/transactions?start_date=2999-01-01&count=exact").await;
     assert_eq!(future.json["pagination"]["total_count"], 0);
     ana.get("/member/transactions?start_date=yesterday").await.assert_error(422, "VALIDATION_FAILED");
     let clamped = ana.get("/member/transactions?limit=1000").await;
     assert_eq!(clamped.json["pagination"]["limit"], 100, "limits above 100 are clamped");
 
-    let merchant_view = shop.get("/merchant/transactions?tx_type=payment").await;
+    let merchant_view = shop.get("/merchant/transactions?tx_type=payment&count=exact").await;
     assert_eq!(merchant_view.json["pagination"]["total_count"], 3);
 
-    let ledger = ana.get(&format!("/member/points/{}", member.card_id)).await;
+    let ledger = ana.get(&format!("/member/points/{}?count=exact", member.card_id)).await;
     assert_eq!(ledger.status, 200, "{}", ledger.text);
     assert_eq!(ledger.json["pagination"]["total_count"], 3);
     assert_eq!(ledger.json["items"][0]["delta"], 3);

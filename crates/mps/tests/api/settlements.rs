@@ -256,7 +256,7 @@ async fn merchants_read_their_own_settlements_and_admins_read_everyones() {
     rival.settle(json!({ "mode": "t_plus_1", "date": "2024-01-01" })).await;
     let id = mine.json["id"].as_str().unwrap();
 
-    let listed = shop.get("/merchant/settlements").await;
+    let listed = shop.get("/merchant/settlements?count=exact").await;
     assert_eq!(listed.json["pagination"]["total_count"], 2, "{}", listed.text);
     assert_eq!(listed.json["items"][0]["period_start"], "2024-01-02T00:00:00Z", "latest period first");
     assert_eq!(shop.get(&format!("/merchant/settlements/{id}")).await.json, mine.json);
@@ -266,9 +266,10 @@ async fn merchants_read_their_own_settlements_and_admins_read_everyones() {
     shop.get(&format!("/merchant/settlements/{}", uuid::Uuid::new_v4()))
         .await
         .assert_error(404, "SETTLEMENT_NOT_FOUND");
-    let all = admin.get("/admin/settlements").await;
+    let all = admin.get("/admin/settlements?count=exact").await;
     assert_eq!(all.json["pagination"]["total_count"], 3);
-    let filtered = admin.get(&format!("/admin/settlements?merchant_id={}&status=pending", merchant.id)).await;
+    let filtered =
+        admin.get(&format!("/admin/settlements?count=exact&merchant_id={}&status=pending", merchant.id)).await;
     assert_eq!(filtered.json["pagination"]["total_count"], 2);
 }
 

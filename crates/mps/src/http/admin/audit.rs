@@ -36,20 +36,19 @@ pub struct AuditQuery {
     pub start_date: Option<String>,
     /// Exclusive upper bound, same forms.
     pub end_date: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])),
-    params(AuditQuery),
+    params(AuditQuery, PageParams),
     responses((status = 200, body = Page<AuditEventView>)))]
 async fn list_audit_events(
     State(state): State<AppState>,
     _admin: Authorized<ReadAudit>,
     AppQuery(query): AppQuery<AuditQuery>,
+    AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<AuditEventView>>> {
-    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let paging = page.paging("audit_events", &state.config)?;
     let zone = state.config.business_timezone;
     let action = validate::optional_text("action", query.action.as_deref(), 64)?.map(str::to_ascii_uppercase);
     let filter = AuditFilter {
@@ -60,6 +59,6 @@ async fn list_audit_events(
         start: parse_date_bound("start_date", query.start_date.as_deref(), zone)?,
         end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,
     };
-    let (items, total) = audit::list_audit_events(&state.read_db, filter, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = audit::list_audit_events(&state.read_db, filter, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, |e: &AuditEventView| (e.occurred_at, e.id.to_string()))))
 }

@@ -41,10 +41,10 @@ async fn list_bindings(
     AppPath(id_or_no): AppPath<String>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<BindingView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("card_bindings", &state.config)?;
     let card_id = resolve_card_id(&state, &id_or_no).await?;
-    let (items, total) = bindings::card_bindings(&state.db, card_id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = bindings::card_bindings(&state.db, card_id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, |b: &BindingView| (b.created_at, b.member_id.to_string()))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -149,24 +149,23 @@ pub struct CardListQuery {
     pub card_type: Option<CardType>,
     /// The status as shown (`expired` once past `expires_at`).
     pub status: Option<CardStatus>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 /// Search cards, newest first.
 #[utoipa::path(get, path = "/admin/cards", tag = "admin", security(("bearer" = [])),
-    params(CardListQuery),
+    params(CardListQuery, PageParams),
     responses((status = 200, body = Page<AdminCardView>)))]
 async fn list_cards(
     State(state): State<AppState>,
     _admin: Authorized<ManageCards>,
     AppQuery(query): AppQuery<CardListQuery>,
+    AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<AdminCardView>>> {
-    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let paging = page.paging("admin_cards", &state.config)?;
     let q = search_text(query.q.as_deref())?;
     let search = CardSearch { q, card_type: query.card_type, status: query.status };
-    let (items, total) = admin_cards::search_cards(&state.db, search, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = admin_cards::search_cards(&state.db, search, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, |c: &AdminCardView| (c.card.created_at, c.card.id.to_string()))))
 }
 
 /// One card, by id or card number.

@@ -130,13 +130,13 @@ async fn list_members(
     AppQuery(search): AppQuery<MemberSearch>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<MemberView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("admin_members", &state.config)?;
     let search = AccountSearch {
         q: accounts::search_text(search.q.as_deref())?,
         status: search.status.map(MemberStatus::as_str),
     };
-    let (items, total) = account_admin::list(&state.read_db, &MEMBERS, search, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = account_admin::list(&state.read_db, &MEMBERS, search, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, |m: &MemberView| (m.created_at, m.id.to_string()))))
 }
 
 /// One member, by id or member_no.

@@ -76,10 +76,10 @@ async fn list_merchant_staff(
     AppPath(path): AppPath<MerchantOnlyPath>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<StaffView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("admin_merchant_staff", &state.config)?;
     let merchant_id = merchant_id(&state, &path.id_or_code).await?;
-    let (items, total) = staff::list_staff(&state.db, merchant_id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = staff::list_staff(&state.db, merchant_id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, StaffView::page_key)))
 }
 
 /// A merchant's POS keys, latest first; never their secrets.
@@ -93,10 +93,10 @@ async fn list_merchant_keys(
     AppPath(path): AppPath<MerchantOnlyPath>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<KeyView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("admin_merchant_keys", &state.config)?;
     let merchant_id = merchant_id(&state, &path.id_or_code).await?;
-    let (items, total) = pos_keys::list_keys(&state.db, merchant_id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = pos_keys::list_keys(&state.db, merchant_id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, KeyView::page_key)))
 }
 
 /// Suspend a merchant's staff member: every session they have ends at once.

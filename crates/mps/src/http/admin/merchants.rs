@@ -91,11 +91,11 @@ async fn list_merchants(
     AppQuery(search): AppQuery<MerchantSearch>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<MerchantView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("admin_merchants", &state.config)?;
     let q = accounts::search_text(search.q.as_deref())?;
     let search = AccountSearch { q, status: search.status.map(MerchantStatus::as_str) };
-    let (items, total) = account_admin::list(&state.read_db, &MERCHANTS, search, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = account_admin::list(&state.read_db, &MERCHANTS, search, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, |m: &MerchantView| (m.created_at, m.id.to_string()))))
 }
 
 /// One merchant, by id or code.

@@ -27,23 +27,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct AdminSettlementQuery {
     pub merchant_id: Option<Uuid>,
     pub status: Option<SettlementStatus>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 /// Settlements of every merchant, latest period first.
 #[utoipa::path(get, path = "/admin/settlements", tag = "admin", security(("bearer" = [])),
-    params(AdminSettlementQuery),
+    params(AdminSettlementQuery, PageParams),
     responses((status = 200, body = Page<SettlementView>)))]
 async fn list_all_settlements(
     State(state): State<AppState>,
     _admin: Authorized<ManageSettlements>,
     AppQuery(query): AppQuery<AdminSettlementQuery>,
+    AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<SettlementView>>> {
-    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let paging = page.paging("admin_settlements", &state.config)?;
     let filter = SettlementFilter { merchant_id: query.merchant_id, status: query.status };
-    let (items, total) = settlements::list_settlements(&state.read_db, filter, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = settlements::list_settlements(&state.read_db, filter, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, SettlementView::page_key)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -120,20 +120,19 @@ pub struct MemberTxQuery {
     pub start_date: Option<String>,
     /// Exclusive upper bound, same forms.
     pub end_date: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 /// Transactions of your cards, newest first.
 #[utoipa::path(get, path = "/member/transactions", tag = "member", security(("bearer" = [])),
-    params(MemberTxQuery),
+    params(MemberTxQuery, PageParams),
     responses((status = 200, body = Page<TransactionView>)))]
 async fn list_member_transactions(
     State(state): State<AppState>,
     member: Authorized<MemberReadTransactions>,
     AppQuery(query): AppQuery<MemberTxQuery>,
+    AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<TransactionView>>> {
-    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let paging = page.paging("member_transactions", &state.config)?;
     let zone = state.config.business_timezone;
     let filter = TxFilter {
         card_id: query.card_id,
@@ -141,8 +140,9 @@ async fn list_member_transactions(
         start: parse_date_bound("start_date", query.start_date.as_deref(), zone)?,
         end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,
     };
-    let (items, total) = transactions::list_transactions(&state.db, TxOwner::Member(member.id), filter, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) =
+        transactions::list_transactions(&state.db, TxOwner::Member(member.id), filter, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, TransactionView::page_key)))
 }
 
 /// The points ledger of one of your cards, newest first.
@@ -155,10 +155,10 @@ async fn points_ledger(
     AppPath(card_id): AppPath<Uuid>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<LedgerEntry>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("points_ledger", &state.config)?;
     if crate::db::member_cards::card_for_member(&state.db, member.id, card_id).await?.is_none() {
         return Err(ApiError::new(ErrorCode::CardNotFound, "You hold no card with this id."));
     }
-    let (items, total) = transactions::points_ledger(&state.db, card_id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = transactions::points_ledger(&state.db, card_id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, |e| (e.created_at, e.id.to_string()))))
 }

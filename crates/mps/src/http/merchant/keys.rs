@@ -120,9 +120,9 @@ async fn list_keys(
     owner: Authorized<ManageKeys>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<KeyView>>> {
-    let paging = page.paging()?;
-    let (items, total) = keys_db::list_keys(&state.db, owner.id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let paging = page.paging("merchant_keys", &state.config)?;
+    let (items, total) = keys_db::list_keys(&state.db, owner.id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, KeyView::page_key)))
 }
 
 /// One of your POS keys; never its secret.

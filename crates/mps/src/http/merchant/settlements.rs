@@ -130,28 +130,27 @@ pub struct SettlementQuery {
     pub status: Option<SettlementStatus>,
     /// One store's share of each settlement, by code (counts and amounts of that store only).
     pub store: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 /// Your settlements, latest period first.
 #[utoipa::path(get, path = "/merchant/settlements", tag = "merchant", security(("bearer" = [])),
-    params(SettlementQuery),
+    params(SettlementQuery, PageParams),
     responses((status = 200, body = Page<SettlementView>)))]
 async fn list_settlements(
     State(state): State<AppState>,
     merchant: Authorized<ReadSettlements>,
     AppQuery(query): AppQuery<SettlementQuery>,
+    AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<SettlementView>>> {
-    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let paging = page.paging("merchant_settlements", &state.config)?;
     let filter = SettlementFilter { merchant_id: Some(merchant.id), status: query.status };
-    let (items, total) = settlements::list_settlements(&state.read_db, filter, paging).await?;
+    let (items, total) = settlements::list_settlements(&state.read_db, filter, &paging).await?;
     let store = super::stores::report_store(&state, &merchant, query.store.as_deref()).await?;
     let mut shares = Vec::with_capacity(items.len());
     for settlement in items {
         shares.push(store_share(&state, settlement, store).await?);
     }
-    Ok(AppJson(Page::new(shares, paging, total)))
+    Ok(AppJson(Page::from_rows(shares, &paging, total, SettlementView::page_key)))
 }
 
 /// One of your settlements, by id or settlement number (another merchant's is a 404).

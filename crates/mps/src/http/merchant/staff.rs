@@ -134,9 +134,9 @@ async fn list_staff(
     caller: Authorized<ManageStaff>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<StaffView>>> {
-    let paging = page.paging()?;
-    let (items, total) = staff::list_staff(&state.db, caller.id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let paging = page.paging("merchant_staff", &state.config)?;
+    let (items, total) = staff::list_staff(&state.db, caller.id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, StaffView::page_key)))
 }
 
 /// One of your staff.

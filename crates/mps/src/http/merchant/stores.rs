@@ -15,8 +15,9 @@ use crate::auth::{AuthUser, Authorized};
 use crate::db::audit::{self, Actor};
 use crate::db::stores::{self, MerchantSettings, NewStore, StoreChange, StoreStatus, StoreView};
 use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
-use crate::http::extract::{AppJson, AppPath, present};
+use crate::http::extract::{AppJson, AppPath, AppQuery, present};
 use crate::http::middleware::RequestId;
+use crate::http::pagination::{Page, PageParams};
 use crate::http::validate;
 use crate::money::{AmountInput, Money};
 use crate::state::AppState;
@@ -141,14 +142,17 @@ async fn create_store(
     Ok((StatusCode::CREATED, AppJson(store)))
 }
 
-/// Your stores, the default first.
+/// Your stores, the default first, then by code.
 #[utoipa::path(get, path = "/merchant/stores", tag = "merchant", security(("bearer" = [])),
-    responses((status = 200, body = Vec<StoreView>)))]
+    params(PageParams), responses((status = 200, body = Page<StoreView>)))]
 async fn list_stores(
     State(state): State<AppState>,
     caller: Authorized<ReadSummary>,
-) -> ApiResult<AppJson<Vec<StoreView>>> {
-    Ok(AppJson(stores::list_stores(&state.db, caller.id).await?))
+    AppQuery(page): AppQuery<PageParams>,
+) -> ApiResult<AppJson<Page<StoreView>>> {
+    let paging = page.paging("merchant_stores", &state.config)?;
+    let (items, total) = stores::list_stores(&state.db, caller.id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, StoreView::page_key)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

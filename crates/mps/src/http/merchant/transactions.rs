@@ -28,20 +28,19 @@ pub struct MerchantTxQuery {
     pub start_date: Option<String>,
     /// Exclusive upper bound, same forms.
     pub end_date: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 /// Your transactions, newest first.
 #[utoipa::path(get, path = "/merchant/transactions", tag = "merchant", security(("bearer" = [])),
-    params(MerchantTxQuery),
+    params(MerchantTxQuery, PageParams),
     responses((status = 200, body = Page<TransactionView>)))]
 async fn list_merchant_transactions(
     State(state): State<AppState>,
     merchant: Authorized<MerchantReadTransactions>,
     AppQuery(query): AppQuery<MerchantTxQuery>,
+    AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<TransactionView>>> {
-    let paging = PageParams { limit: query.limit, offset: query.offset }.paging()?;
+    let paging = page.paging("merchant_transactions", &state.config)?;
     let zone = state.config.business_timezone;
     let filter = TxFilter {
         card_id: None,
@@ -50,6 +49,6 @@ async fn list_merchant_transactions(
         end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,
     };
     let (items, total) =
-        transactions::list_transactions(&state.read_db, TxOwner::Merchant(merchant.id), filter, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+        transactions::list_transactions(&state.read_db, TxOwner::Merchant(merchant.id), filter, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, TransactionView::page_key)))
 }

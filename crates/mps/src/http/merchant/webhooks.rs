@@ -119,9 +119,9 @@ async fn list_webhook_endpoints(
     merchant: Authorized<ManageWebhooks>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookEndpointView>>> {
-    let paging = page.paging()?;
-    let (items, total) = store::list_webhook_endpoints(&state.db, merchant.id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let paging = page.paging("webhook_endpoints", &state.config)?;
+    let (items, total) = store::list_webhook_endpoints(&state.db, merchant.id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, WebhookEndpointView::page_key)))
 }
 
 fn not_found() -> ApiError {
@@ -190,10 +190,10 @@ async fn list_webhook_deliveries(
     AppPath(id): AppPath<Uuid>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookDeliveryView>>> {
-    let paging = page.paging()?;
+    let paging = page.paging("webhook_deliveries", &state.config)?;
     store::find_webhook_endpoint(&state.db, merchant.id, id).await?.ok_or_else(not_found)?;
-    let (items, total) = store::list_webhook_deliveries(&state.db, id, paging).await?;
-    Ok(AppJson(Page::new(items, paging, total)))
+    let (items, total) = store::list_webhook_deliveries(&state.db, id, &paging).await?;
+    Ok(AppJson(Page::from_rows(items, &paging, total, WebhookDeliveryView::page_key)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,0 +1,427 @@
+//! The volume scenario (issue 15, `--volume`): seeds a large history by SQL set operations (one
+//! busy merchant, one busy card among many), then measures every list's first page and a page
+//! deep into the history (reached by cursor), the daily summary, the statistics, a monthly
+//! settlement of the busy merchant and the payment pair, so that the same measurements on the
+//! small data set (taken first, in the same run) stand beside them.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::http::{HeaderValue, Method, StatusCode};
+use chrono::{Datelike as _, Utc};
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+
+use crate::http::{Conn, bearer};
+use crate::report::Target;
+use crate::seed::{Dataset, PASSWORD};
+use crate::stats::{OpSummary, Recorder};
+
+/// How big the volume data set is (`--volume-*` options; the issue's figures by default).
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    pub members: u64,
+    pub merchants: u64,
+    pub transactions: u64,
+    /// The busy merchant's share of the transactions, in parts per 100.
+    pub big_merchant_percent: u64,
+    /// The busy card's share, in parts per 1000.
+    pub big_card_permille: u64,
+    /// Days of history the transactions spread over (the latest ends now).
+    pub days: u64,
+}
+
+/// How long each part of the seeding took, in seconds, and the rows it wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeedFigures {
+    pub steps: Vec<(String, f64)>,
+    pub total_seconds: f64,
+    pub transactions: i64,
+    pub big_merchant_transactions: i64,
+    pub big_card_transactions: i64,
+    pub point_ledger_rows: i64,
+    pub audit_rows: i64,
+}
+
+/// Seeds the volume history on top of the small data set: its first merchant becomes the busy
+/// merchant and its first member's card the busy card, so their tokens measure the big lists.
+pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Result<SeedFigures> {
+    let big_merchant = dataset.merchants.first().context("the small data set has no merchant")?.id;
+    let big_card = dataset.members.first().context("the small data set has no member")?.card_id;
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM merchants WHERE id = $1")
+        .bind(big_merchant)
+        .fetch_one(pool)
+        .await?;
+    let started = Instant::now();
+    let mut steps = Vec::new();
+    let mut conn = pool.acquire().await?;
+    let payments = scale.transactions * 90 / 100;
+    let refunds = scale.transactions * 5 / 100;
+    let topups = scale.transactions - payments - refunds;
+    let statements: Vec<(&str, String)> = vec![
+        ("settings", "SET synchronous_commit = off".into()),
+        (
+            "members, cards, owner bindings",
+            format!(
+                "CREATE UNLOGGED TABLE vol_cards AS \
+                 SELECT g AS n, gen_random_uuid() AS member_id, gen_random_uuid() AS card_id, \
+                        now() - interval '400 days' + g * interval '1 second' * (365 * 86400 / {m}) AS created_at \
+                 FROM generate_series(1, {m}) g; \
+                 ALTER TABLE vol_cards ADD PRIMARY KEY (n); \
+                 INSERT INTO members (id, name, password_hash, created_at, updated_at) \
+                 SELECT member_id, 'Volume member ' || n, $hash$, created_at, created_at FROM vol_cards; \
+                 INSERT INTO cards (id, card_no, card_type, name, balance, created_at, updated_at) \
+                 SELECT card_id, business_number('STD', nextval('card_no_seq'), 8), 'standard', 'Standard card', \
+                        100000, created_at, created_at FROM vol_cards; \
+                 INSERT INTO card_bindings (card_id, member_id, role, created_at) \
+                 SELECT card_id, member_id, 'owner', created_at FROM vol_cards",
+                m = scale.members
+            )
+            .replace("$hash$", &format!("'{}'", hash.replace('\'', "''"))),
+        ),
+        (
+            "merchants",
+            format!(
+                "CREATE UNLOGGED TABLE vol_merchants AS \
+                 SELECT g AS n, gen_random_uuid() AS id FROM generate_series(1, {n}) g; \
+                 ALTER TABLE vol_merchants ADD PRIMARY KEY (n); \
+                 INSERT INTO merchants (id, code, name, password_hash, created_at) \
+                 SELECT id, 'VOL' || lpad(n::text, 6, '0'), 'Volume shop ' || n, $hash$, now() - interval '400 days' \
+                 FROM vol_merchants",
+                n = scale.merchants
+            )
+            .replace("$hash$", &format!("'{}'", hash.replace('\'', "''"))),
+        ),
+        // The triggers would count every row one at a time; the buckets are filled once below.
+        ("triggers off", "ALTER TABLE transactions DISABLE TRIGGER transactions_activity_insert".into()),
+        (
+            "payments",
+            format!(
+                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, raw_amount, discount_applied, \
+                     final_amount, points_earned, status, payment_method, actor_id, actor_role, balance_after, \
+                     created_at, updated_at) \
+                 SELECT 'PAY' || lpad((s.base + g)::text, 10, '0'), 'payment', \
+                        CASE WHEN g % 1000 < {card} THEN '{big_card}'::uuid ELSE c.card_id END, \
+                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, \
+                        a.amount, 1, a.amount, floor(a.amount), 'completed', 'balance', \
+                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', 100, \
+                        t.at, t.at \
+                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1::bigint, {p}) g \
+                 JOIN vol_cards c ON c.n = 1 + (g * 104729) % {members} \
+                 JOIN vol_merchants m ON m.n = 1 + (g * 7919) % {merchants} \
+                 CROSS JOIN LATERAL (SELECT ((100 + (g * 37) % 900) / 100.0)::numeric(12, 2) AS amount) a \
+                 CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {p}) AS at) t; \
+                 SELECT setval('tx_no_seq', nextval('tx_no_seq') + {p})",
+                card = scale.big_card_permille,
+                merchant = scale.big_merchant_percent,
+                members = scale.members,
+                merchants = scale.merchants,
+                days = scale.days,
+                p = payments,
+            ),
+        ),
+        (
+            "refunds",
+            format!(
+                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, raw_amount, final_amount, status, \
+                     payment_method, original_tx_id, actor_id, actor_role, balance_after, created_at, updated_at) \
+                 SELECT 'REF' || lpad((s.base + row_number() OVER ())::text, 10, '0'), 'refund', p.card_id, p.merchant_id, \
+                        greatest(round(p.final_amount / 2, 2), 0.01), greatest(round(p.final_amount / 2, 2), 0.01), \
+                        'completed', 'balance', p.id, p.merchant_id, 'merchant', 100, \
+                        least(p.created_at + interval '10 minutes', now() - interval '1 minute'), \
+                        least(p.created_at + interval '10 minutes', now() - interval '1 minute') \
+                 FROM (SELECT nextval('tx_no_seq') AS base) s, \
+                      (SELECT id, card_id, merchant_id, final_amount, created_at FROM transactions \
+                       WHERE tx_type = 'payment' AND hashtext(id::text) % 18 = 0) p; \
+                 SELECT setval('tx_no_seq', nextval('tx_no_seq') + {r} * 2)",
+                r = refunds.max(1),
+            ),
+        ),
+        (
+            "counter top-ups",
+            format!(
+                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, raw_amount, final_amount, status, \
+                     payment_method, actor_id, actor_role, balance_after, created_at, updated_at) \
+                 SELECT 'RCG' || lpad((s.base + g)::text, 10, '0'), 'recharge', c.card_id, \
+                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 50, 50, 'completed', \
+                        'cash', CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', \
+                        100, t.at, t.at \
+                 FROM (SELECT nextval('tx_no_seq') AS base) s, generate_series(1::bigint, {u}) g \
+                 JOIN vol_cards c ON c.n = 1 + (g * 15485863) % {members} \
+                 JOIN vol_merchants m ON m.n = 1 + (g * 6007) % {merchants} \
+                 CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {u}) AS at) t; \
+                 SELECT setval('tx_no_seq', nextval('tx_no_seq') + {u})",
+                merchant = scale.big_merchant_percent,
+                members = scale.members,
+                merchants = scale.merchants,
+                days = scale.days,
+                u = topups,
+            ),
+        ),
+        (
+            "quarter-hour aggregates",
+            "INSERT INTO merchant_activity (merchant_id, store_id, bucket, kind, shard, count, amount) \
+             SELECT merchant_id, store_id, activity_bucket(created_at), merchant_activity_kind(t), 7, count(*), \
+                    sum(final_amount) \
+             FROM transactions t WHERE merchant_id IS NOT NULL AND merchant_activity_kind(t) IS NOT NULL \
+             GROUP BY 1, 2, 3, 4 \
+             ON CONFLICT (merchant_id, store_id, bucket, kind, shard) \
+             DO UPDATE SET count = merchant_activity.count + EXCLUDED.count, \
+                           amount = merchant_activity.amount + EXCLUDED.amount; \
+             ALTER TABLE transactions ENABLE TRIGGER transactions_activity_insert"
+                .into(),
+        ),
+        (
+            "point ledger",
+            "INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role, created_at) \
+             SELECT card_id, id, points_earned, points_earned, 'payment', merchant_id, 'merchant', created_at \
+             FROM transactions WHERE tx_type = 'payment' AND points_earned > 0 AND tx_no > 'PAY'"
+                .into(),
+        ),
+        (
+            "audit events",
+            "INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, object_type, object_id, context) \
+             SELECT created_at, actor_id, actor_role, upper(tx_type::text), 'transaction', id::text, '{}' \
+             FROM transactions WHERE actor_role = 'merchant'"
+                .into(),
+        ),
+        ("vacuum analyze", "VACUUM (ANALYZE) transactions, point_ledger, audit_events, members, cards, card_bindings, merchants, merchant_activity".into()),
+        ("clean up", "DROP TABLE vol_cards, vol_merchants".into()),
+    ];
+    for (name, sql) in statements {
+        let step = Instant::now();
+        eprintln!("mps-bench: volume seeding: {name}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await.with_context(|| format!("seeding {name}"))?;
+        steps.push((name.to_owned(), crate::stats::round1(step.elapsed().as_secs_f64())));
+    }
+    drop(conn);
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql).bind(big_merchant).bind(big_card).fetch_one(pool).await
+    };
+    Ok(SeedFigures {
+        steps,
+        total_seconds: crate::stats::round1(started.elapsed().as_secs_f64()),
+        transactions: count("SELECT count(*) FROM transactions WHERE $1::uuid IS NOT NULL AND $2::uuid IS NOT NULL")
+            .await?,
+        big_merchant_transactions: count(
+            "SELECT count(*) FROM transactions WHERE merchant_id = $1 AND $2::uuid IS NOT NULL",
+        )
+        .await?,
+        big_card_transactions: count("SELECT count(*) FROM transactions WHERE card_id = $2 AND $1::uuid IS NOT NULL")
+            .await?,
+        point_ledger_rows: count(
+            "SELECT count(*) FROM point_ledger WHERE $1::uuid IS NOT NULL AND $2::uuid IS NOT NULL",
+        )
+        .await?,
+        audit_rows: count("SELECT count(*) FROM audit_events WHERE $1::uuid IS NOT NULL AND $2::uuid IS NOT NULL")
+            .await?,
+    })
+}
+
+/// One GET measured under load: a name for the table, the path, and whose token it sends.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub name: String,
+    pub path: String,
+    pub auth: HeaderValue,
+}
+
+/// The tokens the reads need: the busy merchant, the busy card's member, an admin.
+pub struct Readers {
+    pub merchant: HeaderValue,
+    pub member: HeaderValue,
+    pub admin: HeaderValue,
+    pub big_card: uuid::Uuid,
+}
+
+/// Logs the bench's admin in.
+pub async fn admin_token(addr: SocketAddr) -> anyhow::Result<HeaderValue> {
+    let body = serde_json::json!({"role": "admin", "identifier": "bench@mps.invalid", "password": PASSWORD});
+    let answer = Conn::new(addr)
+        .send(Method::POST, "/auth/login", None, None, Some(serde_json::to_vec(&body)?))
+        .await
+        .map_err(|e| anyhow::anyhow!("admin login: {e}"))?;
+    anyhow::ensure!(answer.status == StatusCode::OK, "admin login answered {}", answer.status);
+    let token: serde_json::Value = serde_json::from_slice(&answer.body)?;
+    Ok(bearer(token["token"].as_str().context("admin login without token")?))
+}
+
+async fn get_json(conn: &mut Conn, path: &str, auth: &HeaderValue) -> anyhow::Result<serde_json::Value> {
+    let answer =
+        conn.send(Method::GET, path, Some(auth), None, None).await.map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    anyhow::ensure!(answer.status == StatusCode::OK, "{path} answered {}", answer.status);
+    Ok(serde_json::from_slice(&answer.body)?)
+}
+
+/// A cursor deep into a list: the `next_cursor` of a page reached by a date bound far in the past
+/// (a cursor carries a position, not the filters, so it then pages the unfiltered list from there),
+/// or, for lists without dates, of the page at the deepest offset.
+async fn deep_cursor(conn: &mut Conn, path: &str, auth: &HeaderValue, dated: bool) -> anyhow::Result<String> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let jump = if dated {
+        let old = (Utc::now() - chrono::Duration::days(60)).format("%Y-%m-%d");
+        format!("{path}{separator}limit=50&end_date={old}")
+    } else {
+        format!("{path}{separator}limit=50&offset={}", mps::http::pagination::MAX_OFFSET)
+    };
+    let page = get_json(conn, &jump, auth).await?;
+    page["pagination"]["next_cursor"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{jump} gave no cursor: the list is too short to page deep"))
+}
+
+/// The reads of the scenario, first pages and deep pages, with their paths resolved.
+pub async fn reads(addr: SocketAddr, readers: &Readers) -> anyhow::Result<Vec<Read>> {
+    let mut conn = Conn::new(addr);
+    let lists: Vec<(&str, String, &HeaderValue, bool)> = vec![
+        ("merchant transactions", "/merchant/transactions".into(), &readers.merchant, true),
+        ("member transactions", "/member/transactions".into(), &readers.member, true),
+        ("member points", format!("/member/points/{}", readers.big_card), &readers.member, false),
+        ("merchant settlements", "/merchant/settlements".into(), &readers.merchant, false),
+        ("admin members", "/admin/members".into(), &readers.admin, false),
+        ("admin merchants", "/admin/merchants".into(), &readers.admin, false),
+        ("admin cards", "/admin/cards".into(), &readers.admin, false),
+        ("admin audit", "/admin/audit".into(), &readers.admin, true),
+    ];
+    let mut reads = Vec::new();
+    for (name, path, auth, dated) in lists {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        reads.push(Read {
+            name: format!("{name}, first page"),
+            path: format!("{path}{separator}limit=50"),
+            auth: auth.clone(),
+        });
+        match deep_cursor(&mut conn, &path, auth, dated).await {
+            Ok(cursor) => reads.push(Read {
+                name: format!("{name}, deep page"),
+                path: format!("{path}{separator}limit=50&cursor={cursor}"),
+                auth: auth.clone(),
+            }),
+            Err(e) => eprintln!("mps-bench: no deep page of {name}: {e:#}"),
+        }
+    }
+    let busy_day = (Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%d");
+    reads.push(Read {
+        name: "daily summary".into(),
+        path: format!("/merchant/daily-summary?date={busy_day}"),
+        auth: readers.merchant.clone(),
+    });
+    reads.push(Read { name: "statistics".into(), path: "/admin/statistics".into(), auth: readers.admin.clone() });
+    Ok(reads)
+}
+
+/// Runs one read at `concurrency` connections for `measure` (after `warmup`).
+pub async fn measure(
+    addr: SocketAddr,
+    read: &Read,
+    concurrency: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> anyhow::Result<OpSummary> {
+    let measure_from = Instant::now() + warmup;
+    let until = measure_from + measure;
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        let (path, auth) = (read.path.clone(), read.auth.clone());
+        tasks.spawn(async move {
+            let mut conn = Conn::new(addr);
+            let mut recorder = Recorder::default();
+            while Instant::now() < until {
+                let started = Instant::now();
+                let answer = conn.send(Method::GET, &path, Some(&auth), None, None).await;
+                if started < measure_from {
+                    continue;
+                }
+                match answer {
+                    Ok(a) if a.status == StatusCode::OK => recorder.ok(a.latency),
+                    Ok(a) => recorder.error(a.status.as_u16().to_string()),
+                    Err(e) => recorder.error(format!("transport: {e}")),
+                }
+            }
+            recorder
+        });
+    }
+    let mut recorder = Recorder::default();
+    while let Some(part) = tasks.join_next().await {
+        recorder.merge(part.context("a reader panicked")?);
+    }
+    Ok(recorder.summary(measure))
+}
+
+/// `POST /merchant/settlements` for the busy merchant's month `months_back` before this one: how long it took
+/// and how many payments it settled.
+pub async fn monthly_settlement(
+    addr: SocketAddr,
+    merchant: &HeaderValue,
+    months_back: u32,
+) -> anyhow::Result<(f64, i64)> {
+    let now = Utc::now().date_naive();
+    let months = now.year() * 12 + i32::try_from(now.month0()).unwrap_or(0) - i32::try_from(months_back).unwrap_or(1);
+    let last_month = format!("{}-{:02}", months.div_euclid(12), months.rem_euclid(12) + 1);
+    let body = serde_json::to_vec(&serde_json::json!({"mode": "monthly", "month": last_month}))?;
+    let key = format!("volume-settle-{}", uuid::Uuid::new_v4());
+    let answer = Conn::new(addr)
+        .send(Method::POST, "/merchant/settlements", Some(merchant), Some(&key), Some(body))
+        .await
+        .map_err(|e| anyhow::anyhow!("settlement: {e}"))?;
+    anyhow::ensure!(
+        answer.status == StatusCode::CREATED,
+        "the monthly settlement answered {}: {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body)
+    );
+    let settlement: serde_json::Value = serde_json::from_slice(&answer.body)?;
+    Ok((crate::stats::round3(answer.latency.as_secs_f64() * 1000.0), settlement["payment_count"].as_i64().unwrap_or(0)))
+}
+
+/// The issue's targets, from the `volume_small` and `volume_volume` scenarios.
+pub fn targets(scenarios: &[crate::report::Scenario], seeded: &SeedFigures, settlement: (f64, i64)) -> Vec<Target> {
+    let find = |name: &str| scenarios.iter().find(|s| s.name == name);
+    let (Some(small), Some(large)) = (find("volume_small"), find("volume_volume")) else { return Vec::new() };
+    let worst = |filter: &dyn Fn(&str) -> bool| {
+        large
+            .operations
+            .iter()
+            .filter(|(name, _)| filter(name))
+            .map(|(name, o)| (o.p99_ms, name.clone()))
+            .fold((0.0, String::new()), |a, b| if b.0 > a.0 { b } else { a })
+    };
+    let (lists, list) = worst(&|name| name.contains("page"));
+    let (reports, report) = worst(&|name| name == "daily summary" || name == "statistics");
+    let pair = |s: &crate::report::Scenario| s.operations.get("payment pair").map_or(0.0, |o| o.per_second);
+    let ratio = if pair(small) > 0.0 { pair(large) / pair(small) } else { 0.0 };
+    vec![
+        Target {
+            name: "volume: every list page p99 at 16 connections".into(),
+            goal: "< 25 ms".into(),
+            value: format!("{lists:.1} ms (worst: {list})"),
+            met: lists < 25.0,
+        },
+        Target {
+            name: "volume: daily summary and statistics p99".into(),
+            goal: "< 50 ms".into(),
+            value: format!("{reports:.1} ms (worst: {report})"),
+            met: reports < 50.0,
+        },
+        Target {
+            name: "volume: monthly settlement of the busy merchant".into(),
+            goal: "< 1 s for 700k payments".into(),
+            value: format!("{:.0} ms for {} payments", settlement.0, settlement.1),
+            met: settlement.0 < 1000.0,
+        },
+        Target {
+            name: "volume: payment pair throughput / small data set".into(),
+            goal: "≥ 0.9".into(),
+            value: format!("{ratio:.2} ({:.0}/s against {:.0}/s)", pair(large), pair(small)),
+            met: ratio >= 0.9,
+        },
+        Target {
+            name: "volume: seeding".into(),
+            goal: "≤ 300 s".into(),
+            value: format!("{:.0} s for {} transactions", seeded.total_seconds, seeded.transactions),
+            met: seeded.total_seconds <= 300.0,
+        },
+    ]
+}
