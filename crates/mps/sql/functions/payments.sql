@@ -253,6 +253,10 @@ BEGIN
     VALUES (p_merchant_id, 'merchant', 'PAYMENT', 'transaction', v_tx.id::text,
             jsonb_build_object('card_no', v_card.card_no, 'final_amount', v_final::text, 'operator', p_operator),
             p_request_id);
+    -- Issue 15's quarter-hour aggregate, counted here rather than by a trigger (migration 0010),
+    -- after every other write but the idempotency record, so its shard row is locked only for the
+    -- commit.
+    PERFORM merchant_activity_add(v_tx, 1);
     v_members := card_member_ids(v_card_id);
     v_outcome := ok_outcome(jsonb_build_object(
         'transaction', tx_json(v_tx, v_card.card_no, v_merchant.code, NULL),
