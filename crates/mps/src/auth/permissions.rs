@@ -165,6 +165,7 @@ const ADMIN: &[&str] = &[
     "admin:manage_settlements",
     "admin:read_transactions",
     "admin:batch_operations",
+    "admin:manage_webhooks",
 ];
 
 /// A permission a route can require: a zero-sized type naming it.
@@ -223,4 +224,5 @@ permissions! {
     ManageLevels => "admin:manage_levels",
     ManageSettlements => "admin:manage_settlements",
     AdminReadTransactions => "admin:read_transactions",
+    ManageProgrammeWebhooks => "admin:manage_webhooks",
 }

@@ -172,22 +172,33 @@ pub async fn create_recharge_order<T: DeserializeOwned>(
     Idempotent::from_stored(raw)
 }
 
+/// What a counter top-up names besides its idempotency scope.
+pub struct TopupArgs<'a> {
+    pub operator: Option<&'a str>,
+    pub card_no: &'a str,
+    pub amount: Money,
+    /// The store topping up (chosen as for a charge).
+    pub store_id: Uuid,
+    /// The staff member topping up (none: the merchant's own credentials).
+    pub staff_id: Option<Uuid>,
+}
+
 pub async fn merchant_topup<T: DeserializeOwned>(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
-    operator: Option<&str>,
-    card_no: &str,
-    amount: Money,
+    args: TopupArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(scope.actor_id)
-            .bind(operator)
+            .bind(args.operator)
             .bind(scope.key)
             .bind(scope.fingerprint)
-            .bind(card_no)
-            .bind(amount.amount())
+            .bind(args.card_no)
+            .bind(args.amount.amount())
             .bind(scope.request_id)
+            .bind(args.store_id)
+            .bind(args.staff_id)
             .fetch_one(db)
     })
     .await?;

@@ -77,10 +77,14 @@ pub async fn create_staff(
 pub async fn list_staff(
     db: &PgPool,
     merchant_id: Uuid,
+    store_id: Option<Uuid>,
     paging: &Paging,
 ) -> Result<(Vec<StaffView>, Option<i64>), ApiError> {
     let mut qb = QueryBuilder::new(format!("SELECT {STAFF_COLUMNS} FROM staff s WHERE s.merchant_id = "));
     qb.push_bind(merchant_id);
+    if let Some(store) = store_id {
+        qb.push(" AND s.store_id = ").push_bind(store);
+    }
     if let Some(after) = paging.after_key() {
         qb.push(" AND lower(s.username) > ");
         qb.push_bind(after.to_owned());
@@ -93,6 +97,9 @@ pub async fn list_staff(
     let total = if paging.count {
         let mut qb = QueryBuilder::new("SELECT count(*) FROM staff WHERE merchant_id = ");
         qb.push_bind(merchant_id);
+        if let Some(store) = store_id {
+            qb.push(" AND store_id = ").push_bind(store);
+        }
         count_within_budget(db, qb.build_query_scalar()).await?
     } else {
         None

@@ -56,5 +56,6 @@ mod signup;
 mod sql_functions;
 mod staff;
 mod statements;
+mod store_scope;
 mod webhooks_out;
 mod wechat;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{Charge, MerchantRecharge, Refund, ValidateQr};
-use crate::db::money_ops::{self, ChargeArgs, IdempotencyScope, RefundArgs};
+use crate::db::money_ops::{self, ChargeArgs, IdempotencyScope, RefundArgs, TopupArgs};
 use crate::domain::{CardStatus, CardType, TransactionView, TxStatus};
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
@@ -172,13 +172,20 @@ async fn refund(
 pub struct TopupRequest {
     pub card_no: String,
     pub amount: AmountInput,
+    /// The store topping up, by code, chosen as for a charge: by default your own store when you
+    /// are restricted to one, else the merchant's default store.
+    pub store: Option<String>,
 }
 
-/// Top up a standard card at the counter (cash), credited at once.
+/// Top up a standard card at the counter (cash), credited at once. The top-up records its store
+/// (`store`, as for a charge) and the staff member making it.
 #[utoipa::path(post, path = "/merchant/recharge", tag = "merchant", security(("bearer" = [])),
     request_body = TopupRequest,
     params(("Idempotency-Key" = String, Header, description = "Reuse it when retrying this request")),
-    responses((status = 201, body = RechargeResponse)))]
+    responses((status = 201, body = RechargeResponse),
+              (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller named another store",
+               body = crate::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
 async fn topup(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -188,11 +195,15 @@ async fn topup(
 ) -> ApiResult<Response> {
     let amount = request.amount.to_money("amount", state.config.max_amount)?;
     let card_no = validate::text("card_no", &request.card_no, 40)?.to_ascii_uppercase();
-    let print = fingerprint("merchant_recharge", &serde_json::json!({ "card_no": card_no, "amount": amount }));
+    let store_id = super::stores::acting_store(&state, &merchant, request.store.as_deref()).await?;
+    let print = fingerprint(
+        "merchant_recharge",
+        &serde_json::json!({ "card_no": card_no, "amount": amount, "store_id": store_id }),
+    );
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let outcome =
-        money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, merchant.operator.as_deref(), &card_no, amount)
-            .await;
+    let operator = merchant.operator.as_deref();
+    let args = TopupArgs { operator, card_no: &card_no, amount, store_id, staff_id: merchant.staff_id };
+    let outcome = money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, args).await;
     if let Ok(money_ops::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
         crate::card_cache::invalidate(&state, &credited.affected_members).await;
     }
