@@ -39,7 +39,7 @@ export MPS_TEST_PORT_BASE="${FAULTS_PORTS:-21000}"
 
 # Our own PostgreSQL and Redis need their server binaries (not their running services).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "${MPS_PG_BIN:-}" ] || apt_install postgresql
-ensure_commands redis-server:redis-server redis-cli:redis-tools runuser:util-linux
+ensure_commands redis-server:redis-server redis-cli:redis-tools runuser:util-linux nginx:nginx
 
 mkdir -p target/faults
 report=$PWD/target/faults/report.md

@@ -171,4 +171,25 @@ SELECT 'merchant aggregates = the transactions they count', coalesce(r.merchant_
 FROM activity_raw r
 FULL JOIN activity_kept k ON k.merchant_id = r.merchant_id AND k.store_id = r.store_id AND k.bucket = r.bucket AND k.kind = r.kind
 WHERE coalesce(r.n, 0) <> coalesce(k.n, 0) OR coalesce(r.amount, 0) <> coalesce(k.amount, 0)
+UNION ALL
+-- References on the payment path that are not foreign keys (migration 0010: their parents are
+-- never deleted), checked here instead.
+SELECT 'a transaction names an existing merchant and a store of it', t.tx_no,
+       format('merchant %s, store %s', t.merchant_id, t.store_id)
+FROM transactions t
+WHERE t.merchant_id IS NOT NULL
+  AND (NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = t.merchant_id)
+       OR (t.store_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM stores s WHERE s.id = t.store_id AND s.merchant_id = t.merchant_id)))
+UNION ALL
+SELECT 'an event names an existing merchant', e.id::text, e.merchant_id::text
+FROM events e
+WHERE e.merchant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = e.merchant_id)
+UNION ALL
+SELECT 'a QR issue names an existing member', q.id::text, q.member_id::text
+FROM qr_issues q WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = q.member_id)
+UNION ALL
+SELECT 'a points ledger row names an existing transaction', l.id::text, l.tx_id::text
+FROM point_ledger l
+WHERE l.tx_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.id = l.tx_id)
 ORDER BY 1, 2

@@ -39,7 +39,11 @@ BEGIN
 END $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_before.charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea, p_token_hash bytea, p_amount numeric, p_external_order_id text, p_tag jsonb, p_request_id text)
+-- The two trailing parameters (issue 18: the store and the staff member) are taken and ignored, so
+-- that the server's 11-argument call resolves here when `bench_before` leads its search_path (the
+-- HTTP pair `payment_before`); without them it silently ran today's charge. The row's store is the
+-- merchant's default one, filled by the schema's trigger.
+CREATE OR REPLACE FUNCTION bench_before.charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea, p_token_hash bytea, p_amount numeric, p_external_order_id text, p_tag jsonb, p_request_id text, p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO 'bench_before', 'public', 'pg_temp'

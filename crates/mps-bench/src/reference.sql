@@ -17,10 +17,12 @@ BEGIN
         RAISE EXCEPTION 'insufficient balance';
     END IF;
     UPDATE cards SET balance = balance - p_amount WHERE id = p_card_id;
+    -- The store column filled like a charge's (issue 18: a merchant transaction names its store;
+    -- the table keeps that CHECK), with the merchant's id standing in: no foreign key to look it up.
     INSERT INTO bench_ref_transactions (tx_no, tx_type, card_id, merchant_id, raw_amount, final_amount, status,
-                                        payment_method, actor_role)
+                                        payment_method, actor_role, store_id)
     VALUES (next_tx_no('payment'), 'payment', p_card_id, p_merchant_id, p_amount, p_amount, 'completed', 'balance',
-            'merchant')
+            'merchant', p_merchant_id)
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;

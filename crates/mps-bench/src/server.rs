@@ -1,78 +1,49 @@
 //! The server under test as a separate process, and what `/proc` tells about it and the machine.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
-use axum::http::{Method, StatusCode};
+use anyhow::Context as _;
 use serde::Serialize;
-
-use crate::http::Conn;
+use test_support::process::MpsProcess;
 
 /// `/proc/PID/stat` times are in USER_HZ ticks, 100 per second on Linux whatever the kernel's HZ.
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// A running `mps serve`.
+/// A running `mps serve` (the shared process management of `test_support::process`).
 pub struct ServerProcess {
-    child: Child,
+    process: MpsProcess,
     pub addr: SocketAddr,
 }
 
-/// A free port on the loopback interface (the kernel picks it; we release it for the server).
 /// A free loopback port: the first free one of the hundred from `MPS_BENCH_PORT_BASE` when that is
 /// set (a shared machine gives each session its own range), else one the system picks.
 pub fn free_port() -> anyhow::Result<u16> {
     if let Some(base) = std::env::var("MPS_BENCH_PORT_BASE").ok().and_then(|b| b.parse::<u16>().ok()) {
         return (base..base.saturating_add(100))
-            .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+            .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
             .with_context(|| format!("no free port in {base}..{}", base.saturating_add(100)));
     }
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
-    Ok(listener.local_addr()?.port())
+    test_support::process::free_port().context("cannot bind a loopback port")
 }
 
 impl ServerProcess {
     /// Starts `binary serve` with exactly `env` (nothing inherited but `PATH`), logging to `log`,
     /// and waits until `/ready` answers.
     pub async fn start(binary: &Path, env: &BTreeMap<String, String>, log: &Path) -> anyhow::Result<ServerProcess> {
-        let port: u16 = env.get("API_PORT").and_then(|p| p.parse().ok()).context("API_PORT missing")?;
-        let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-        let child = Command::new(binary)
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(env)
-            .current_dir(log.parent().unwrap_or(Path::new(".")))
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let mut server = ServerProcess { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut conn = Conn::new(server.addr);
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!("the server exited during start-up ({status}); see {}", log.display());
-            }
-            if let Ok(answer) = conn.send(Method::GET, "/ready", None, None, None).await
-                && answer.status == StatusCode::OK
-            {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                server.stop();
-                bail!("the server did not become ready within 60 s; see {}", log.display());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        // A fresh log per run (the process appends).
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let mut process = MpsProcess::new(binary, env.clone(), log)?;
+        process.start(Duration::from_secs(60)).await.with_context(|| format!("cannot start {}", binary.display()))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], process.port));
+        Ok(ServerProcess { process, addr })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid().unwrap_or_default()
     }
 
     /// Resets the peak resident set size the kernel keeps (`VmHWM`), so the next reading is the
@@ -88,19 +59,7 @@ impl ServerProcess {
 
     /// Stops the server: SIGTERM (graceful drain), then SIGKILL after 15 s.
     pub fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop(Duration::from_secs(15));
     }
 }
 

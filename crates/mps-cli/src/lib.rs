@@ -111,7 +111,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             merchant::charge(ctx, merchant::Sale { qr, amount, order_id, tags, store }, &key).await
         }
         C::Refund { tx_no, amount, reason, key } => merchant::refund(ctx, &tx_no, amount, reason, &key).await,
-        C::Topup { card_no, amount, key } => merchant::topup(ctx, &card_no, amount, &key).await,
+        C::Topup { card_no, amount, store, key } => merchant::topup(ctx, &card_no, amount, store, &key).await,
         C::Sales { date } => merchant::sales(ctx, date).await,
         C::Settle { mode, date, month, start, end } => {
             merchant::settle(ctx, merchant::Period { mode, date, month, start, end }).await

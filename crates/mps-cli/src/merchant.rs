@@ -96,9 +96,9 @@ pub async fn refund(ctx: &Ctx, tx_no: &str, amount: Money, reason: Option<String
 }
 
 /// `topup`: cash at the counter, credited at once.
-pub async fn topup(ctx: &Ctx, card_no: &str, amount: Money, key: &KeyArg) -> CliResult {
+pub async fn topup(ctx: &Ctx, card_no: &str, amount: Money, store: Option<String>, key: &KeyArg) -> CliResult {
     ctx.session_as(Role::Merchant, "topup")?;
-    let request = TopupRequest { card_no: card_no.trim().to_owned(), amount: amount.into() };
+    let request = TopupRequest { card_no: card_no.trim().to_owned(), amount: amount.into(), store };
     let reply = ctx.api.post_keyed("/merchant/recharge", &idempotency_key(key), &request).await?;
     ctx.note_replay(&reply);
     ctx.show(&reply, |ui, credited: RechargeResponse| {

@@ -6,7 +6,7 @@
 //! are lost to Redis, and a Redis that comes back — from its dump, or after a network split —
 //! still holds what they should have replaced. So every failure leaves the cache *unsettled*:
 //! callers then trust no cached positive (a `live` session marker, a cached card list) until
-//! the recovery task (`auth::session::recover_after_redis_failures`) has replayed what was missed
+//! the recovery task (`recovery::recover_after_redis_failures`) has replayed what was missed
 //! and [`Cache::settle`]d.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

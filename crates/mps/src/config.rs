@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use rust_decimal::Decimal;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// Where the server runs; production tightens the rules on secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,25 +26,29 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// A string that never shows itself in `Debug` or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A string that never shows itself in `Debug` or logs (`secrecy`: its `Debug` is redacted and
+/// the value is wiped from memory when dropped). Read it only where it is used, with [`Secret::expose`].
+#[derive(Clone, Debug)]
+pub struct Secret(SecretString);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(SecretString::from(value.into()))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
+/// Configurations compare equal when their secrets do (tests compare parsed configurations).
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
     }
 }
+
+impl Eq for Secret {}
 
 /// An address or CIDR block whose `X-Forwarded-For` header is believed (`ipnet` does the
 /// matching; a bare address is a block of one).
@@ -600,4 +605,18 @@ fn random_secret() -> String {
     use base64::Engine as _;
     let bytes: [u8; 48] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn a_secret_never_shows_itself_in_debug_output() {
+        let secret = Secret::new("hunter2-jwt-signing-key");
+        let printed = format!("{secret:?} {:?} {secret:#?}", Some(secret.clone()));
+        assert!(!printed.contains("hunter2"), "the secret leaked into Debug output: {printed}");
+        assert!(printed.contains("REDACTED"), "Debug should say the value is redacted: {printed}");
+        assert_eq!(secret.expose(), "hunter2-jwt-signing-key");
+    }
 }

@@ -3,14 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::IntoStaticStr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::money::{Discount, Money};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type, IntoStaticStr)]
 #[sqlx(type_name = "member_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum MemberStatus {
     Active,
     Inactive,
@@ -21,18 +23,14 @@ pub enum MemberStatus {
 impl MemberStatus {
     /// The status as stored and sent: `active`, `inactive`, `suspended`, `deleted`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MemberStatus::Active => "active",
-            MemberStatus::Inactive => "inactive",
-            MemberStatus::Suspended => "suspended",
-            MemberStatus::Deleted => "deleted",
-        }
+        self.into()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type, IntoStaticStr)]
 #[sqlx(type_name = "merchant_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum MerchantStatus {
     Active,
     Suspended,
@@ -41,10 +39,7 @@ pub enum MerchantStatus {
 impl MerchantStatus {
     /// The status as stored and sent: `active` or `suspended`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MerchantStatus::Active => "active",
-            MerchantStatus::Suspended => "suspended",
-        }
+        self.into()
     }
 }
 
@@ -135,9 +130,10 @@ pub struct CardView {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoStaticStr, sqlx::Type)]
 #[sqlx(type_name = "tx_type", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum TxType {
     Payment,
     Refund,
@@ -146,11 +142,7 @@ pub enum TxType {
 
 impl TxType {
     pub fn as_str(self) -> &'static str {
-        match self {
-            TxType::Payment => "payment",
-            TxType::Refund => "refund",
-            TxType::Recharge => "recharge",
-        }
+        self.into()
     }
 }
 

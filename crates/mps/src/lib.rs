@@ -22,6 +22,8 @@ pub mod limits;
 pub mod metrics;
 /// Exact money and discount types.
 pub mod money;
+/// Replaying what Redis missed while it was down (revocations, card-list invalidations).
+pub mod recovery;
 /// Start-up, serving and graceful shutdown.
 pub mod server;
 /// Sending phone verification codes.

@@ -29,7 +29,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let pool = crate::db::connect_lazy(&config)?;
     let state = AppState::new(config, pool)?;
-    crate::auth::session::spawn_invalidation_flusher(state.clone());
+    crate::recovery::spawn_invalidation_flusher(state.clone());
     crate::db::watch_primary(state.db.clone(), state.primary_writable.clone());
     spawn_pruner(state.clone());
     if crate::webhooks::spawn_worker(state.clone()).is_none() {

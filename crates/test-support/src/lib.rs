@@ -11,6 +11,9 @@
 /// Fixtures of the programme around the money: issuing cards, binding, settling, backdating.
 pub mod programme;
 
+/// Processes a suite owns: scratch directories, free ports, PostgreSQL, Redis, `mps serve`.
+pub mod process;
+
 /// Processes past one machine: a PostgreSQL standby pair, a repointable proxy, a Redis Cluster.
 pub mod topology;
 
@@ -498,6 +501,43 @@ impl TestApp {
 
     pub async fn merchant_client(&self, merchant: &TestMerchant) -> Client<'_> {
         self.client("merchant", &merchant.code, PASSWORD).await
+    }
+}
+
+/// The cast of most payment tests: an admin, a member ("Ana") whose standard card holds a
+/// balance, a merchant ("Shop"), and both signed in.
+pub struct Shopping<'a> {
+    pub admin: Client<'a>,
+    pub member: TestMember,
+    pub merchant: TestMerchant,
+    /// The merchant, signed in.
+    pub shop: Client<'a>,
+    /// The member, signed in.
+    pub ana: Client<'a>,
+}
+
+impl TestApp {
+    /// A new [`Shopping`] cast whose member's card holds `balance`.
+    pub async fn shopping(&self, balance: &str) -> Shopping<'_> {
+        let admin = self.admin().await;
+        let member = admin.create_member("Ana").await;
+        admin.credit(&member.card_id, balance).await;
+        let merchant = admin.create_merchant("Shop").await;
+        let shop = self.merchant_client(&merchant).await;
+        let ana = self.member_client(&member).await;
+        Shopping { admin, member, merchant, shop, ana }
+    }
+}
+
+impl Shopping<'_> {
+    /// A fresh QR token of the member's card.
+    pub async fn qr(&self) -> String {
+        self.ana.qr(&self.member.card_id).await
+    }
+
+    /// The member pays `amount` at the shop with a fresh QR; the payment's `tx_no`.
+    pub async fn pay(&self, amount: &str) -> String {
+        programme::tx_no(&self.shop.charge(&self.qr().await, amount).await)
     }
 }
 

@@ -5,7 +5,7 @@ use axum::http::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::{Client, TestResponse};
+use crate::{Client, TestApp, TestMember, TestResponse};
 
 /// A card issued by an admin.
 pub struct IssuedCard {
@@ -20,6 +20,27 @@ impl IssuedCard {
             id: response.json["card"]["id"].as_str().unwrap().to_owned(),
             card_no: response.json["card"]["card_no"].as_str().unwrap().to_owned(),
         }
+    }
+}
+
+/// A corporate card ready to be joined: an admin, its owner ("Boss"), the card (discount 0.85,
+/// with the binding password given), and another member ("Ana") signed in.
+pub struct Corporate<'a> {
+    pub admin: Client<'a>,
+    pub boss: TestMember,
+    pub card: IssuedCard,
+    /// The member who may join the card, signed in.
+    pub member: Client<'a>,
+}
+
+impl TestApp {
+    /// A new [`Corporate`] scene whose card is joined with `binding_password`.
+    pub async fn corporate(&self, binding_password: &str) -> Corporate<'_> {
+        let admin = self.admin().await;
+        let boss = admin.create_member("Boss").await;
+        let card = admin.issue_corporate(&boss.id, "0.85", Some(binding_password)).await;
+        let member = self.member_client(&admin.create_member("Ana").await).await;
+        Corporate { admin, boss, card, member }
     }
 }
 

@@ -7,168 +7,20 @@
 //! so parallel tests and other suites on the machine never collide.
 
 use std::net::SocketAddr;
-use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 
+pub use crate::process::{PgNode, Scratch, run};
+use crate::process::{spawn_redis, wait_for_redis};
+
 /// The first port of this run's range plus `offset` (`MPS_TEST_PORT_BASE`, default 21000).
 pub fn port(offset: u16) -> u16 {
     let base: u16 = std::env::var("MPS_TEST_PORT_BASE").ok().and_then(|v| v.parse().ok()).unwrap_or(21000);
     base + offset
-}
-
-/// Runs a command to completion and panics with its output when it fails.
-pub fn run(command: &mut Command, what: &str) -> String {
-    let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A directory removed, with everything in it, when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("mps-{name}-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
-        // PostgreSQL runs as the `postgres` OS user when we are root: it must reach its directories.
-        run(Command::new("chmod").arg("755").arg(&dir), "chmod the scratch directory");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The newest PostgreSQL server binaries (`MPS_PG_BIN` overrides).
-pub fn pg_bin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MPS_PG_BIN") {
-        return PathBuf::from(dir);
-    }
-    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server binaries under /usr/lib/postgresql (or set MPS_PG_BIN)")
-        .filter_map(|e| e.ok())
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin)| bin.join("initdb").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop().expect("an initdb under /usr/lib/postgresql/*/bin").1
-}
-
-/// initdb refuses to run as root: then the cluster belongs to the `postgres` OS user.
-pub fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
-}
-
-/// One PostgreSQL server of our own (a primary or a standby).
-pub struct PgNode {
-    bin: PathBuf,
-    dir: PathBuf,
-    pub port: u16,
-    as_postgres_user: bool,
-}
-
-impl PgNode {
-    fn new(scratch: &Path, name: &str, port: u16) -> PgNode {
-        let dir = scratch.join(name);
-        std::fs::create_dir_all(&dir).expect("create the PostgreSQL directory");
-        let as_postgres_user = running_as_root();
-        if as_postgres_user {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir), "chown the PostgreSQL directory");
-        }
-        PgNode { bin: pg_bin_dir(), dir, port, as_postgres_user }
-    }
-
-    fn tool(&self, name: &str) -> Command {
-        let path = self.bin.join(name);
-        let mut command = if self.as_postgres_user {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        };
-        command.current_dir(&self.dir);
-        command
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.join("data")
-    }
-
-    /// Starts the server with extra `-c` settings and waits until it accepts connections.
-    pub fn start(&self, settings: &[&str]) {
-        // fsync off: these tests crash processes, not the machine, so the OS keeps every write.
-        let mut options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=80 -c wal_level=replica \
-             -c max_wal_senders=5 -c hot_standby=on",
-            self.port,
-            self.dir.display()
-        );
-        for setting in settings {
-            options.push_str(" -c ");
-            options.push_str(setting);
-        }
-        run(
-            self.tool("pg_ctl")
-                .arg("-D")
-                .arg(self.data())
-                .arg("-l")
-                .arg(self.dir.join("postgres.log"))
-                .args(["-w", "-t", "60", "-o", &options, "start"]),
-            "pg_ctl start",
-        );
-    }
-
-    /// `pg_ctl stop -m immediate`: every backend dies at once, as when the host is lost.
-    pub fn stop_immediate(&self) {
-        run(self.tool("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]), "pg_ctl stop");
-    }
-
-    /// Promotes a standby to primary and waits until it takes writes.
-    pub fn promote(&self) {
-        run(self.tool("pg_ctl").arg("-D").arg(self.data()).args(["-w", "-t", "60", "promote"]), "pg_ctl promote");
-    }
-
-    /// Runs one statement with psql and returns its unaligned output.
-    pub fn psql(&self, sql: &str) -> String {
-        run(
-            self.tool("psql").args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-AtXc", sql]),
-            "psql",
-        )
-        .trim()
-        .to_owned()
-    }
-
-    pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
-    }
-}
-
-impl Drop for PgNode {
-    fn drop(&mut self) {
-        let _ = self
-            .tool("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 /// A primary and a streaming standby it waits for on every commit (`synchronous_standby_names`
@@ -183,19 +35,8 @@ impl PgPair {
     /// streams synchronously.
     pub fn start(scratch: &Path, primary_port: u16, standby_port: u16) -> PgPair {
         let primary = PgNode::new(scratch, "primary", primary_port);
-        run(
-            primary.tool("initdb").arg("-D").arg(primary.data()).args([
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ]),
-            "initdb",
-        );
-        primary.start(&["synchronous_standby_names='*'", "synchronous_commit=on"]);
+        primary.initdb();
+        primary.start(&["max_connections=80", "synchronous_standby_names='*'", "synchronous_commit=on"]);
         let standby = PgNode::new(scratch, "standby", standby_port);
         run(
             standby.tool("pg_basebackup").arg("-D").arg(standby.data()).args([
@@ -214,7 +55,7 @@ impl PgPair {
             "pg_basebackup",
         );
         // The promoted standby must itself be a primary that later standbys could follow.
-        standby.start(&["synchronous_commit=on"]);
+        standby.start(&["max_connections=80", "synchronous_commit=on"]);
         let deadline = Instant::now() + Duration::from_secs(30);
         while primary.psql("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") != "1" {
             assert!(Instant::now() < deadline, "the standby did not stream synchronously within 30 s");
@@ -302,34 +143,32 @@ impl RedisCluster {
         let children = ports
             .iter()
             .map(|&port| {
-                Some(
-                    Command::new("redis-server")
-                        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--cluster-enabled", "yes"])
-                        .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
-                        // The bus port stays in this run's range (the default, port + 10000, would not).
-                        .args(["--cluster-port", &(port + CLUSTER_BUS_OFFSET).to_string()])
-                        .args(["--cluster-node-timeout", &CLUSTER_NODE_TIMEOUT_MS.to_string()])
-                        // A replica that has just been created has a stale-looking link to its
-                        // master; factor 0 lets it fail over however old its last exchange.
-                        .args(["--cluster-replica-validity-factor", "0", "--repl-ping-replica-period", "1"])
-                        .args(["--save", "", "--appendonly", "no", "--dir"])
-                        .arg(&dir)
-                        .arg("--logfile")
-                        .arg(dir.join(format!("{port}.log")))
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .expect("redis-server starts (install redis-server)"),
-                )
+                let bus = (port + CLUSTER_BUS_OFFSET).to_string();
+                let timeout = CLUSTER_NODE_TIMEOUT_MS.to_string();
+                let config = format!("nodes-{port}.conf");
+                let args = [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &config,
+                    // The bus port stays in this run's range (the default, port + 10000, would not).
+                    "--cluster-port",
+                    &bus,
+                    "--cluster-node-timeout",
+                    &timeout,
+                    // A replica that has just been created has a stale-looking link to its
+                    // master; factor 0 lets it fail over however old its last exchange.
+                    "--cluster-replica-validity-factor",
+                    "0",
+                    "--repl-ping-replica-period",
+                    "1",
+                ];
+                Some(spawn_redis(&dir, port, &args, &format!("{port}.log")))
             })
             .collect();
         let cluster = RedisCluster { ports, children };
         for port in &cluster.ports {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while cluster.cli(*port, &["PING"]).as_deref() != Some("PONG") {
-                assert!(Instant::now() < deadline, "redis-server on {port} did not answer PING within 20 s");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_for_redis(*port);
         }
         let nodes: Vec<String> = cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         run(

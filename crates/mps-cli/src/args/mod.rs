@@ -168,6 +168,9 @@ pub enum Command {
         card_no: String,
         #[arg(value_parser = parse_amount)]
         amount: Money,
+        /// The store topping up, by code (default: your own store, else the merchant's default).
+        #[arg(long, value_name = "CODE")]
+        store: Option<String>,
         #[command(flatten)]
         key: KeyArg,
     },

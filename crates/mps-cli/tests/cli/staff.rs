@@ -58,3 +58,37 @@ async fn a_cashier_logs_in_by_username_and_the_owner_manages_pos_keys() {
     let after = owner.ok(&["keys", "list"], &[]).await.stdout;
     assert!(after.contains("revoked"), "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_cashier_tops_up_at_their_store_and_the_owner_names_one() {
+    let server = Server::start().await;
+    let admin = server.app.admin().await;
+    let member = admin.create_member("Ana").await;
+    let merchant = admin.create_merchant("Two Stores").await;
+    let owner_api = server.app.merchant_client(&merchant).await;
+    let opened = owner_api.post("/merchant/stores", serde_json::json!({ "code": "EAST", "name": "East" })).await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let hired = owner_api
+        .post(
+            "/merchant/staff",
+            serde_json::json!({ "username": "ann", "name": "Ann", "role": "cashier", "store": "EAST",
+                                "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(hired.status, 201, "{}", hired.text);
+
+    let cashier = Terminal::new(&server.url());
+    cashier.login("merchant", &merchant.code, &["--username", "ann"]).await;
+    let topped = cashier.json(&["topup", &member.card_no, "5.00"], &[]).await;
+    assert_eq!(topped["transaction"]["store_code"], "EAST", "{topped}");
+    assert_eq!(topped["transaction"]["staff_id"], hired.json["id"]);
+    let elsewhere = cashier.run(&["topup", &member.card_no, "5.00", "--store", "MAIN"], &[]).await;
+    assert_ne!(elsewhere.code, 0, "a store cashier cannot top up as another store: {elsewhere:?}");
+
+    let owner = Terminal::new(&server.url());
+    owner.login("merchant", &merchant.code, &[]).await;
+    let named = owner.json(&["topup", &member.card_no, "2.00", "--store", "east"], &[]).await;
+    assert_eq!(named["transaction"]["store_code"], "EAST", "{named}");
+    let default = owner.json(&["topup", &member.card_no, "2.00"], &[]).await;
+    assert_eq!(default["transaction"]["store_code"], "MAIN", "{default}");
+}

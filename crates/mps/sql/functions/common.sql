@@ -56,7 +56,27 @@ BEGIN
         PERFORM raise_business_error('IDEMPOTENCY_KEY_REUSED',
             'This Idempotency-Key was already used with a different request; use a new key.');
     END IF;
+    IF v_outcome ? 'tx' THEN
+        -- A compact record (idempotency_store_compact): the answer rebuilt as it was sent.
+        v_outcome := idempotency_expand(p_operation, v_outcome);
+    END IF;
     RETURN v_outcome || '{"replayed": true}';
+END $$;
+
+-- Stores the compact record of a successful charge or refund — the transaction's id and the few
+-- values of the answer that the rows do not keep as they were (issue 16: the whole answer was the
+-- largest row a payment wrote) — and returns the full outcome. A replay rebuilds the identical
+-- answer from it (idempotency_expand, sql/functions/payments.sql).
+CREATE OR REPLACE FUNCTION idempotency_store_compact(p_actor_id uuid, p_operation text, p_key text,
+                                                     p_fingerprint bytea, p_stored jsonb, p_outcome jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    INSERT INTO idempotency_keys (actor_id, operation, key, fingerprint, outcome)
+    VALUES (p_actor_id, p_operation, p_key, p_fingerprint, p_stored);
+    RETURN p_outcome || '{"replayed": false}';
 END $$;
 
 CREATE OR REPLACE FUNCTION idempotency_store(p_actor_id uuid, p_operation text, p_key text, p_fingerprint bytea,

@@ -1,7 +1,8 @@
 -- Events (issue 19): the outbox of money movements, settlement changes and card status moves.
 -- Each money function calls one `emit_*_event` line in the transaction of its effect, so an event
 -- exists exactly when its effect committed. `emit_event` also writes one pending webhook delivery
--- per active endpoint of the event's merchant subscribed to its type; the delivery worker sends
+-- per active endpoint of the event's merchant subscribed to its type (a programme event, with no
+-- merchant: per active programme endpoint subscribed to it); the delivery worker sends
 -- them (src/webhooks/). Payloads carry ids, numbers and amounts as strings and card_no, never
 -- personal data of members. The list of types and their payloads: docs/webhooks.md.
 
@@ -18,6 +19,11 @@ BEGIN
         INSERT INTO webhook_deliveries (event_id, endpoint_id)
         SELECT v_id, e.id FROM webhook_endpoints e
         WHERE e.merchant_id = p_merchant_id AND e.status = 'active' AND p_type = ANY (e.event_types);
+    ELSE
+        -- A programme event goes to the programme's endpoints (registered by admins).
+        INSERT INTO webhook_deliveries (event_id, endpoint_id)
+        SELECT v_id, e.id FROM webhook_endpoints e
+        WHERE e.merchant_id IS NULL AND e.status = 'active' AND p_type = ANY (e.event_types);
     END IF;
     RETURN v_id;
 END $$;
@@ -38,6 +44,7 @@ BEGIN
             'status', p_tx.status, 'payment_method', p_tx.payment_method,
             'original_tx_no', (SELECT tx_no FROM transactions WHERE id = p_tx.original_tx_id),
             'external_order_id', p_tx.external_order_id, 'operator', p_tx.operator,
+            'store_code', store_code(p_tx.store_id), 'staff_id', p_tx.staff_id,
             'created_at', p_tx.created_at)));
 END $$;
 
@@ -55,7 +62,7 @@ BEGIN
 END $$;
 
 -- A card's status move: `card.frozen`, `card.unfrozen`, or `card.status_changed` for the others.
--- A programme event: it belongs to no merchant and is delivered to none.
+-- A programme event: it belongs to no merchant, and goes to the programme's endpoints.
 CREATE OR REPLACE FUNCTION emit_card_event(p_card cards, p_to card_status) RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = public, pg_temp

@@ -122,6 +122,7 @@ DECLARE
     v_balance numeric(12, 2);
     v_tag jsonb := p_tag;
     v_tx transactions;
+    v_members jsonb;
 BEGIN
     v_outcome := idempotency_lock(p_merchant_id, 'charge', p_idempotency_key, p_fingerprint);
     IF v_outcome IS NOT NULL THEN
@@ -252,11 +253,19 @@ BEGIN
     VALUES (p_merchant_id, 'merchant', 'PAYMENT', 'transaction', v_tx.id::text,
             jsonb_build_object('card_no', v_card.card_no, 'final_amount', v_final::text, 'operator', p_operator),
             p_request_id);
+    -- Issue 15's quarter-hour aggregate, counted here rather than by a trigger (migration 0010),
+    -- after every other write but the idempotency record, so its shard row is locked only for the
+    -- commit.
+    PERFORM merchant_activity_add(v_tx, 1);
+    v_members := card_member_ids(v_card_id);
     v_outcome := ok_outcome(jsonb_build_object(
         'transaction', tx_json(v_tx, v_card.card_no, v_merchant.code, NULL),
         'card', jsonb_build_object('card_no', v_card.card_no, 'card_type', v_card.card_type, 'level', v_level),
-        'affected_members', card_member_ids(v_card_id)), p_request_id);
-    RETURN idempotency_store(p_merchant_id, 'charge', p_idempotency_key, p_fingerprint, v_outcome);
+        'affected_members', v_members), p_request_id);
+    RETURN idempotency_store_compact(p_merchant_id, 'charge', p_idempotency_key, p_fingerprint,
+        jsonb_build_object('ok', true, 'request_id', p_request_id, 'tx', v_tx.id, 'level', v_level,
+                           'members', v_members),
+        v_outcome);
 END $$;
 
 -- Refund (part of) a payment, idempotently per (merchant, key). SPEC §2 "Refund": the original
@@ -282,6 +291,8 @@ DECLARE
     v_balance numeric(12, 2);
     v_tag jsonb := p_tag;
     v_tx transactions;
+    v_original_json jsonb;
+    v_members jsonb;
 BEGIN
     v_outcome := idempotency_lock(p_merchant_id, 'refund', p_idempotency_key, p_fingerprint);
     IF v_outcome IS NOT NULL THEN
@@ -378,13 +389,54 @@ BEGIN
             jsonb_build_object('original_tx_no', p_original_tx_no, 'amount', p_amount::text,
                                'points_reversed', v_reverse, 'reason', p_reason, 'operator', p_operator),
             p_request_id);
+    v_original_json := jsonb_build_object(
+        'tx_no', v_original.tx_no,
+        'status', CASE WHEN v_refunded = v_original.final_amount THEN 'refunded' ELSE 'completed' END,
+        'refunded_total', v_refunded::text,
+        'remaining_refundable', (v_original.final_amount - v_refunded)::text);
+    v_members := card_member_ids(v_card.id);
     v_outcome := ok_outcome(jsonb_build_object(
         'refund', tx_json(v_tx, v_card.card_no, v_merchant.code, v_original.tx_no),
-        'original', jsonb_build_object(
-            'tx_no', v_original.tx_no,
-            'status', CASE WHEN v_refunded = v_original.final_amount THEN 'refunded' ELSE 'completed' END,
-            'refunded_total', v_refunded::text,
-            'remaining_refundable', (v_original.final_amount - v_refunded)::text),
-        'affected_members', card_member_ids(v_card.id)), p_request_id);
-    RETURN idempotency_store(p_merchant_id, 'refund', p_idempotency_key, p_fingerprint, v_outcome);
+        'original', v_original_json,
+        'affected_members', v_members), p_request_id);
+    RETURN idempotency_store_compact(p_merchant_id, 'refund', p_idempotency_key, p_fingerprint,
+        jsonb_build_object('ok', true, 'request_id', p_request_id, 'tx', v_tx.id, 'original', v_original_json - 'tx_no',
+                           'members', v_members),
+        v_outcome);
+END $$;
+
+-- The answer of a charge or a refund, rebuilt for a replay from its compact idempotency record
+-- (idempotency_store_compact, sql/functions/common.sql) exactly as it was first sent (SPEC §2: a
+-- replay returns the original status and body, even after the payment was refunded). What the
+-- rows keep unchanged is read from them (the transaction, its card's number and type, the
+-- merchant's and the store's codes); what changes later was stored: the card's level and members
+-- then, and for a refund its original's totals then. A payment's row changes only by refunds
+-- (status, refunded_total), so it is shown as written: completed, nothing refunded.
+CREATE OR REPLACE FUNCTION idempotency_expand(p_operation text, p_stored jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_tx transactions;
+    v_card cards;
+    v_merchant_code text;
+    v_original_tx_no text;
+BEGIN
+    SELECT * INTO v_tx FROM transactions WHERE id = (p_stored ->> 'tx')::uuid;
+    SELECT * INTO v_card FROM cards WHERE id = v_tx.card_id;
+    SELECT code INTO v_merchant_code FROM merchants WHERE id = v_tx.merchant_id;
+    IF p_operation = 'charge' THEN
+        v_tx.status := 'completed';
+        v_tx.refunded_total := 0;
+        RETURN ok_outcome(jsonb_build_object(
+            'transaction', tx_json(v_tx, v_card.card_no, v_merchant_code, NULL),
+            'card', jsonb_build_object('card_no', v_card.card_no, 'card_type', v_card.card_type,
+                                       'level', p_stored -> 'level'),
+            'affected_members', p_stored -> 'members'), p_stored ->> 'request_id');
+    END IF;
+    SELECT tx_no INTO v_original_tx_no FROM transactions WHERE id = v_tx.original_tx_id;
+    RETURN ok_outcome(jsonb_build_object(
+        'refund', tx_json(v_tx, v_card.card_no, v_merchant_code, v_original_tx_no),
+        'original', (p_stored -> 'original') || jsonb_build_object('tx_no', v_original_tx_no),
+        'affected_members', p_stored -> 'members'), p_stored ->> 'request_id');
 END $$;

@@ -4,10 +4,12 @@
 //! the permission's role is implied by which role holds it.
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 /// Who a token speaks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     Member,
     Merchant,
@@ -15,12 +17,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role as sent and stored: `member`, `merchant`, `admin`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Merchant => "merchant",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 
     /// Every permission the role holds.
@@ -81,9 +80,12 @@ const MANAGER: &[&str] = &[
 const CASHIER: &[&str] = &["merchant:charge", "merchant:refund", "merchant:recharge", "merchant:validate_qr"];
 
 /// A staff member's role within a merchant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type, IntoStaticStr,
+)]
 #[sqlx(type_name = "staff_role", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum StaffRole {
     Owner,
     Manager,
@@ -91,12 +93,9 @@ pub enum StaffRole {
 }
 
 impl StaffRole {
+    /// The role as sent and stored: `owner`, `manager`, `cashier`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            StaffRole::Owner => "owner",
-            StaffRole::Manager => "manager",
-            StaffRole::Cashier => "cashier",
-        }
+        self.into()
     }
 
     /// Every permission the role holds (an owner holds the merchant's).
@@ -110,8 +109,11 @@ impl StaffRole {
 }
 
 /// What a POS key may be given; a key never manages staff, keys, stores, webhooks or settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum KeyScope {
     /// Charge by QR and validate QR codes.
     Charge,
@@ -122,21 +124,14 @@ pub enum KeyScope {
 }
 
 impl KeyScope {
+    /// The scope as sent and stored: `charge`, `refund`, `read`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            KeyScope::Charge => "charge",
-            KeyScope::Refund => "refund",
-            KeyScope::Read => "read",
-        }
+        self.into()
     }
 
+    /// The scope named `text` exactly (lowercase), if any.
     pub fn parse(text: &str) -> Option<KeyScope> {
-        match text {
-            "charge" => Some(KeyScope::Charge),
-            "refund" => Some(KeyScope::Refund),
-            "read" => Some(KeyScope::Read),
-            _ => None,
-        }
+        text.parse().ok()
     }
 
     /// The permissions the scope grants.
@@ -165,6 +160,7 @@ const ADMIN: &[&str] = &[
     "admin:manage_settlements",
     "admin:read_transactions",
     "admin:batch_operations",
+    "admin:manage_webhooks",
 ];
 
 /// A permission a route can require: a zero-sized type naming it.
@@ -223,4 +219,5 @@ permissions! {
     ManageLevels => "admin:manage_levels",
     ManageSettlements => "admin:manage_settlements",
     AdminReadTransactions => "admin:read_transactions",
+    ManageProgrammeWebhooks => "admin:manage_webhooks",
 }

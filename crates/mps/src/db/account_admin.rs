@@ -7,10 +7,10 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::auth::Role;
-use crate::auth::session::{self, Revoke};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::set_password_hash;
 use crate::db::paging::{SortKey, count_within_budget};
+use crate::db::sessions::{self as session, Revoke};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::pagination::Paging;
 
@@ -222,7 +222,7 @@ pub enum StatusChange {
 
 /// Suspends or activates an account, audited `<OBJECT>_SUSPEND` / `<OBJECT>_ACTIVATE`. Repeating
 /// a change succeeds (and is audited again); a deleted account cannot change (409). Returns the
-/// account and the sessions revoked, for `session::publish_revocations` once committed.
+/// account and the sessions revoked, for `auth::session::publish_revocations` once committed.
 pub async fn set_status<V>(
     pool: &PgPool,
     table: &AccountTable,
@@ -265,7 +265,7 @@ where
 }
 
 /// Sets an account's password on an admin's behalf and ends every session it has, audited
-/// `PASSWORD_RESET`. Returns the sessions revoked, for `session::publish_revocations`.
+/// `PASSWORD_RESET`. Returns the sessions revoked, for `auth::session::publish_revocations`.
 pub async fn reset_password(
     pool: &PgPool,
     table: &AccountTable,

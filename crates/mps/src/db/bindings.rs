@@ -7,11 +7,18 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::call_with_retry;
-use crate::db::money_ops::decode;
+use crate::db::money_ops::{Moved, decode_moved};
 use crate::db::paging::{SortKey, count_within_budget};
 use crate::domain::{BindingRole, BindingView};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::pagination::Paging;
+
+/// A binding's two ends: the card and its member.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub card_id: Uuid,
+    pub member_id: Uuid,
+}
 
 /// Who acts on a binding: the id and role written to the audit log.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +36,6 @@ pub struct BindingChange {
     pub member_id: Uuid,
     /// The role now (bind, role change) or the role the binding had (unbind).
     pub role: BindingRole,
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub affected_members: Vec<Uuid>,
 }
 
 /// A card's binding password hash (`None` when it has none or does not exist), for verifying a
@@ -53,68 +57,65 @@ pub async fn card_id_by_no(db: &PgPool, card_no: &str) -> Result<Option<Uuid>, A
 pub async fn bind_card(
     db: &PgPool,
     actor: BindingActor,
-    card_id: Uuid,
-    member_id: Uuid,
+    binding: Binding,
     role: BindingRole,
     password_ok: bool,
     request_id: &str,
-) -> Result<BindingChange, ApiError> {
+) -> Result<Moved<BindingChange>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT bind_card($1, $2::actor_role, $3, $4, $5, $6, $7)")
             .bind(actor.id)
             .bind(actor.role)
-            .bind(card_id)
-            .bind(member_id)
+            .bind(binding.card_id)
+            .bind(binding.member_id)
             .bind(role)
             .bind(password_ok)
             .bind(request_id)
             .fetch_one(db)
     })
     .await?;
-    decode(raw)
+    decode_moved(raw)
 }
 
 /// Ends a binding; never the last owner's.
 pub async fn unbind_card(
     db: &PgPool,
     actor: BindingActor,
-    card_id: Uuid,
-    member_id: Uuid,
+    binding: Binding,
     request_id: &str,
-) -> Result<BindingChange, ApiError> {
+) -> Result<Moved<BindingChange>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT unbind_card($1, $2::actor_role, $3, $4, $5)")
             .bind(actor.id)
             .bind(actor.role)
-            .bind(card_id)
-            .bind(member_id)
+            .bind(binding.card_id)
+            .bind(binding.member_id)
             .bind(request_id)
             .fetch_one(db)
     })
     .await?;
-    decode(raw)
+    decode_moved(raw)
 }
 
 /// Changes a binding's role; the last owner is never downgraded.
 pub async fn change_binding_role(
     db: &PgPool,
     admin_id: Uuid,
-    card_id: Uuid,
-    member_id: Uuid,
+    binding: Binding,
     role: BindingRole,
     request_id: &str,
-) -> Result<BindingChange, ApiError> {
+) -> Result<Moved<BindingChange>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT change_binding_role($1, $2, $3, $4, $5)")
             .bind(admin_id)
-            .bind(card_id)
-            .bind(member_id)
+            .bind(binding.card_id)
+            .bind(binding.member_id)
             .bind(role)
             .bind(request_id)
             .fetch_one(db)
     })
     .await?;
-    decode(raw)
+    decode_moved(raw)
 }
 
 /// Every live binding of a card, oldest first (what its owner sees of it).

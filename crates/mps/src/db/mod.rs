@@ -323,6 +323,7 @@ pub mod pos_keys;
 pub mod reports;
 pub mod retention;
 pub mod schema;
+pub mod sessions;
 pub mod settlements;
 pub mod staff;
 pub mod statements;

@@ -2,7 +2,11 @@
 //! call is one statement, run again on a deadlock or serialization failure ([`call_with_retry`]).
 //!
 //! Idempotent operations return an [`Idempotent`] outcome: the stored result of the first
-//! execution, success or business error alike, and whether this call replayed it.
+//! execution, success or business error alike, and whether this call replayed it. A success is a
+//! [`Moved`]: the operation's result and, beside it, the members whose cached card lists it made
+//! stale — decoded here once, so no wire type carries them. Each idempotent operation is
+//! described once by an [`Operation`] (its idempotency scope, SQL function and metric label,
+//! and whether it changes card lists), which its handler runs through `http::respond::money`.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -14,10 +18,55 @@ use crate::db::call_with_retry;
 use crate::error::{ApiError, ErrorCode};
 use crate::money::Money;
 
+/// One idempotent money operation, as its handler, its wrapper and the metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The scope the SQL function stores the key under, and the request fingerprint's operation
+    /// name: a key reused for another operation never matches.
+    pub scope: &'static str,
+    /// The SQL function (and its wrapper here, same name): the `mps_api_rpc_calls_total` label.
+    pub function: &'static str,
+    /// Whether a first execution changes balances or points shown in members' card lists.
+    pub invalidates_cards: bool,
+}
+
+/// A merchant charges a member's card by its QR token.
+pub const CHARGE_BY_QR: Operation = Operation { scope: "charge", function: "charge_by_qr", invalidates_cards: true };
+/// A merchant refunds all or part of one of its payments.
+pub const REFUND_PAYMENT: Operation =
+    Operation { scope: "refund", function: "refund_payment", invalidates_cards: true };
+/// A member opens an online recharge order (nothing moves until the channel confirms it).
+pub const CREATE_RECHARGE_ORDER: Operation =
+    Operation { scope: "member_recharge", function: "create_recharge_order", invalidates_cards: false };
+/// A merchant tops a card up at the counter.
+pub const MERCHANT_TOPUP: Operation =
+    Operation { scope: "merchant_recharge", function: "merchant_topup", invalidates_cards: true };
+/// An admin credits a card (manual recharge).
+pub const ADMIN_CREDIT_CARD: Operation =
+    Operation { scope: "admin_recharge", function: "admin_credit_card", invalidates_cards: true };
+
+/// What a money operation did, and the members whose cached card lists it made stale (the SQL
+/// result's `affected_members`, taken out before the result is decoded).
+#[derive(Debug)]
+pub struct Moved<T> {
+    pub result: T,
+    pub affected_members: Vec<Uuid>,
+}
+
+/// Decodes a money function's jsonb result, taking `affected_members` out beside it.
+pub(crate) fn decode_moved<T: DeserializeOwned>(mut value: Value) -> Result<Moved<T>, ApiError> {
+    let affected = value.as_object_mut().and_then(|fields| fields.remove("affected_members"));
+    let affected_members = match affected {
+        Some(list) => decode(list)?,
+        None => Vec::new(),
+    };
+    Ok(Moved { result: decode(value)?, affected_members })
+}
+
 /// The outcome of an idempotent operation.
 #[derive(Debug)]
 pub struct Idempotent<T> {
-    pub result: Result<T, ApiError>,
+    pub result: Result<Moved<T>, ApiError>,
     /// True when an earlier execution's outcome was replayed.
     pub replayed: bool,
 }
@@ -51,7 +100,7 @@ impl<T: DeserializeOwned> Idempotent<T> {
     fn from_stored(raw: Value) -> Result<Idempotent<T>, ApiError> {
         let stored: StoredOutcome = decode(raw)?;
         let result = if stored.ok {
-            decode(stored.body.unwrap_or(Value::Null))
+            decode_moved(stored.body.unwrap_or(Value::Null))
         } else {
             let error = stored.error.ok_or_else(|| ApiError::internal("stored outcome without error"))?;
             let code = ErrorCode::parse(&error.code).unwrap_or(ErrorCode::Internal);
@@ -148,67 +197,92 @@ pub async fn refund_payment<T: DeserializeOwned>(
     Idempotent::from_stored(raw)
 }
 
+/// Arguments of an online recharge order.
+#[derive(Debug)]
+pub struct RechargeOrderArgs<'a> {
+    pub card_id: Uuid,
+    pub amount: Money,
+    /// The channel (`wechat`, `alipay`, `bank`).
+    pub payment_method: &'a str,
+    pub external_order_id: Option<&'a str>,
+}
+
 pub async fn create_recharge_order<T: DeserializeOwned>(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
-    card_id: Uuid,
-    amount: Money,
-    payment_method: &str,
-    external_order_id: Option<&str>,
+    args: RechargeOrderArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT create_recharge_order($1, $2, $3, $4, $5, $6::payment_method, $7, $8)")
             .bind(scope.actor_id)
             .bind(scope.key)
             .bind(scope.fingerprint)
-            .bind(card_id)
-            .bind(amount.amount())
-            .bind(payment_method)
-            .bind(external_order_id)
+            .bind(args.card_id)
+            .bind(args.amount.amount())
+            .bind(args.payment_method)
+            .bind(args.external_order_id)
             .bind(scope.request_id)
             .fetch_one(db)
     })
     .await?;
     Idempotent::from_stored(raw)
+}
+
+/// Arguments of a counter top-up.
+#[derive(Debug)]
+pub struct TopupArgs<'a> {
+    pub operator: Option<&'a str>,
+    pub card_no: &'a str,
+    pub amount: Money,
+    /// The store topping up (chosen as for a charge).
+    pub store_id: Uuid,
+    /// The staff member topping up (none: the merchant's own credentials).
+    pub staff_id: Option<Uuid>,
 }
 
 pub async fn merchant_topup<T: DeserializeOwned>(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
-    operator: Option<&str>,
-    card_no: &str,
-    amount: Money,
+    args: TopupArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(scope.actor_id)
-            .bind(operator)
+            .bind(args.operator)
             .bind(scope.key)
             .bind(scope.fingerprint)
-            .bind(card_no)
-            .bind(amount.amount())
+            .bind(args.card_no)
+            .bind(args.amount.amount())
             .bind(scope.request_id)
+            .bind(args.store_id)
+            .bind(args.staff_id)
             .fetch_one(db)
     })
     .await?;
     Idempotent::from_stored(raw)
 }
 
+/// Arguments of an admin's manual credit.
+#[derive(Debug)]
+pub struct CreditArgs<'a> {
+    pub card_id: Uuid,
+    pub amount: Money,
+    pub reason: Option<&'a str>,
+}
+
 pub async fn admin_credit_card<T: DeserializeOwned>(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
-    card_id: Uuid,
-    amount: Money,
-    reason: Option<&str>,
+    args: CreditArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT admin_credit_card($1, $2, $3, $4, $5, $6, $7)")
             .bind(scope.actor_id)
             .bind(scope.key)
             .bind(scope.fingerprint)
-            .bind(card_id)
-            .bind(amount.amount())
-            .bind(reason)
+            .bind(args.card_id)
+            .bind(args.amount.amount())
+            .bind(args.reason)
             .bind(scope.request_id)
             .fetch_one(db)
     })
@@ -216,62 +290,89 @@ pub async fn admin_credit_card<T: DeserializeOwned>(
     Idempotent::from_stored(raw)
 }
 
+/// A payment channel's verdict on a recharge order.
+#[derive(Debug)]
+pub struct ChannelVerdict<'a> {
+    pub tx_no: &'a str,
+    pub succeeded: bool,
+    /// The amount the channel says it took (`None`: unreadable, which cannot match the order).
+    pub amount: Option<Money>,
+    pub channel_ref: Option<&'a str>,
+}
+
 pub async fn confirm_recharge<T: DeserializeOwned>(
     db: &PgPool,
-    tx_no: &str,
-    succeeded: bool,
-    amount: Option<Money>,
-    channel_ref: Option<&str>,
+    verdict: ChannelVerdict<'_>,
     request_id: &str,
-) -> Result<T, ApiError> {
+) -> Result<Moved<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT confirm_recharge($1, $2, $3, $4, $5)")
-            .bind(tx_no)
-            .bind(succeeded)
-            .bind(amount.map(Money::amount))
-            .bind(channel_ref)
+            .bind(verdict.tx_no)
+            .bind(verdict.succeeded)
+            .bind(verdict.amount.map(Money::amount))
+            .bind(verdict.channel_ref)
             .bind(request_id)
             .fetch_one(db)
     })
     .await?;
-    decode(raw)
+    decode_moved(raw)
+}
+
+/// An admin's points adjustment.
+#[derive(Debug)]
+pub struct PointsAdjustment<'a> {
+    pub admin_id: Uuid,
+    pub card_id: Uuid,
+    /// Points added (positive) or removed (negative).
+    pub delta: i64,
+    pub reason: &'a str,
 }
 
 pub async fn adjust_points<T: DeserializeOwned>(
     db: &PgPool,
-    admin_id: Uuid,
-    card_id: Uuid,
-    delta: i64,
-    reason: &str,
+    adjustment: PointsAdjustment<'_>,
     request_id: &str,
-) -> Result<T, ApiError> {
+) -> Result<Moved<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT adjust_points($1, $2, $3, $4, $5)")
-            .bind(admin_id)
-            .bind(card_id)
-            .bind(delta)
-            .bind(reason)
+            .bind(adjustment.admin_id)
+            .bind(adjustment.card_id)
+            .bind(adjustment.delta)
+            .bind(adjustment.reason)
             .bind(request_id)
             .fetch_one(db)
     })
     .await?;
-    decode(raw)
+    decode_moved(raw)
+}
+
+/// A member's card (a member may act on the cards bound to them).
+#[derive(Debug, Clone, Copy)]
+pub struct MemberCard {
+    pub member_id: Uuid,
+    pub card_id: Uuid,
+}
+
+/// A QR token to issue for a member's card: its hash (the plain text never reaches the database)
+/// and life.
+#[derive(Debug)]
+pub struct NewQrToken<'a> {
+    pub token_hash: &'a [u8],
+    pub ttl_seconds: i32,
 }
 
 pub async fn issue_qr_token<T: DeserializeOwned>(
     db: &PgPool,
-    member_id: Uuid,
-    card_id: Uuid,
-    token_hash: &[u8],
-    ttl_seconds: i32,
+    card: MemberCard,
+    token: NewQrToken<'_>,
     request_id: &str,
 ) -> Result<T, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT issue_qr_token($1, $2, $3, $4, $5)")
-            .bind(member_id)
-            .bind(card_id)
-            .bind(token_hash)
-            .bind(ttl_seconds)
+            .bind(card.member_id)
+            .bind(card.card_id)
+            .bind(token.token_hash)
+            .bind(token.ttl_seconds)
             .bind(request_id)
             .fetch_one(db)
     })
@@ -281,14 +382,13 @@ pub async fn issue_qr_token<T: DeserializeOwned>(
 
 pub async fn revoke_qr_token<T: DeserializeOwned>(
     db: &PgPool,
-    member_id: Uuid,
-    card_id: Uuid,
+    card: MemberCard,
     request_id: &str,
 ) -> Result<T, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT revoke_qr_token($1, $2, $3)")
-            .bind(member_id)
-            .bind(card_id)
+            .bind(card.member_id)
+            .bind(card.card_id)
             .bind(request_id)
             .fetch_one(db)
     })

@@ -9,8 +9,11 @@ use crate::config::OtpConfig;
 use crate::error::{ApiError, ErrorCode};
 
 /// What a code is for; a code serves only its own purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum CodePurpose {
     Register,
     Login,
@@ -19,11 +22,7 @@ pub enum CodePurpose {
 
 impl CodePurpose {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CodePurpose::Register => "register",
-            CodePurpose::Login => "login",
-            CodePurpose::Reset => "reset",
-        }
+        self.into()
     }
 }
 
@@ -60,7 +59,8 @@ pub async fn issue_phone_code(
 }
 
 /// How a code check ended when it did not pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum CodeRefusal {
     Invalid,
     Expired,
@@ -82,11 +82,7 @@ impl CodeRefusal {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            CodeRefusal::Invalid => "invalid",
-            CodeRefusal::Expired => "expired",
-            CodeRefusal::Locked => "locked",
-        }
+        self.into()
     }
 }
 

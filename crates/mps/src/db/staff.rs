@@ -77,10 +77,14 @@ pub async fn create_staff(
 pub async fn list_staff(
     db: &PgPool,
     merchant_id: Uuid,
+    store_id: Option<Uuid>,
     paging: &Paging,
 ) -> Result<(Vec<StaffView>, Option<i64>), ApiError> {
     let mut qb = QueryBuilder::new(format!("SELECT {STAFF_COLUMNS} FROM staff s WHERE s.merchant_id = "));
     qb.push_bind(merchant_id);
+    if let Some(store) = store_id {
+        qb.push(" AND s.store_id = ").push_bind(store);
+    }
     if let Some(after) = paging.after_key() {
         qb.push(" AND lower(s.username) > ");
         qb.push_bind(after.to_owned());
@@ -93,6 +97,9 @@ pub async fn list_staff(
     let total = if paging.count {
         let mut qb = QueryBuilder::new("SELECT count(*) FROM staff WHERE merchant_id = ");
         qb.push_bind(merchant_id);
+        if let Some(store) = store_id {
+            qb.push(" AND store_id = ").push_bind(store);
+        }
         count_within_budget(db, qb.build_query_scalar()).await?
     } else {
         None
@@ -185,7 +192,7 @@ pub struct StaffAudit<'a> {
 
 /// Changes a staff member in one transaction with its audit event: `allowed` sees the member as
 /// it is (locked) and may refuse; a suspension, a new role, store or password ends every session
-/// of the member. Returns the member and the sessions ended, for `session::publish_revocations`.
+/// of the member. Returns the member and the sessions ended, for `auth::session::publish_revocations`.
 pub async fn change_staff(
     db: &PgPool,
     merchant_id: Uuid,
@@ -194,7 +201,7 @@ pub async fn change_staff(
     password_hash: Option<&str>,
     audit: StaffAudit<'_>,
     allowed: impl FnOnce(&StaffView) -> Result<(), ApiError>,
-) -> Result<(StaffView, Vec<crate::auth::session::RevokedSession>), ApiError> {
+) -> Result<(StaffView, Vec<crate::db::sessions::RevokedSession>), ApiError> {
     let not_found = || ApiError::new(crate::error::ErrorCode::StaffNotFound, "You have no staff member with this id.");
     let mut tx = db.begin().await?;
     let before = find_staff(&mut tx, merchant_id, id, true).await?.ok_or_else(not_found)?;
@@ -208,7 +215,7 @@ pub async fn change_staff(
         || after.store_id != before.store_id
         || password_hash.is_some();
     let revoked = if ends_sessions {
-        crate::auth::session::revoke_sessions(&mut tx, crate::auth::session::Revoke::Staff(id), audit.action).await?
+        crate::db::sessions::revoke_sessions(&mut tx, crate::db::sessions::Revoke::Staff(id), audit.action).await?
     } else {
         Vec::new()
     };

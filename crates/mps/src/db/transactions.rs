@@ -15,6 +15,8 @@ use crate::http::pagination::Paging;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TxFilter {
     pub card_id: Option<Uuid>,
+    /// One store's transactions (a merchant's list: `?store=`, or a store-restricted caller's).
+    pub store_id: Option<Uuid>,
     pub tx_type: Option<TxType>,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
@@ -64,6 +66,9 @@ fn push_tx_filters(qb: &mut QueryBuilder<Postgres>, filter: &TxFilter) {
     }
     if let Some(end) = filter.end {
         qb.push(" AND t.created_at < ").push_bind(end);
+    }
+    if let Some(store) = filter.store_id {
+        qb.push(" AND t.store_id = ").push_bind(store);
     }
 }
 
@@ -126,8 +131,8 @@ async fn count_transactions(db: &PgPool, owner: TxOwner, filter: &TxFilter) -> R
     count_within_budget(db, qb.build_query_scalar()).await
 }
 
-/// A transaction by number, if the caller may see it: members bound to its card, its merchant,
-/// and admins.
+/// A transaction by number, if the caller may see it: members bound to its card, its merchant
+/// (a caller restricted to a store: that store's only), and admins.
 pub async fn visible_transaction(
     db: &PgPool,
     user: &AuthUser,
@@ -142,13 +147,14 @@ pub async fn visible_transaction(
         "SELECT to_jsonb(v) - 'merchant_id' FROM transaction_views v \
          WHERE v.tx_no = upper($1) \
            AND ($4 \
-                OR v.merchant_id = $3 \
+                OR (v.merchant_id = $3 AND ($5::uuid IS NULL OR v.store_id = $5)) \
                 OR EXISTS (SELECT 1 FROM card_bindings b WHERE b.card_id = v.card_id AND b.member_id = $2 AND b.active))",
     )
     .bind(tx_no)
     .bind(member)
     .bind(merchant)
     .bind(admin)
+    .bind(user.store_id.filter(|_| user.role == Role::Merchant))
     .fetch_optional(db)
     .await?;
     raw.map(|r| serde_json::from_value(r).map_err(|e| ApiError::internal(format!("transaction view: {e}")))).transpose()

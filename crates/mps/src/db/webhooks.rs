@@ -1,5 +1,6 @@
-//! Merchant webhook endpoints and their deliveries (issue 19): management, the delivery
-//! worker's claims and results. Events themselves are written by the SQL money functions
+//! Webhook endpoints — a merchant's, or the programme's (`merchant_id` NULL: its operators',
+//! registered by admins) — and their deliveries (issue 19): management, the delivery worker's
+//! claims and results. Events themselves are written by the SQL money functions
 //! (`sql/functions/events.sql`).
 
 use chrono::{DateTime, Utc};
@@ -54,10 +55,42 @@ const DELIVERY_SELECT: &str = "SELECT d.id, d.event_id, e.type AS event_type, d.
      d.last_status_code, d.last_error, d.delivered_at, d.created_at \
      FROM webhook_deliveries d JOIN events e ON e.id = d.event_id";
 
-/// What a merchant's change to its endpoints is audited with.
+/// Whose endpoints: a merchant's (its events), or the programme's (the events of no merchant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointOwner {
+    Merchant(Uuid),
+    Programme,
+}
+
+impl EndpointOwner {
+    /// The endpoints' `merchant_id` (NULL for the programme).
+    pub fn merchant_id(self) -> Option<Uuid> {
+        match self {
+            EndpointOwner::Merchant(id) => Some(id),
+            EndpointOwner::Programme => None,
+        }
+    }
+}
+
+/// Whose endpoints a change is made to, and who makes it (audited).
 pub struct Audit<'a> {
-    pub merchant_id: Uuid,
+    pub owner: EndpointOwner,
+    /// The actor: the merchant, or the admin changing the programme's endpoints.
+    pub actor_id: Uuid,
+    pub actor_role: &'static str,
     pub request_id: &'a str,
+}
+
+impl<'a> Audit<'a> {
+    /// A merchant changing its own endpoints.
+    pub fn merchant(merchant_id: Uuid, request_id: &'a str) -> Audit<'a> {
+        Audit { owner: EndpointOwner::Merchant(merchant_id), actor_id: merchant_id, actor_role: "merchant", request_id }
+    }
+
+    /// An admin changing the programme's endpoints.
+    pub fn programme(admin_id: Uuid, request_id: &'a str) -> Audit<'a> {
+        Audit { owner: EndpointOwner::Programme, actor_id: admin_id, actor_role: "admin", request_id }
+    }
 }
 
 async fn audit(
@@ -67,8 +100,9 @@ async fn audit(
     endpoint_id: Uuid,
     context: Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT audit($1, 'merchant', $2, 'webhook_endpoint', $3, $4, $5)")
-        .bind(who.merchant_id)
+    sqlx::query("SELECT audit($1, $2::actor_role, $3, 'webhook_endpoint', $4, $5, $6)")
+        .bind(who.actor_id)
+        .bind(who.actor_role)
         .bind(action)
         .bind(endpoint_id.to_string())
         .bind(context)
@@ -93,7 +127,7 @@ pub async fn create_webhook_endpoint(
          VALUES ($1, $2, $3, $4, $5) RETURNING {ENDPOINT_COLUMNS}"
     )))
     .bind(id)
-    .bind(who.merchant_id)
+    .bind(who.owner.merchant_id())
     .bind(url)
     .bind(events)
     .bind(secret_sealed)
@@ -104,26 +138,37 @@ pub async fn create_webhook_endpoint(
     Ok(endpoint)
 }
 
-/// One page of the merchant's endpoints, newest first, and their count.
+/// One page of the owner's endpoints, newest first, and their count.
 pub async fn list_webhook_endpoints(
     db: &PgPool,
-    merchant_id: Uuid,
+    owner: EndpointOwner,
     paging: &Paging,
 ) -> Result<(Vec<WebhookEndpointView>, Option<i64>), ApiError> {
-    let mut qb =
-        QueryBuilder::new(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints w WHERE w.merchant_id = "));
-    qb.push_bind(merchant_id);
+    let mut qb = QueryBuilder::new(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints w WHERE "));
+    push_owner(&mut qb, owner);
     ENDPOINT_ORDER.push_after(&mut qb, paging);
     ENDPOINT_ORDER.push_order_limit(&mut qb, paging);
     let items = qb.build_query_as().fetch_all(db).await?;
     let total = if paging.count {
-        let mut qb = QueryBuilder::new("SELECT count(*) FROM webhook_endpoints WHERE merchant_id = ");
-        qb.push_bind(merchant_id);
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM webhook_endpoints w WHERE ");
+        push_owner(&mut qb, owner);
         count_within_budget(db, qb.build_query_scalar()).await?
     } else {
         None
     };
     Ok((items, total))
+}
+
+/// `w.merchant_id = $n`, or `w.merchant_id IS NULL` for the programme (both use the page index).
+fn push_owner(qb: &mut QueryBuilder<sqlx::Postgres>, owner: EndpointOwner) {
+    match owner {
+        EndpointOwner::Merchant(id) => {
+            qb.push("w.merchant_id = ").push_bind(id);
+        }
+        EndpointOwner::Programme => {
+            qb.push("w.merchant_id IS NULL");
+        }
+    }
 }
 
 /// How endpoint lists are ordered: newest first (index `webhook_endpoints_page_idx`, 0008).
@@ -146,16 +191,16 @@ impl WebhookDeliveryView {
     }
 }
 
-/// One of the merchant's endpoints (another merchant's is `None`).
+/// One of the owner's endpoints (another owner's is `None`).
 pub async fn find_webhook_endpoint(
     db: &PgPool,
-    merchant_id: Uuid,
+    owner: EndpointOwner,
     id: Uuid,
 ) -> Result<Option<WebhookEndpointView>, ApiError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE merchant_id IS NOT DISTINCT FROM $1 AND id = $2"
     )))
-    .bind(merchant_id)
+    .bind(owner.merchant_id())
     .bind(id)
     .fetch_optional(db)
     .await?)
@@ -170,9 +215,9 @@ pub async fn disable_webhook_endpoint(
     let mut tx = db.begin().await?;
     let endpoint: Option<WebhookEndpointView> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE webhook_endpoints SET status = 'disabled', updated_at = now() \
-         WHERE merchant_id = $1 AND id = $2 RETURNING {ENDPOINT_COLUMNS}"
+         WHERE merchant_id IS NOT DISTINCT FROM $1 AND id = $2 RETURNING {ENDPOINT_COLUMNS}"
     )))
-    .bind(who.merchant_id)
+    .bind(who.owner.merchant_id())
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -202,9 +247,9 @@ pub async fn rotate_webhook_secret(
     let endpoint: Option<WebhookEndpointView> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE webhook_endpoints SET previous_secret_sealed = secret_sealed, \
              previous_secret_expires_at = now() + make_interval(secs => $4), secret_sealed = $3, updated_at = now() \
-         WHERE merchant_id = $1 AND id = $2 RETURNING {ENDPOINT_COLUMNS}"
+         WHERE merchant_id IS NOT DISTINCT FROM $1 AND id = $2 RETURNING {ENDPOINT_COLUMNS}"
     )))
-    .bind(who.merchant_id)
+    .bind(who.owner.merchant_id())
     .bind(id)
     .bind(secret_sealed)
     .bind(overlap_seconds)
@@ -239,8 +284,8 @@ pub async fn list_webhook_deliveries(
     Ok((items, total))
 }
 
-/// Queues one more delivery of one of the merchant's events to one of its active endpoints;
-/// `None` when the event is not the merchant's or the endpoint is not an active one of its own.
+/// Queues one more delivery of one of the owner's events to one of its active endpoints;
+/// `None` when the event is not the owner's or the endpoint is not an active one of its own.
 pub async fn redeliver_webhook_event(
     db: &PgPool,
     who: Audit<'_>,
@@ -250,10 +295,11 @@ pub async fn redeliver_webhook_event(
     let mut tx = db.begin().await?;
     let id: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO webhook_deliveries (event_id, endpoint_id) \
-         SELECT e.id, w.id FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id \
-         WHERE e.id = $2 AND w.id = $3 AND e.merchant_id = $1 AND w.status = 'active' RETURNING id",
+         SELECT e.id, w.id FROM events e JOIN webhook_endpoints w ON w.merchant_id IS NOT DISTINCT FROM e.merchant_id \
+         WHERE e.id = $2 AND w.id = $3 AND e.merchant_id IS NOT DISTINCT FROM $1 AND w.status = 'active' \
+         RETURNING id",
     )
-    .bind(who.merchant_id)
+    .bind(who.owner.merchant_id())
     .bind(event_id)
     .bind(endpoint_id)
     .fetch_optional(&mut *tx)

@@ -16,13 +16,14 @@ use uuid::Uuid;
 use crate::auth::codes;
 use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::auth::permissions::StaffRole;
-use crate::auth::session::{self, Revoke};
+use crate::auth::session;
 use crate::auth::token::{AUDIENCE, Claims, ISSUER};
 use crate::auth::{AuthUser, ClientIp, Role};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::{self, LoginAccount};
 use crate::db::identities;
 use crate::db::phone_codes::{self, CodePurpose, CodeRefusal};
+use crate::db::sessions::{self, Revoke, SessionRow};
 use crate::db::staff;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::AppJson;
@@ -421,7 +422,8 @@ pub(crate) async fn open_session(
 ) -> ApiResult<NewSession> {
     let issued_at = Utc::now();
     let expires_at = issued_at + chrono::Duration::hours(state.config.jwt_expire_hours);
-    let id = session::create_session(conn, role, subject, operator, staff_id, expires_at, ip).await?;
+    let row = SessionRow { role, subject_id: subject, operator, staff_id, expires_at, client_ip: ip };
+    let id = sessions::create_session(conn, row).await?;
     Ok(NewSession { id, issued_at, expires_at })
 }
 
@@ -482,7 +484,7 @@ async fn logout(
 ) -> ApiResult<StatusCode> {
     refuse_keys(&user)?;
     let mut tx = state.db.begin().await?;
-    let revoked = session::revoke_sessions(&mut tx, Revoke::Session(user.session_id), "logout").await?;
+    let revoked = sessions::revoke_sessions(&mut tx, Revoke::Session(user.session_id), "logout").await?;
     let context = serde_json::json!({ "session_id": user.session_id });
     audit::record(&mut tx, (&user).into(), "LOGOUT", (user.role.as_str(), &user.id.to_string()), context, &request_id)
         .await?;
@@ -566,12 +568,12 @@ async fn change_password(
         Some(staff_id) => {
             staff::set_password_hash(&mut tx, staff_id, &hash).await?;
             let others = Revoke::StaffExcept(staff_id, user.session_id);
-            session::revoke_sessions(&mut tx, others, "password_changed").await?
+            sessions::revoke_sessions(&mut tx, others, "password_changed").await?
         }
         None => {
             credentials::set_password_hash(&mut tx, user.role, user.id, &hash).await?;
             let others = Revoke::AllOfExcept(user.id, user.session_id);
-            session::revoke_sessions(&mut tx, others, "password_changed").await?
+            sessions::revoke_sessions(&mut tx, others, "password_changed").await?
         }
     };
     let context = serde_json::json!({ "sessions_revoked": revoked.len() });

@@ -21,6 +21,7 @@ pub mod respond;
 pub mod signup;
 pub mod transactions;
 pub mod validate;
+pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod wechat;
 

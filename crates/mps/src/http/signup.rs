@@ -16,13 +16,14 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::password::{check_new_password, hash_password};
-use crate::auth::session::{self, Revoke};
+use crate::auth::session;
 use crate::auth::{ClientIp, Role, codes};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::{self, LoginAccount};
 use crate::db::identities;
 use crate::db::members::{self, NewMember};
 use crate::db::phone_codes::{self, CodePurpose};
+use crate::db::sessions::{self, Revoke};
 use crate::domain::{CardView, MemberView};
 use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
 use crate::http::auth::{self as login, LoginResponse, UserSummary};
@@ -323,7 +324,7 @@ async fn reset_password(
         return Err(ApiError::new(ErrorCode::MemberNotFound, "No member has this phone number."));
     };
     credentials::set_password_hash(&mut tx, Role::Member, member_id, &hash).await?;
-    let revoked = session::revoke_sessions(&mut tx, Revoke::AllOf(member_id), "password_reset").await?;
+    let revoked = sessions::revoke_sessions(&mut tx, Revoke::AllOf(member_id), "password_reset").await?;
     let context = serde_json::json!({ "via": "phone_code", "sessions_revoked": revoked.len() });
     let actor = Actor { id: Some(member_id), role: "member" };
     audit::record(&mut tx, actor, "PASSWORD_RESET", ("member", &member_id.to_string()), context, &request_id).await?;

@@ -20,7 +20,8 @@ pub struct TransactionResponse {
     pub transaction: TransactionView,
 }
 
-/// A transaction, visible to the members of its card, its merchant and admins (404 to others).
+/// A transaction, visible to the members of its card, its merchant (a caller restricted to a
+/// store: that store's) and admins (404 to others).
 #[utoipa::path(get, path = "/transactions/{tx_no}", tag = "transactions", security(("bearer" = [])),
     params(("tx_no" = String, Path, description = "PAY…, REF… or RCG…")),
     responses((status = 200, body = TransactionResponse)))]

@@ -13,14 +13,13 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::db::money_ops;
 use crate::domain::TxStatus;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
-use crate::http::respond::rpc;
+use crate::http::respond::moved;
 use crate::money::AmountInput;
 use crate::state::AppState;
 
@@ -53,9 +52,6 @@ pub struct WebhookResponse {
     pub status: TxStatus,
     /// False when the order was already final and this delivery changed nothing.
     pub changed: bool,
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub affected_members: Vec<Uuid>,
 }
 
 fn signature_valid(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
@@ -104,11 +100,7 @@ async fn payment_webhook(
     let channel_ref = crate::http::validate::optional_text("channel_ref", delivery.channel_ref.as_deref(), 128)?;
     let succeeded = delivery.status == ChannelStatus::Succeeded;
     let tx_no = delivery.tx_no.trim().to_ascii_uppercase();
-    let confirmed: WebhookResponse = rpc(
-        &state,
-        "confirm_recharge",
-        money_ops::confirm_recharge(&state.db, &tx_no, succeeded, amount, channel_ref, &request_id).await,
-    )?;
-    crate::card_cache::invalidate(&state, &confirmed.affected_members).await;
-    Ok(AppJson(confirmed))
+    let verdict = money_ops::ChannelVerdict { tx_no: &tx_no, succeeded, amount, channel_ref };
+    let confirmed = money_ops::confirm_recharge(&state.db, verdict, &request_id).await;
+    Ok(AppJson(moved::<WebhookResponse>(&state, "confirm_recharge", confirmed).await?))
 }

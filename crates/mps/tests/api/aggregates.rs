@@ -6,42 +6,34 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_books_balance, new_key};
+use crate::helpers::{Shopping, TestApp, assert_books_balance, new_key};
 use crate::programme_support::{backdate, tx_no};
 
-/// What the raw transactions of a merchant say over [start, end): the six period totals as text.
+/// The six period totals (payments, refunds, cash top-ups: count and amount) a query gives for
+/// a merchant over [start, end), as text.
+async fn totals(app: &TestApp, sql: &'static str, merchant: &str, start: &str, end: &str) -> Vec<String> {
+    let row: (i64, String, i64, String, i64, String) =
+        sqlx::query_as(sql).bind(merchant).bind(start).bind(end).fetch_one(&app.pool).await.unwrap();
+    vec![row.0.to_string(), row.1, row.2.to_string(), row.3, row.4.to_string(), row.5]
+}
+
+/// What the raw transactions of a merchant say over [start, end).
 async fn raw_totals(app: &TestApp, merchant: &str, start: &str, end: &str) -> Vec<String> {
-    let row: (i64, String, i64, String, i64, String) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE tx_type = 'payment' AND status IN ('completed', 'refunded')), \
+    let sql = "SELECT count(*) FILTER (WHERE tx_type = 'payment' AND status IN ('completed', 'refunded')), \
                 coalesce(sum(final_amount) FILTER (WHERE tx_type = 'payment' AND status IN ('completed', 'refunded')), 0)::text, \
                 count(*) FILTER (WHERE tx_type = 'refund' AND status = 'completed'), \
                 coalesce(sum(final_amount) FILTER (WHERE tx_type = 'refund' AND status = 'completed'), 0)::text, \
                 count(*) FILTER (WHERE tx_type = 'recharge' AND payment_method = 'cash' AND status = 'completed'), \
                 coalesce(sum(final_amount) FILTER (WHERE tx_type = 'recharge' AND payment_method = 'cash' AND status = 'completed'), 0)::text \
-         FROM transactions WHERE merchant_id = $1::uuid AND created_at >= $2::timestamptz AND created_at < $3::timestamptz",
-    )
-    .bind(merchant)
-    .bind(start)
-    .bind(end)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    vec![row.0.to_string(), row.1, row.2.to_string(), row.3, row.4.to_string(), row.5]
+         FROM transactions WHERE merchant_id = $1::uuid AND created_at >= $2::timestamptz AND created_at < $3::timestamptz";
+    totals(app, sql, merchant, start, end).await
 }
 
 /// What `merchant_period_totals` (aggregates plus the period's uneven ends) says.
 async fn kept_totals(app: &TestApp, merchant: &str, start: &str, end: &str) -> Vec<String> {
-    let row: (i64, String, i64, String, i64, String) = sqlx::query_as(
-        "SELECT payment_count, payment_amount::text, refund_count, refund_amount::text, topup_count, topup_amount::text \
-         FROM merchant_period_totals($1::uuid, $2::timestamptz, $3::timestamptz)",
-    )
-    .bind(merchant)
-    .bind(start)
-    .bind(end)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    vec![row.0.to_string(), row.1, row.2.to_string(), row.3, row.4.to_string(), row.5]
+    let sql = "SELECT payment_count, payment_amount::text, refund_count, refund_amount::text, topup_count, topup_amount::text \
+         FROM merchant_period_totals($1::uuid, $2::timestamptz, $3::timestamptz)";
+    totals(app, sql, merchant, start, end).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -116,12 +108,7 @@ async fn aggregates_equal_the_raw_sums_after_parallel_charges_refunds_and_top_up
 #[tokio::test]
 async fn correcting_a_transactions_time_moves_its_count_to_the_new_quarter_hour() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, merchant, shop, ana, .. } = app.shopping("100.00").await;
     let paid = tx_no(&shop.charge(&ana.qr(&member.card_id).await, "12.50").await);
     backdate(&app.pool, &paid, "2024-03-01T10:20:00Z").await;
 
@@ -145,12 +132,7 @@ async fn correcting_a_transactions_time_moves_its_count_to_the_new_quarter_hour(
 #[tokio::test]
 async fn each_stores_summary_and_settlement_share_are_read_from_its_own_aggregates() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, merchant, shop, ana, .. } = app.shopping("100.00").await;
     let opened = shop.post("/merchant/stores", json!({ "code": "EAST", "name": "East" })).await;
     assert_eq!(opened.status, 201, "{}", opened.text);
     let at_main = tx_no(&shop.charge(&ana.qr(&member.card_id).await, "10.00").await);

@@ -301,3 +301,75 @@ async fn every_merchant_route_lets_exactly_the_roles_of_the_permission_table_thr
     assert!(checked >= 4 * MERCHANT_TABLE.len(), "the matrix checked only {checked} calls");
     assert!(wrong.is_empty(), "merchant-side permissions answered wrongly:\n{}", wrong.join("\n"));
 }
+
+/// The reads a store-restricted caller (a store manager `m`, a store's POS key with `read` `k`)
+/// may make of its own store only: `?store=` of another store is 403 `STORE_NOT_ALLOWED`, while
+/// the owner `O` and an unrestricted manager `M` read any store. `{id}` is a settlement.
+const STORE_SCOPED_READS: &[(&str, &str)] = &[
+    ("/merchant/transactions?store=B", "OMmk"),
+    ("/merchant/daily-summary?store=B", "OMmk"),
+    ("/merchant/settlements?store=B", "OMmk"),
+    ("/merchant/settlements/{id}?store=B", "OMmk"),
+    ("/merchant/statements?from=2024-01-01&to=2024-01-02&store=B", "OMm"),
+];
+
+#[tokio::test]
+async fn store_restricted_callers_read_only_their_store_and_another_is_403_store_not_allowed() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let merchant = admin.create_merchant("Two Store Shop").await;
+    let owner = app.merchant_client(&merchant).await;
+    for code in ["A", "B"] {
+        assert_eq!(owner.post("/merchant/stores", serde_json::json!({ "code": code, "name": code })).await.status, 201);
+    }
+    let period = serde_json::json!({ "mode": "realtime", "period_start": "2024-01-01T00:00:00Z",
+                                      "period_end": "2024-01-02T00:00:00Z" });
+    let settlement = owner.post("/merchant/settlements", period).await;
+    assert_eq!(settlement.status, 201, "{}", settlement.text);
+    let settlement_id = settlement.json["id"].as_str().unwrap().to_owned();
+    let mut callers = vec![('O', Client { app: &app, token: owner.token.clone(), id: owner.id })];
+    for (letter, username, store) in [('M', "max", None), ('m', "amy", Some("A"))] {
+        let body = serde_json::json!({ "username": username, "name": username, "role": "manager", "store": store,
+                                       "password": crate::helpers::PASSWORD });
+        assert_eq!(owner.post("/merchant/staff", body).await.status, 201);
+        let login = serde_json::json!({ "role": "merchant", "identifier": merchant.code, "username": username,
+                                        "password": crate::helpers::PASSWORD });
+        let response = app.call(Method::POST, "/auth/login", Some(login), &[]).await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        callers
+            .push((letter, Client { app: &app, token: response.json["token"].as_str().unwrap().into(), id: owner.id }));
+    }
+    let key = owner
+        .post("/merchant/keys", serde_json::json!({ "name": "Till A", "store": "A", "permissions": ["read"] }))
+        .await;
+    assert_eq!(key.status, 201, "{}", key.text);
+    callers.push(('k', Client { app: &app, token: key.json["secret"].as_str().unwrap().into(), id: owner.id }));
+
+    let mut wrong = Vec::new();
+    for (template, allowed) in STORE_SCOPED_READS {
+        let path = template.replace("{id}", &settlement_id);
+        for (letter, client) in &callers {
+            let other = client.get(&path).await;
+            let own = client.get(&path.replace("store=B", "store=A")).await;
+            let unnamed = client.get(&path.replace("&store=B", "").replace("?store=B", "")).await;
+            let restricted = letter.is_lowercase();
+            let ok = if !allowed.contains(*letter) {
+                other.status == 403 && other.error_code() == "FORBIDDEN"
+            } else if restricted {
+                other.status == 403
+                    && other.error_code() == "STORE_NOT_ALLOWED"
+                    && own.status == 200
+                    && unnamed.status == 200
+            } else {
+                other.status == 200 && own.status == 200 && unnamed.status == 200
+            };
+            if !ok {
+                wrong.push(format!(
+                    "{letter} {path}: allowed {allowed}; other store {} {}, own {} {}, unnamed {}",
+                    other.status, other.text, own.status, own.text, unnamed.status
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "store-scoped reads answered wrongly:\n{}", wrong.join("\n"));
+}

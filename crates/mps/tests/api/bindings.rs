@@ -5,18 +5,14 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::helpers::TestApp;
-use crate::programme_support::audited_actions;
+use crate::programme_support::{Corporate, audited_actions};
 
 const PASSWORD: &str = "team-card-2026";
 
 #[tokio::test]
 async fn a_member_joins_a_corporate_card_with_its_password_and_sees_it_with_the_discount() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let boss = admin.create_member("Boss").await;
-    let card = admin.issue_corporate(&boss.id, "0.85", Some(PASSWORD)).await;
-    let ana = admin.create_member("Ana").await;
-    let member = app.member_client(&ana).await;
+    let Corporate { card, member, .. } = app.corporate(PASSWORD).await;
     assert_eq!(member.get("/member/cards").await.json["items"].as_array().unwrap().len(), 1);
 
     let joined = member.bind(&card.card_no.to_lowercase(), "member", PASSWORD).await;
@@ -57,10 +53,7 @@ async fn only_corporate_cards_with_a_password_can_be_joined_and_only_with_the_ri
 #[tokio::test]
 async fn a_sixth_attempt_within_a_minute_is_429_even_with_the_right_password() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let boss = admin.create_member("Boss").await;
-    let card = admin.issue_corporate(&boss.id, "0.85", Some(PASSWORD)).await;
-    let member = app.member_client(&admin.create_member("Ana").await).await;
+    let Corporate { admin, card, member, .. } = app.corporate(PASSWORD).await;
     for attempt in 1..=5 {
         let guess = member.bind(&card.card_no, "member", &format!("guess-{attempt}")).await;
         guess.assert_error(422, "INVALID_BINDING_PASSWORD");
@@ -128,10 +121,7 @@ async fn the_best_of_several_corporate_discounts_applies_and_leaving_one_keeps_t
 #[tokio::test]
 async fn a_member_leaves_a_shared_card_but_never_as_its_last_owner() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let boss = admin.create_member("Boss").await;
-    let card = admin.issue_corporate(&boss.id, "0.85", Some(PASSWORD)).await;
-    let member = app.member_client(&admin.create_member("Ana").await).await;
+    let Corporate { boss, card, member, .. } = app.corporate(PASSWORD).await;
     member.bind(&card.card_no, "member", PASSWORD).await;
 
     let left = member.leave(&card.id).await;
@@ -186,11 +176,7 @@ async fn an_admin_binds_anyone_with_any_role_and_never_removes_or_downgrades_the
 #[tokio::test]
 async fn a_member_bound_to_a_corporate_card_asking_for_its_qr_gets_422_not_404() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let boss = admin.create_member("Boss").await;
-    let card = admin.issue_corporate(&boss.id, "0.85", Some(PASSWORD)).await;
-    let ana = admin.create_member("Ana").await;
-    let member = app.member_client(&ana).await;
+    let Corporate { admin, card, member, .. } = app.corporate(PASSWORD).await;
     for role in ["member", "viewer"] {
         if role == "viewer" {
             member.call(Method::DELETE, &format!("/member/bindings/{}", card.id), None, &[]).await;

@@ -31,12 +31,8 @@ fn charge_request(token: &str, key: &str, body: serde_json::Value) -> axum::http
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_parallel_charges_of_one_token_succeed_exactly_once() {
     let app = Arc::new(TestApp::new().await);
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "1000.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let token = app.merchant_client(&merchant).await.token;
-    let qr = app.member_client(&member).await.qr(&member.card_id).await;
+    let cast = app.shopping("1000.00").await;
+    let (member, token, qr) = (&cast.member, cast.shop.token.clone(), cast.qr().await);
 
     let responses = in_parallel(16, |_| {
         let (app, token, qr) = (app.clone(), token.clone(), qr.clone());
@@ -55,12 +51,8 @@ async fn sixteen_parallel_charges_of_one_token_succeed_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_parallel_requests_with_one_key_execute_once_and_answer_alike() {
     let app = Arc::new(TestApp::new().await);
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "1000.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let token = app.merchant_client(&merchant).await.token;
-    let qr = app.member_client(&member).await.qr(&member.card_id).await;
+    let cast = app.shopping("1000.00").await;
+    let (member, token, qr) = (&cast.member, cast.shop.token.clone(), cast.qr().await);
     let body = serde_json::json!({"qr_plain": qr, "amount": "10.00"});
 
     let responses = in_parallel(16, |_| {
@@ -82,17 +74,8 @@ async fn sixteen_parallel_requests_with_one_key_execute_once_and_answer_alike() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_partial_refunds_never_exceed_the_payment_nor_deadlock() {
     let app = Arc::new(TestApp::new().await);
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let tx_no = shop.charge(&app.member_client(&member).await.qr(&member.card_id).await, "100.00").await.json["transaction"]
-        ["tx_no"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token = shop.token.clone();
+    let cast = app.shopping("100.00").await;
+    let (member, tx_no, token) = (&cast.member, cast.pay("100.00").await, cast.shop.token.clone());
 
     let responses = tokio::time::timeout(
         std::time::Duration::from_secs(30),

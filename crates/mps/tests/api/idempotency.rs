@@ -2,17 +2,12 @@
 
 use axum::http::Method;
 
-use crate::helpers::{TestApp, card_state};
+use crate::helpers::{Shopping, TestApp, card_state};
 
 #[tokio::test]
 async fn a_replay_answers_the_original_result_even_after_the_token_is_gone_and_the_payment_refunded() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let ana = app.member_client(&member).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("100.00").await;
     let body = serde_json::json!({"qr_plain": ana.qr(&member.card_id).await, "amount": "10.00"});
 
     let first = shop.post_idempotent("/merchant/charge", "charge-1", body.clone()).await;
@@ -23,10 +18,55 @@ async fn a_replay_answers_the_original_result_even_after_the_token_is_gone_and_t
 
     let replay = shop.post_idempotent("/merchant/charge", "charge-1", body).await;
     assert_eq!(replay.status, 201);
-    assert_eq!(replay.json, first.json, "the replay is the original body");
+    assert_eq!(replay.text, first.text, "the replay is the original body, byte for byte");
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_ne!(replay.header("x-request-id"), first.header("x-request-id"), "its own request id header");
     assert_eq!(card_state(&app.pool, &member.card_id).await.0, "100.00", "charged once, refunded once");
+}
+
+/// A successful charge or refund stores a compact record (issue 16) and the replay rebuilds the
+/// answer: it must be the very bytes first sent, even after the payment, the card's level and its
+/// totals moved on.
+#[tokio::test]
+async fn a_rebuilt_replay_is_byte_identical_after_the_rows_changed() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    admin.credit(&member.card_id, "5000.00").await;
+    let merchant = admin.create_merchant("Shop").await;
+    let shop = app.merchant_client(&merchant).await;
+    let ana = app.member_client(&member).await;
+
+    // 1,200 points: the card reaches level 1 with this payment (priced at level 0).
+    let charge = serde_json::json!({"qr_plain": ana.qr(&member.card_id).await, "amount": "1200.00",
+                                    "external_order_id": "order-1", "tag": {"till": 3}});
+    let first = shop.post_idempotent("/merchant/charge", "c-1", charge.clone()).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let tx_no = first.json["transaction"]["tx_no"].as_str().unwrap().to_owned();
+
+    let refund = serde_json::json!({"original_tx_no": tx_no, "amount": "200.00"});
+    let first_refund = shop.post_idempotent("/merchant/refund", "r-1", refund.clone()).await;
+    assert_eq!(first_refund.status, 201, "{}", first_refund.text);
+    assert_eq!(first_refund.json["original"]["status"], "completed");
+    // The rest refunded: the payment is `refunded`, its points reversed, the card back at level 0.
+    assert_eq!(shop.refund(&tx_no, "1000.00").await.status, 201);
+
+    let replay = shop.post_idempotent("/merchant/charge", "c-1", charge).await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.text, first.text, "the charge as first answered");
+    let replay_refund = shop.post_idempotent("/merchant/refund", "r-1", refund).await;
+    assert_eq!(replay_refund.status, 201);
+    assert_eq!(replay_refund.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay_refund.text, first_refund.text, "the refund as first answered");
+
+    let stored: i32 = sqlx::query_scalar(
+        "SELECT max(octet_length(outcome::text)) FROM idempotency_keys WHERE operation IN ('charge', 'refund')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(stored < 300, "compact records, not the whole answer: {stored} bytes");
 }
 
 #[tokio::test]

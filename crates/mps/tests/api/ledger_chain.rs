@@ -10,6 +10,21 @@ async fn violations(app: &TestApp) -> Vec<(String, String, String)> {
     sqlx::query_as(INVARIANTS_SQL).fetch_all(&app.pool).await.unwrap()
 }
 
+/// Asserts that the invariants report `invariant` broken on card `card_no`.
+async fn assert_reported(app: &TestApp, invariant: &str, card_no: &str) {
+    let found = violations(app).await;
+    assert!(
+        found.iter().any(|(name, subject, _)| name.starts_with(invariant) && subject == card_no),
+        "{invariant} broken on {card_no} is reported: {found:?}"
+    );
+}
+
+/// Runs one statement with text parameters against the test's database.
+async fn execute(app: &TestApp, sql: &'static str, parameters: &[&str]) {
+    let query = parameters.iter().fold(sqlx::query(sql), |query, parameter| query.bind(*parameter));
+    query.execute(&app.pool).await.unwrap();
+}
+
 #[tokio::test]
 async fn card_views_show_the_balance_and_points_after_each_movement_and_the_rows_chain() {
     let app = TestApp::new().await;
@@ -45,37 +60,14 @@ async fn card_views_show_the_balance_and_points_after_each_movement_and_the_rows
     assert_books_balance(&app.pool).await;
 
     // A row whose resulting balance is wrong breaks the chain.
-    sqlx::query("UPDATE transactions SET balance_after = balance_after + 1 WHERE tx_no = $1")
-        .bind(&paid)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let found = violations(&app).await;
-    assert!(
-        found
-            .iter()
-            .any(|(invariant, subject, _)| invariant.starts_with("balance_after chains") && *subject == member.card_no),
-        "the broken balance chain is reported: {found:?}"
-    );
-    sqlx::query("UPDATE transactions SET balance_after = balance_after - 1 WHERE tx_no = $1")
-        .bind(&paid)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    execute(&app, "UPDATE transactions SET balance_after = balance_after + 1 WHERE tx_no = $1", &[&paid]).await;
+    assert_reported(&app, "balance_after chains", &member.card_no).await;
+    execute(&app, "UPDATE transactions SET balance_after = balance_after - 1 WHERE tx_no = $1", &[&paid]).await;
     assert!(violations(&app).await.is_empty());
 
     // So does a ledger row whose resulting points are wrong.
-    sqlx::query("UPDATE point_ledger SET points_after = points_after + 1 WHERE delta > 0")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let found = violations(&app).await;
-    assert!(
-        found
-            .iter()
-            .any(|(invariant, subject, _)| invariant.starts_with("points_after chains") && *subject == member.card_no),
-        "the broken points chain is reported: {found:?}"
-    );
+    execute(&app, "UPDATE point_ledger SET points_after = points_after + 1 WHERE delta > 0", &[]).await;
+    assert_reported(&app, "points_after chains", &member.card_no).await;
 }
 
 #[tokio::test]

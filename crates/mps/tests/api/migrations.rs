@@ -133,4 +133,15 @@ async fn constraints_make_bad_states_impossible() {
         .await
         .unwrap();
     refused("DELETE FROM audit_events WHERE $1 IS NOT NULL").await;
+    // The parents the payment path references without foreign keys (migration 0010) stay.
+    sqlx::query("INSERT INTO merchants (code, name, password_hash) VALUES ('GUARD1', 'Guard', 'x')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    refused("DELETE FROM merchants WHERE $1 IS NOT NULL").await;
+    refused("DELETE FROM stores WHERE $1 IS NOT NULL").await;
+    refused("DELETE FROM members WHERE $1 IS NOT NULL").await;
+    refused("DELETE FROM transactions WHERE card_id = $1").await;
+    refused("UPDATE stores SET merchant_id = gen_random_uuid() WHERE $1 IS NOT NULL").await;
+    refused("UPDATE merchants SET id = gen_random_uuid() WHERE $1 IS NOT NULL").await;
 }

@@ -3,7 +3,7 @@
 
 use axum::http::Method;
 
-use crate::helpers::{TestApp, new_key};
+use crate::helpers::{Shopping, TestApp, new_key};
 
 #[tokio::test]
 async fn the_cached_card_list_follows_every_change_to_the_card() {
@@ -33,12 +33,7 @@ async fn the_cached_card_list_follows_every_change_to_the_card() {
 #[tokio::test]
 async fn with_redis_down_cards_and_payments_still_work_from_the_database() {
     let app = TestApp::with_vars(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "10.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("10.00").await;
     assert_eq!(shop.charge(&ana.qr(&member.card_id).await, "4.00").await.status, 201);
     assert_eq!(ana.get("/member/cards").await.json["summary"]["total_balance"], "6.00");
     assert_eq!(ana.post("/auth/logout", serde_json::json!({})).await.status, 204);
@@ -73,12 +68,7 @@ async fn a_transaction_is_visible_to_its_card_members_its_merchant_and_admins_on
 #[tokio::test]
 async fn transaction_lists_filter_and_paginate_and_the_ledger_explains_the_points() {
     let app = TestApp::with_vars(&[("BUSINESS_TIMEZONE", "Asia/Shanghai")]).await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { admin, member, shop, ana, .. } = app.shopping("100.00").await;
     for amount in ["1.00", "2.00", "3.00"] {
         assert_eq!(shop.charge(&ana.qr(&member.card_id).await, amount).await.status, 201);
     }
@@ -118,12 +108,7 @@ async fn transaction_lists_filter_and_paginate_and_the_ledger_explains_the_point
 #[tokio::test]
 async fn every_money_mutation_writes_one_audit_event_with_actor_and_request_id() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "10.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("10.00").await;
     let qr = ana.qr(&member.card_id).await;
     let charge = shop
         .call(
@@ -151,12 +136,7 @@ async fn every_money_mutation_writes_one_audit_event_with_actor_and_request_id()
 #[tokio::test]
 async fn money_paths_feed_the_payment_and_function_call_metrics() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("100.00").await;
     shop.charge(&ana.qr(&member.card_id).await, "75.00").await;
     shop.charge(&ana.qr(&member.card_id).await, "500.00").await;
     let metrics = app.get("/metrics").await.text;

@@ -105,7 +105,7 @@ async fn a_master_killed_mid_run_is_replaced_and_no_answer_is_wrong_meanwhile() 
     while app.state.cache.unsettled() {
         assert!(Instant::now() < deadline, "the cache settles after the failover");
         assert!(app.state.cache.ping().await || Instant::now() < deadline);
-        let _ = mps::auth::session::recover_after_redis_failures(&app.state).await;
+        let _ = mps::recovery::recover_after_redis_failures(&app.state).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tablet.get("/member/cards").await.assert_error(401, "UNAUTHENTICATED");

@@ -80,7 +80,7 @@ async fn a_session_revoked_while_redis_was_down_stays_revoked_when_redis_returns
     leaving.get("/auth/me").await.assert_error(401, "UNAUTHENTICATED");
     assert_eq!(staying.get("/auth/me").await.status, 200, "the other session is untouched");
 
-    mps::auth::session::recover_after_redis_failures(&app.state).await.expect("recovery runs");
+    mps::recovery::recover_after_redis_failures(&app.state).await.expect("recovery runs");
     assert!(!app.state.cache.unsettled(), "the recovery settles the cache");
     leaving.get("/auth/me").await.assert_error(401, "UNAUTHENTICATED");
     assert_eq!(staying.get("/auth/me").await.status, 200, "cached markers are trusted again");
@@ -103,7 +103,7 @@ async fn a_card_list_cached_before_a_redis_outage_is_not_served_after_it() {
     proxy.up(&app).await;
     assert_eq!(balance(&client.get("/member/cards").await), "25.00", "the list cached before the outage is not served");
 
-    mps::auth::session::recover_after_redis_failures(&app.state).await.expect("recovery runs");
+    mps::recovery::recover_after_redis_failures(&app.state).await.expect("recovery runs");
     for _ in 0..2 {
         assert_eq!(balance(&client.get("/member/cards").await), "25.00", "after recovery the cache serves fresh lists");
     }

@@ -1,16 +1,11 @@
 //! Refunds: caps, proportional point reversal, card states, ownership.
 
-use crate::helpers::{TestApp, assert_books_balance, card_state};
+use crate::helpers::{Shopping, TestApp, assert_books_balance, card_state};
 
 #[tokio::test]
 async fn partial_refunds_reverse_points_in_proportion_and_add_up_exactly() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "500.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("500.00").await;
     let paid = shop.charge(&ana.qr(&member.card_id).await, "100.00").await;
     let tx_no = paid.json["transaction"]["tx_no"].as_str().unwrap().to_owned();
     assert_eq!(card_state(&app.pool, &member.card_id).await, ("400.00".into(), 100, 0));
@@ -45,12 +40,7 @@ async fn partial_refunds_reverse_points_in_proportion_and_add_up_exactly() {
 #[tokio::test]
 async fn a_refund_beyond_the_remaining_amount_is_refused_with_what_remains() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "50.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let ana = app.member_client(&member).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("50.00").await;
     let tx_no = shop.charge(&ana.qr(&member.card_id).await, "20.00").await.json["transaction"]["tx_no"]
         .as_str()
         .unwrap()
@@ -64,12 +54,7 @@ async fn a_refund_beyond_the_remaining_amount_is_refused_with_what_remains() {
 #[tokio::test]
 async fn points_already_spent_are_dropped_not_driven_negative() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let ana = app.member_client(&member).await;
+    let Shopping { admin, member, shop, ana, .. } = app.shopping("100.00").await;
     let tx_no = shop.charge(&ana.qr(&member.card_id).await, "50.00").await.json["transaction"]["tx_no"]
         .as_str()
         .unwrap()

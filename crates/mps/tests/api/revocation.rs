@@ -104,7 +104,7 @@ async fn a_session_revoked_while_redis_was_down_stays_revoked_once_redis_hears_o
     // instance flushes it each second (`spawn_invalidation_flusher`), here by hand.
     assert_eq!(session.get("/auth/me").await.status, 200, "the stale marker is what the flush must fix");
 
-    let flushed = mps::auth::session::flush_pending_invalidations(&app.state).await.expect("flush");
+    let flushed = mps::recovery::flush_pending_invalidations(&app.state).await.expect("flush");
     assert_eq!(flushed, 1);
     session.get("/auth/me").await.assert_error(401, "UNAUTHENTICATED");
     session.get("/auth/me").await.assert_error(401, "UNAUTHENTICATED");

@@ -8,24 +8,29 @@ use crate::helpers::{Client, PASSWORD, TestApp, TestMember, TestMerchant, TestRe
 use crate::programme_support::{backdate, tx_no};
 
 /// A client of `app` holding `client`'s token (the same session seen by another instance).
-fn on<'a>(app: &'a TestApp, client: &Client<'_>) -> Client<'a> {
+pub(crate) fn on<'a>(app: &'a TestApp, client: &Client<'_>) -> Client<'a> {
     Client { app, token: client.token.clone(), id: client.id }
 }
 
 /// Logs a staff member in.
-async fn staff_login(app: &TestApp, merchant: &TestMerchant, username: &str, password: &str) -> TestResponse {
+pub(crate) async fn staff_login(
+    app: &TestApp,
+    merchant: &TestMerchant,
+    username: &str,
+    password: &str,
+) -> TestResponse {
     let body = json!({ "role": "merchant", "identifier": merchant.code, "username": username, "password": password });
     app.call(axum::http::Method::POST, "/auth/login", Some(body), &[]).await
 }
 
-async fn staff_client<'a>(app: &'a TestApp, merchant: &TestMerchant, username: &str) -> Client<'a> {
+pub(crate) async fn staff_client<'a>(app: &'a TestApp, merchant: &TestMerchant, username: &str) -> Client<'a> {
     let response = staff_login(app, merchant, username, PASSWORD).await;
     assert_eq!(response.status, 200, "staff login {username}: {}", response.text);
     Client { app, token: response.json["token"].as_str().unwrap().to_owned(), id: uuid::Uuid::nil() }
 }
 
 /// Owner: adds a staff member and returns its id.
-async fn hire(owner: &Client<'_>, username: &str, role: &str, store: Option<&str>) -> String {
+pub(crate) async fn hire(owner: &Client<'_>, username: &str, role: &str, store: Option<&str>) -> String {
     let body = json!({ "username": username, "name": format!("{username} name"), "role": role, "store": store,
                        "password": PASSWORD });
     let response = owner.post("/merchant/staff", body).await;
@@ -33,14 +38,14 @@ async fn hire(owner: &Client<'_>, username: &str, role: &str, store: Option<&str
     response.json["id"].as_str().unwrap().to_owned()
 }
 
-async fn open_store(owner: &Client<'_>, code: &str) -> String {
+pub(crate) async fn open_store(owner: &Client<'_>, code: &str) -> String {
     let response = owner.post("/merchant/stores", json!({ "code": code, "name": format!("Store {code}") })).await;
     assert_eq!(response.status, 201, "open store {code}: {}", response.text);
     response.json["id"].as_str().unwrap().to_owned()
 }
 
 /// Owner: a POS key for a store; returns (id, secret).
-async fn new_pos_key(owner: &Client<'_>, store: &str, permissions: &[&str]) -> (String, String) {
+pub(crate) async fn new_pos_key(owner: &Client<'_>, store: &str, permissions: &[&str]) -> (String, String) {
     let body = json!({ "name": format!("Till {store}"), "store": store, "permissions": permissions,
                        "terminal_id": "T-1" });
     let response = owner.post("/merchant/keys", body).await;
@@ -48,11 +53,11 @@ async fn new_pos_key(owner: &Client<'_>, store: &str, permissions: &[&str]) -> (
     (response.json["key"]["id"].as_str().unwrap().to_owned(), response.json["secret"].as_str().unwrap().to_owned())
 }
 
-fn key_client<'a>(app: &'a TestApp, secret: &str) -> Client<'a> {
+pub(crate) fn key_client<'a>(app: &'a TestApp, secret: &str) -> Client<'a> {
     Client { app, token: secret.to_owned(), id: uuid::Uuid::nil() }
 }
 
-async fn charge_at(
+pub(crate) async fn charge_at(
     shop: &Client<'_>,
     member: &Client<'_>,
     card: &TestMember,
@@ -64,18 +69,18 @@ async fn charge_at(
         .await
 }
 
-fn amount(value: &serde_json::Value) -> Decimal {
+pub(crate) fn amount(value: &serde_json::Value) -> Decimal {
     value.as_str().unwrap_or_else(|| panic!("an amount string: {value}")).parse().unwrap()
 }
 
-struct Shop<'a> {
-    merchant: TestMerchant,
-    owner: Client<'a>,
-    member: Client<'a>,
-    card: TestMember,
+pub(crate) struct Shop<'a> {
+    pub(crate) merchant: TestMerchant,
+    pub(crate) owner: Client<'a>,
+    pub(crate) member: Client<'a>,
+    pub(crate) card: TestMember,
 }
 
-async fn shop<'a>(app: &'a TestApp, admin: &Client<'a>) -> Shop<'a> {
+pub(crate) async fn shop<'a>(app: &'a TestApp, admin: &Client<'a>) -> Shop<'a> {
     let card = admin.create_member("Ana").await;
     admin.credit(&card.card_id, "5000.00").await;
     let member = app.member_client(&card).await;

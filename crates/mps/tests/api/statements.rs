@@ -76,13 +76,14 @@ async fn a_statement_of_a_window_equals_its_settlement_and_reconciles_opening_to
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let kinds: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
     assert_eq!(kinds, ["opening", "movement", "movement", "movement", "movement", "closing"]);
-    assert_eq!(&rows[0][12], "100.00");
+    assert_eq!(&rows[0][13], "100.00");
     assert_eq!(&rows[1][7], "'=HYPERLINK(\"x\"), \"quoted\"", "quoted per RFC 4180 and defused as a formula");
-    assert_eq!((&rows[1][9], &rows[1][10], &rows[1][12]), ("40.00", "0.00", "140.00"));
-    assert_eq!((&rows[3][9], &rows[3][12]), ("-10.25", "155.25"), "a refund is negative");
-    assert_eq!((&rows[4][9], &rows[4][12]), ("-5.00", "150.25"), "so is a counter top-up");
-    assert_eq!(&rows[5][9], s["net_amount"].as_str().unwrap());
-    assert_eq!(rows[5][12].parse::<Decimal>().unwrap(), closing, "CSV and JSON close alike");
+    assert_eq!(&rows[1][9], "MAIN", "the store of each movement");
+    assert_eq!((&rows[1][10], &rows[1][11], &rows[1][13]), ("40.00", "0.00", "140.00"));
+    assert_eq!((&rows[3][10], &rows[3][13]), ("-10.25", "155.25"), "a refund is negative");
+    assert_eq!((&rows[4][10], &rows[4][13]), ("-5.00", "150.25"), "so is a counter top-up");
+    assert_eq!(&rows[5][10], s["net_amount"].as_str().unwrap());
+    assert_eq!(rows[5][13].parse::<Decimal>().unwrap(), closing, "CSV and JSON close alike");
 }
 
 #[tokio::test]

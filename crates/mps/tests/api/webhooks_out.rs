@@ -18,8 +18,14 @@ use tokio::task::JoinHandle;
 use crate::helpers::{Client, TestApp, TestMember};
 use crate::programme_support::tx_no;
 
-/// Receivers bind in this helper's private port range.
-static NEXT_PORT: AtomicU16 = AtomicU16::new(19_000);
+/// The next port a receiver tries: from `MPS_TEST_PORT_BASE` (a helper's private range of 1000
+/// ports; default 19000), set on first use.
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// The first port of the range receivers bind in.
+fn port_base() -> u16 {
+    std::env::var("MPS_TEST_PORT_BASE").ok().and_then(|v| v.parse().ok()).unwrap_or(19_000)
+}
 
 /// What the receiver saw of one request.
 #[derive(Debug, Clone)]
@@ -55,9 +61,11 @@ impl Receiver {
     async fn start(fail_first: usize) -> Receiver {
         let state = Arc::new(Mutex::new(ReceiverState { fail_first, requests: Vec::new() }));
         let router = Router::new().route("/hook", post(receive)).with_state(state.clone());
+        let base = port_base();
+        let _ = NEXT_PORT.compare_exchange(0, base, Ordering::SeqCst, Ordering::SeqCst);
         let listener = loop {
             let port = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
-            assert!(port < 20_000, "a free port in 19000-19999");
+            assert!(port < base.saturating_add(1000), "a free port in {base}-{}", base.saturating_add(999));
             if let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
                 break listener;
             }
@@ -335,4 +343,121 @@ async fn endpoints_are_the_merchants_own_and_a_disabled_one_gets_nothing_but_an_
             .await
             .unwrap();
     assert_eq!(audited, ["WEBHOOK_CREATE", "WEBHOOK_REDELIVER", "WEBHOOK_DISABLE"]);
+}
+
+#[tokio::test]
+async fn card_events_go_signed_to_the_programmes_endpoints_and_never_to_a_merchant() {
+    let app = TestApp::with_vars(FAST).await;
+    let s = shop(&app).await;
+    let admin = app.admin().await;
+    let programme = Receiver::start(1).await;
+    let merchant = Receiver::start(0).await;
+    let events = ["card.frozen", "card.unfrozen", "recharge.succeeded"];
+    let created = admin.post("/admin/webhooks", json!({ "url": programme.url, "events": events })).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let endpoint = created.json["endpoint"]["id"].as_str().unwrap().to_owned();
+    let secret = created.json["secret"].as_str().unwrap().to_owned();
+    let all = ["payment.succeeded", "refund.succeeded", "recharge.succeeded", "settlement.created"];
+    let mine = s.shop.post("/merchant/webhooks", json!({ "url": merchant.url, "events": all })).await;
+    assert_eq!(mine.status, 201, "{}", mine.text);
+    let mine = mine.json["endpoint"]["id"].as_str().unwrap().to_owned();
+    s.shop
+        .post("/merchant/webhooks", json!({ "url": merchant.url, "events": ["card.frozen"] }))
+        .await
+        .assert_error(422, "VALIDATION_FAILED");
+    admin
+        .post("/admin/webhooks", json!({ "url": programme.url, "events": ["payment.succeeded"] }))
+        .await
+        .assert_error(422, "VALIDATION_FAILED");
+    admin.get(&format!("/admin/webhooks/{mine}")).await.assert_error(404, "WEBHOOK_NOT_FOUND");
+    s.shop.get(&format!("/merchant/webhooks/{endpoint}")).await.assert_error(404, "WEBHOOK_NOT_FOUND");
+
+    // The merchant has charged the card; then the programme freezes and unfreezes it.
+    s.pay("3.00").await;
+    let card = &s.member.card_id;
+    for action in ["freeze", "unfreeze"] {
+        let moved = admin.call(axum::http::Method::POST, &format!("/admin/cards/{card}/{action}"), None, &[]).await;
+        assert_eq!(moved.status, 200, "{action}: {}", moved.text);
+    }
+    admin.credit(card, "1.00").await;
+    deliver_all(&[&app]).await;
+
+    let delivered: Vec<Value> = programme
+        .requests()
+        .iter()
+        .filter(|r| r.answered == StatusCode::OK)
+        .map(|r| {
+            assert_eq!(verifying_signatures(r, &secret), 1, "signed with the programme endpoint's secret");
+            serde_json::from_slice(&r.body).unwrap()
+        })
+        .collect();
+    let types: Vec<&str> = delivered.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    let mut sorted = types.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["card.frozen", "card.unfrozen", "recharge.succeeded"], "each programme event once: {types:?}");
+    let frozen = delivered.iter().find(|b| b["type"] == "card.frozen").unwrap();
+    assert_eq!(frozen["data"]["card"]["card_no"], s.member.card_no.as_str());
+    assert_eq!((&frozen["data"]["from"], &frozen["data"]["to"]), (&json!("active"), &json!("inactive")));
+    assert!(frozen["data"]["card"].get("balance").is_none() && !frozen.to_string().contains("Ana"), "no personal data");
+    let credit = delivered.iter().find(|b| b["type"] == "recharge.succeeded").unwrap();
+    assert!(credit["data"]["transaction"]["merchant_code"].is_null(), "an admin credit, no merchant's: {credit}");
+
+    let to_merchant: Vec<String> = merchant
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(to_merchant, ["payment.succeeded"], "the merchant hears of its payment, of no card move");
+
+    // Deliveries, redelivery and the audit log of the programme's endpoint.
+    let deliveries = admin.get(&format!("/admin/webhooks/{endpoint}/deliveries?count=exact")).await;
+    assert_eq!(deliveries.json["pagination"]["total_count"], 3, "{}", deliveries.text);
+    let frozen_id = frozen["id"].as_str().unwrap();
+    let again = admin.post(&format!("/admin/webhooks/{endpoint}/redeliver"), json!({ "event_id": frozen_id })).await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    let payment_event: String = sqlx::query_scalar("SELECT id::text FROM events WHERE type = 'payment.succeeded'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    admin
+        .post(&format!("/admin/webhooks/{endpoint}/redeliver"), json!({ "event_id": payment_event }))
+        .await
+        .assert_error(404, "EVENT_NOT_FOUND");
+    s.shop
+        .post(&format!("/merchant/webhooks/{mine}/redeliver"), json!({ "event_id": frozen_id }))
+        .await
+        .assert_error(404, "EVENT_NOT_FOUND");
+    deliver_all(&[&app]).await;
+    let ids: Vec<String> = programme
+        .requests()
+        .iter()
+        .map(|r| r.headers["mps-event-id"].to_str().unwrap().to_owned())
+        .filter(|id| id == frozen_id)
+        .collect();
+    assert!(ids.len() >= 2, "redelivered with the same event id: {ids:?}");
+    let listed = admin.get("/admin/webhooks?count=exact").await;
+    assert_eq!(listed.json["pagination"]["total_count"], 1, "{}", listed.text);
+    assert!(!listed.text.contains(&secret));
+    let rotated = admin.post(&format!("/admin/webhooks/{endpoint}/rotate-secret"), json!({})).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let disabled = admin.post(&format!("/admin/webhooks/{endpoint}/disable"), json!({})).await;
+    assert_eq!(disabled.json["status"], "disabled", "{}", disabled.text);
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor_role::text FROM audit_events WHERE object_type = 'webhook_endpoint' \
+         AND object_id = $1 ORDER BY id",
+    )
+    .bind(&endpoint)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let actions: Vec<(&str, &str)> = audit.iter().map(|(a, r)| (a.as_str(), r.as_str())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("WEBHOOK_CREATE", "admin"),
+            ("WEBHOOK_REDELIVER", "admin"),
+            ("WEBHOOK_SECRET_ROTATE", "admin"),
+            ("WEBHOOK_DISABLE", "admin")
+        ]
+    );
 }

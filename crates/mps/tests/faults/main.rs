@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use cluster::{Postgres, REQUEST_TIMEOUT, Redis, Scratch, Server};
+use cluster::{Postgres, REQUEST_TIMEOUT, Redis, Scratch, Server, start_postgres};
 use driver::{Answer, Api, Client, Ledger, Member, Req, Stats};
 
 use test_support::INVARIANTS_SQL;
@@ -110,8 +110,7 @@ fn login(role: &str, identifier: &str, operator: Option<&str>) -> Req {
 impl Env {
     async fn start(name: &str, settings: &Settings) -> Env {
         let scratch = Scratch::new(name);
-        let (pg, redis) =
-            tokio::task::block_in_place(|| (Postgres::start_new(&scratch.0), Redis::start_new(&scratch.0)));
+        let (pg, redis) = tokio::task::block_in_place(|| (start_postgres(&scratch.0), Redis::start_new(&scratch.0)));
         let (database_url, redis_url) = (pg.url("mps"), redis.url());
         Env::on(scratch, Some(pg), Some(redis), &database_url, &redis_url, settings, None).await
     }
@@ -203,6 +202,32 @@ impl Env {
     }
 
     /// Polls `/health` until it answers `status` with `state`; returns how long that took.
+    /// How many 503s the clients have had so far.
+    fn unavailable_answers(&self) -> u64 {
+        self.api.stats().by_status.get(&503).copied().unwrap_or(0)
+    }
+
+    /// Lets the load run one more pause and stops it. The server must still be the process
+    /// `pid`, started once, and the clients must have had more than `before` 503s (else `what`
+    /// hit no load).
+    async fn finish_load_after_outage(
+        &self,
+        load: Load,
+        settings: &Settings,
+        (pid, before): (Option<u32>, u64),
+        what: &str,
+        failures: &mut Vec<String>,
+    ) {
+        tokio::time::sleep(settings.pause).await;
+        load.finish().await;
+        if self.server.pid() != pid || self.server.starts != 1 {
+            failures.push("the server was restarted".into());
+        }
+        if self.unavailable_answers() == before {
+            failures.push(format!("no client saw a 503: {what} hit no load"));
+        }
+    }
+
     async fn await_health(&self, status: u16, state: &str, limit: Duration) -> Result<Duration, String> {
         let started = Instant::now();
         let mut last = None;
@@ -406,7 +431,7 @@ async fn postgres_stopped_under_load_gives_503s_and_the_server_recovers_without_
     let mut notes = Vec::new();
     for round in 0..settings.rounds {
         tokio::time::sleep(settings.pause).await;
-        let before = env.api.stats().by_status.get(&503).copied().unwrap_or(0);
+        let before = env.unavailable_answers();
         tokio::task::block_in_place(|| env.pg().stop_immediate());
         let stopped = Instant::now();
         match env.await_health(503, "unhealthy", Duration::from_secs(10)).await {
@@ -414,7 +439,7 @@ async fn postgres_stopped_under_load_gives_503s_and_the_server_recovers_without_
             Err(e) => failures.push(e),
         }
         tokio::time::sleep(Duration::from_secs(3).saturating_sub(stopped.elapsed())).await;
-        tokio::task::block_in_place(|| env.pg().start());
+        tokio::task::block_in_place(|| env.pg().start(cluster::PG_SETTINGS));
         let outage = stopped.elapsed();
         match env.await_health(200, "healthy", Duration::from_secs(30)).await {
             Ok(t) => notes.push(format!(
@@ -422,19 +447,12 @@ async fn postgres_stopped_under_load_gives_503s_and_the_server_recovers_without_
                  clients got {} × 503 meanwhile",
                 outage.as_millis(),
                 t.as_millis(),
-                env.api.stats().by_status.get(&503).copied().unwrap_or(0) - before
+                env.unavailable_answers() - before
             )),
             Err(e) => failures.push(format!("the server did not recover: {e}")),
         }
     }
-    tokio::time::sleep(settings.pause).await;
-    load.finish().await;
-    if env.server.pid() != pid || env.server.starts != 1 {
-        failures.push("the server was restarted".into());
-    }
-    if env.api.stats().by_status.get(&503).copied().unwrap_or(0) == 0 {
-        failures.push("no client saw a 503: the outage hit no load".into());
-    }
+    env.finish_load_after_outage(load, &settings, (pid, 0), "the outage", &mut failures).await;
     let faults = format!("{} × pg_ctl stop -m immediate, 3 s down, restart", settings.rounds);
     env.check("PostgreSQL stopped under load", &faults, failures, &notes).await;
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use test_support::topology::{self, Nginx, PgPair, RedisCluster, TcpProxy, local, port};
 
 use super::{Env, Front, Req, check_revocation, login, settings, token};
-use crate::cluster::{Postgres, Redis, Scratch, Server};
+use crate::cluster::{Redis, Scratch, Server, start_postgres};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fault suite: run by scripts/faults.sh"]
@@ -35,7 +35,7 @@ async fn failover_of_the_primary_under_load_loses_no_acknowledged_payment() {
     let mut notes = Vec::new();
 
     tokio::time::sleep(settings.pause).await;
-    let before = env.api.stats().by_status.get(&503).copied().unwrap_or(0);
+    let before = env.unavailable_answers();
     tokio::task::block_in_place(|| pair.primary.stop_immediate());
     let stopped = Instant::now();
     match env.await_health(503, "unhealthy", Duration::from_secs(10)).await {
@@ -54,18 +54,11 @@ async fn failover_of_the_primary_under_load_loses_no_acknowledged_payment() {
              after the promotion; clients got {} × 503 meanwhile",
             promoted.as_millis(),
             t.as_millis(),
-            env.api.stats().by_status.get(&503).copied().unwrap_or(0) - before
+            env.unavailable_answers() - before
         )),
         Err(e) => failures.push(format!("the server did not recover: {e}")),
     }
-    tokio::time::sleep(settings.pause).await;
-    load.finish().await;
-    if env.server.pid() != pid || env.server.starts != 1 {
-        failures.push("the server was restarted".into());
-    }
-    if env.api.stats().by_status.get(&503).copied().unwrap_or(0) == before {
-        failures.push("no client saw a 503: the failover hit no load".into());
-    }
+    env.finish_load_after_outage(load, &settings, (pid, before), "the failover", &mut failures).await;
     env.check(
         "PostgreSQL primary failed over to its synchronous standby under load",
         "1 × pg_ctl stop -m immediate of the primary, proxy repointed, pg_ctl promote of the standby",
@@ -82,7 +75,7 @@ async fn a_redis_cluster_master_killed_under_load_keeps_money_right_and_revocati
     let processes = topology::Scratch::new("faults-redis-cluster");
     let mut cluster = tokio::task::block_in_place(|| RedisCluster::start(&processes.0, port(210)));
     let scratch = Scratch::new("redis-cluster");
-    let pg = tokio::task::block_in_place(|| Postgres::start_new(&scratch.0));
+    let pg = tokio::task::block_in_place(|| start_postgres(&scratch.0));
     let database_url = pg.url("mps");
     let mut env = Env::on(scratch, Some(pg), None, &database_url, &cluster.url(), &settings, None).await;
     let api = env.api.clone();
@@ -133,7 +126,7 @@ async fn three_replicas_behind_nginx_survive_kill_9_and_a_rolling_restart_with_t
     let replica_ports = [port(230), port(231), port(232)];
     let nginx = tokio::task::block_in_place(|| Nginx::start(&processes.0, port(233), &replica_ports));
     let scratch = Scratch::new("replicas");
-    let (pg, redis) = tokio::task::block_in_place(|| (Postgres::start_new(&scratch.0), Redis::start_new(&scratch.0)));
+    let (pg, redis) = tokio::task::block_in_place(|| (start_postgres(&scratch.0), Redis::start_new(&scratch.0)));
     let (database_url, redis_url) = (pg.url("mps"), redis.url());
     let front = Front { base_url: nginx.base_url(), first_replica_port: replica_ports[0] };
     let mut others: Vec<Server> = replica_ports[1..]

@@ -11,14 +11,14 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageCards;
-use crate::db::bindings::{self, BindingActor, BindingChange};
+use crate::db::bindings::{self, Binding, BindingActor, BindingChange};
 use crate::domain::{BindingRole, BindingView};
 use crate::error::{ApiError, ApiResult};
 use crate::http::admin::credits::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::http::middleware::RequestId;
 use crate::http::pagination::{Page, PageParams};
-use crate::http::respond::rpc;
+use crate::http::respond::moved;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -68,22 +68,9 @@ async fn add_binding(
     AppJson(request): AppJson<AddBindingRequest>,
 ) -> ApiResult<(StatusCode, AppJson<BindingChange>)> {
     let card_id = resolve_card_id(&state, &id_or_no).await?;
-    let bound = rpc(
-        &state,
-        "bind_card",
-        bindings::bind_card(
-            &state.db,
-            admin_actor(&admin),
-            card_id,
-            request.member_id,
-            request.role,
-            true,
-            &request_id,
-        )
-        .await,
-    )?;
-    crate::card_cache::invalidate(&state, &bound.affected_members).await;
-    Ok((StatusCode::CREATED, AppJson(bound)))
+    let binding = Binding { card_id, member_id: request.member_id };
+    let bound = bindings::bind_card(&state.db, admin_actor(&admin), binding, request.role, true, &request_id).await;
+    Ok((StatusCode::CREATED, AppJson(moved(&state, "bind_card", bound).await?)))
 }
 
 /// Which binding to remove: `?member_id=` or a body `{"member_id": …}`.
@@ -113,13 +100,9 @@ async fn remove_binding(
         (None, None) => return Err(ApiError::validation("member_id", "is required (query or body)")),
     };
     let card_id = resolve_card_id(&state, &id_or_no).await?;
-    let unbound = rpc(
-        &state,
-        "unbind_card",
-        bindings::unbind_card(&state.db, admin_actor(&admin), card_id, member_id, &request_id).await,
-    )?;
-    crate::card_cache::invalidate(&state, &unbound.affected_members).await;
-    Ok(AppJson(unbound))
+    let unbound =
+        bindings::unbind_card(&state.db, admin_actor(&admin), Binding { card_id, member_id }, &request_id).await;
+    Ok(AppJson(moved(&state, "unbind_card", unbound).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -141,11 +124,7 @@ async fn change_binding_role(
     AppJson(request): AppJson<ChangeRoleRequest>,
 ) -> ApiResult<AppJson<BindingChange>> {
     let card_id = resolve_card_id(&state, &id_or_no).await?;
-    let changed = rpc(
-        &state,
-        "change_binding_role",
-        bindings::change_binding_role(&state.db, admin.id, card_id, member_id, request.role, &request_id).await,
-    )?;
-    crate::card_cache::invalidate(&state, &changed.affected_members).await;
-    Ok(AppJson(changed))
+    let binding = Binding { card_id, member_id };
+    let changed = bindings::change_binding_role(&state.db, admin.id, binding, request.role, &request_id).await;
+    Ok(AppJson(moved(&state, "change_binding_role", changed).await?))
 }

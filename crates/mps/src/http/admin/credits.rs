@@ -2,7 +2,6 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{AdjustPoints, CreditCards, SystemMaintenance};
-use crate::db::money_ops::{self, IdempotencyScope};
+use crate::db::money_ops::{self, ADMIN_CREDIT_CARD, CreditArgs, IdempotencyScope, PointsAdjustment};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::idempotency::{IdempotencyKey, fingerprint};
@@ -58,14 +57,12 @@ async fn credit_card(
     let amount = request.amount.to_money("amount", state.config.max_amount)?;
     let reason = validate::optional_text("reason", request.reason.as_deref(), 500)?;
     let card_id = resolve_card_id(&state, &id_or_no).await?;
-    let print =
-        fingerprint("admin_recharge", &serde_json::json!({ "card_id": card_id, "amount": amount, "reason": reason }));
+    let request = serde_json::json!({ "card_id": card_id, "amount": amount, "reason": reason });
+    let print = fingerprint(ADMIN_CREDIT_CARD.scope, &request);
     let scope = IdempotencyScope { actor_id: admin.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let outcome = money_ops::admin_credit_card::<RechargeResponse>(&state.db, scope, card_id, amount, reason).await;
-    if let Ok(money_ops::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
-        crate::card_cache::invalidate(&state, &credited.affected_members).await;
-    }
-    respond::idempotent(&state, "admin_credit_card", outcome, StatusCode::CREATED)
+    let args = CreditArgs { card_id, amount, reason };
+    let outcome = money_ops::admin_credit_card::<RechargeResponse>(&state.db, scope, args).await;
+    respond::money(&state, &ADMIN_CREDIT_CARD, outcome, |_| ()).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -84,9 +81,6 @@ pub struct AdjustPointsResponse {
     pub points_after: i64,
     pub level_before: i32,
     pub level_after: i32,
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub affected_members: Vec<Uuid>,
 }
 
 /// Add or remove points on a standard card; the level follows the new total.
@@ -104,13 +98,10 @@ async fn adjust_points(
         return Err(ApiError::validation("delta_points", "must be non-zero and at most 100000000 in size"));
     }
     let reason = validate::text("reason", &request.reason, 500)?;
-    let adjusted: AdjustPointsResponse = respond::rpc(
-        &state,
-        "adjust_points",
-        money_ops::adjust_points(&state.db, admin.id, request.card_id, request.delta_points, reason, &request_id).await,
-    )?;
-    crate::card_cache::invalidate(&state, &adjusted.affected_members).await;
-    Ok(AppJson(adjusted))
+    let adjustment =
+        PointsAdjustment { admin_id: admin.id, card_id: request.card_id, delta: request.delta_points, reason };
+    let adjusted = money_ops::adjust_points(&state.db, adjustment, &request_id).await;
+    Ok(AppJson(respond::moved::<AdjustPointsResponse>(&state, "adjust_points", adjusted).await?))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

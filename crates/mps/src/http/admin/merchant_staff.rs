@@ -1,6 +1,6 @@
 //! `/admin/merchants/{id_or_code}/staff` and `/keys`: what an admin sees of a merchant's staff
-//! and POS keys (never a secret or hash), and the two interventions: suspend a staff member,
-//! revoke a key.
+//! and POS keys (never a secret or hash), and the interventions: suspend or reactivate a staff
+//! member, revoke a key.
 
 use axum::Extension;
 use axum::extract::State;
@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_merchant_staff))
         .routes(routes!(list_merchant_keys))
         .routes(routes!(suspend_merchant_staff))
+        .routes(routes!(activate_merchant_staff))
         .routes(routes!(revoke_merchant_key))
 }
 
@@ -78,7 +79,7 @@ async fn list_merchant_staff(
 ) -> ApiResult<AppJson<Page<StaffView>>> {
     let paging = page.paging("admin_merchant_staff", &state.config)?;
     let merchant_id = merchant_id(&state, &path.id_or_code).await?;
-    let (items, total) = staff::list_staff(&state.db, merchant_id, &paging).await?;
+    let (items, total) = staff::list_staff(&state.db, merchant_id, None, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, StaffView::page_key)))
 }
 
@@ -111,18 +112,46 @@ async fn suspend_merchant_staff(
     AppPath(path): AppPath<MerchantStaffPath>,
     OptionalJson(request): OptionalJson<ActionRequest>,
 ) -> ApiResult<AppJson<StaffView>> {
-    let merchant_id = merchant_id(&state, &path.id_or_code).await?;
+    set_staff_status(&state, &admin, &path, StaffStatus::Suspended, request.reason()?, &request_id).await
+}
+
+/// Reactivate a merchant's suspended staff member: they can log in again (the sessions ended by
+/// the suspension stay ended).
+#[utoipa::path(post, path = "/admin/merchants/{id_or_code}/staff/{staff_id}/activate", tag = "admin",
+    security(("bearer" = [])), params(MerchantStaffPath), request_body = Option<ActionRequest>,
+    responses((status = 200, body = StaffView),
+              (status = 404, description = "MERCHANT_NOT_FOUND or STAFF_NOT_FOUND", body = ErrorEnvelope)))]
+async fn activate_merchant_staff(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    admin: Authorized<ManageMerchants>,
+    AppPath(path): AppPath<MerchantStaffPath>,
+    OptionalJson(request): OptionalJson<ActionRequest>,
+) -> ApiResult<AppJson<StaffView>> {
+    set_staff_status(&state, &admin, &path, StaffStatus::Active, request.reason()?, &request_id).await
+}
+
+/// An admin's suspension (`STAFF_SUSPEND`) or reactivation (`STAFF_ACTIVATE`) of a staff member.
+async fn set_staff_status(
+    state: &AppState,
+    admin: &Authorized<ManageMerchants>,
+    path: &MerchantStaffPath,
+    status: StaffStatus,
+    reason: Option<&str>,
+    request_id: &str,
+) -> ApiResult<AppJson<StaffView>> {
+    let merchant_id = merchant_id(state, &path.id_or_code).await?;
     let audit = StaffAudit {
-        action: "STAFF_SUSPEND",
+        action: if status == StaffStatus::Suspended { "STAFF_SUSPEND" } else { "STAFF_ACTIVATE" },
         actor: (&admin.user).into(),
         by_staff: None,
-        reason: request.reason()?,
-        request_id: &request_id,
+        reason,
+        request_id,
     };
-    let change = StaffChange { status: Some(StaffStatus::Suspended), ..StaffChange::default() };
+    let change = StaffChange { status: Some(status), ..StaffChange::default() };
     let (member, revoked) =
         staff::change_staff(&state.db, merchant_id, path.staff_id, change, None, audit, |_| Ok(())).await?;
-    session::publish_revocations(&state, &revoked).await;
+    session::publish_revocations(state, &revoked).await;
     Ok(AppJson(member))
 }
 

@@ -1,4 +1,5 @@
-//! `/admin`: accounts, cards, points, levels, settlements, statistics and the audit log.
+//! `/admin`: accounts, cards, points, levels, settlements, statistics, the audit log and the
+//! programme's webhook endpoints.
 
 pub mod accounts;
 pub mod audit;
@@ -13,6 +14,7 @@ pub mod merchant_staff;
 pub mod merchants;
 pub mod settlements;
 pub mod statistics;
+pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -32,4 +34,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(settlements::router())
         .merge(statistics::router())
         .merge(liability::router())
+        .merge(webhooks::router())
 }

@@ -13,12 +13,12 @@ use uuid::Uuid;
 use crate::auth::Authorized;
 use crate::auth::password::{MAX_PASSWORD_LEN, verify_password};
 use crate::auth::permissions::{BindCard, UnbindCard};
-use crate::db::bindings::{self, BindingActor, BindingChange};
+use crate::db::bindings::{self, Binding, BindingActor, BindingChange};
 use crate::domain::{BindingRole, CardView};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::middleware::RequestId;
-use crate::http::respond::rpc;
+use crate::http::respond::moved;
 use crate::http::validate;
 use crate::limits::Window;
 use crate::state::AppState;
@@ -84,12 +84,9 @@ async fn bind_card(
     let hash = bindings::binding_password_hash(&state.db, card_id).await?;
     let password_ok = verify_password(request.binding_password, hash).await?;
     let actor = BindingActor { id: member.id, role: "member" };
-    let bound = rpc(
-        &state,
-        "bind_card",
-        bindings::bind_card(&state.db, actor, card_id, member.id, request.role.into(), password_ok, &request_id).await,
-    )?;
-    crate::card_cache::invalidate(&state, &bound.affected_members).await;
+    let binding = Binding { card_id, member_id: member.id };
+    let bound = bindings::bind_card(&state.db, actor, binding, request.role.into(), password_ok, &request_id).await;
+    moved(&state, "bind_card", bound).await?;
     let card = crate::db::member_cards::card_for_member(&state.db, member.id, card_id)
         .await?
         .ok_or_else(|| ApiError::internal("new binding not visible to its member"))?;
@@ -134,8 +131,7 @@ async fn leave_card(
     AppPath(card_id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<BindingChange>> {
     let actor = BindingActor { id: member.id, role: "member" };
-    let unbound =
-        rpc(&state, "unbind_card", bindings::unbind_card(&state.db, actor, card_id, member.id, &request_id).await)?;
-    crate::card_cache::invalidate(&state, &unbound.affected_members).await;
-    Ok(AppJson(unbound))
+    let binding = Binding { card_id, member_id: member.id };
+    let unbound = bindings::unbind_card(&state.db, actor, binding, &request_id).await;
+    Ok(AppJson(moved(&state, "unbind_card", unbound).await?))
 }

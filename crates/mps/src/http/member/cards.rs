@@ -135,6 +135,7 @@ async fn list_member_transactions(
     let paging = page.paging("member_transactions", &state.config)?;
     let zone = state.config.business_timezone;
     let filter = TxFilter {
+        store_id: None,
         card_id: query.card_id,
         tx_type: query.tx_type,
         start: parse_date_bound("start_date", query.start_date.as_deref(), zone)?,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::GenerateQr;
-use crate::db::money_ops;
+use crate::db::money_ops::{self, MemberCard, NewQrToken};
 use crate::domain::CardType;
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath};
@@ -88,10 +88,8 @@ async fn issue_qr(
         "issue_qr_token",
         money_ops::issue_qr_token(
             &state.db,
-            member.id,
-            request.card_id,
-            &qr_hash(&qr_plain),
-            i32::try_from(ttl).unwrap_or(i32::MAX),
+            MemberCard { member_id: member.id, card_id: request.card_id },
+            NewQrToken { token_hash: &qr_hash(&qr_plain), ttl_seconds: i32::try_from(ttl).unwrap_or(i32::MAX) },
             &request_id,
         )
         .await,
@@ -118,7 +116,7 @@ async fn revoke_qr(
     member: Authorized<GenerateQr>,
     AppPath(card_id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<RevokeQrResponse>> {
-    let revoked =
-        rpc(&state, "revoke_qr_token", money_ops::revoke_qr_token(&state.db, member.id, card_id, &request_id).await)?;
+    let card = MemberCard { member_id: member.id, card_id };
+    let revoked = rpc(&state, "revoke_qr_token", money_ops::revoke_qr_token(&state.db, card, &request_id).await)?;
     Ok(AppJson(revoked))
 }

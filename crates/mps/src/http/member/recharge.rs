@@ -2,7 +2,6 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::MemberRecharge;
-use crate::db::money_ops::{self, IdempotencyScope};
+use crate::db::money_ops::{self, CREATE_RECHARGE_ORDER, IdempotencyScope, RechargeOrderArgs};
 use crate::domain::TransactionView;
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
@@ -27,8 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Channels a member can pay a recharge through.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum RechargeChannel {
     Wechat,
     Alipay,
@@ -37,11 +37,7 @@ pub enum RechargeChannel {
 
 impl RechargeChannel {
     fn as_str(self) -> &'static str {
-        match self {
-            RechargeChannel::Wechat => "wechat",
-            RechargeChannel::Alipay => "alipay",
-            RechargeChannel::Bank => "bank",
-        }
+        self.into()
     }
 }
 
@@ -57,9 +53,6 @@ pub struct RechargeRequest {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RechargeResponse {
     pub transaction: TransactionView,
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub affected_members: Vec<Uuid>,
 }
 
 /// Create a recharge order for your standard card (status `processing` until the channel confirms).
@@ -77,19 +70,17 @@ async fn create_recharge_order(
     let amount = request.amount.to_money("amount", state.config.max_amount)?;
     let external_order_id = validate::optional_text("external_order_id", request.external_order_id.as_deref(), 128)?;
     let print = fingerprint(
-        "member_recharge",
+        CREATE_RECHARGE_ORDER.scope,
         &serde_json::json!({ "card_id": request.card_id, "amount": amount, "payment_method": request.payment_method,
                              "external_order_id": external_order_id }),
     );
     let scope = IdempotencyScope { actor_id: member.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let outcome = money_ops::create_recharge_order::<RechargeResponse>(
-        &state.db,
-        scope,
-        request.card_id,
+    let args = RechargeOrderArgs {
+        card_id: request.card_id,
         amount,
-        request.payment_method.as_str(),
+        payment_method: request.payment_method.as_str(),
         external_order_id,
-    )
-    .await;
-    respond::idempotent(&state, "create_recharge_order", outcome, StatusCode::CREATED)
+    };
+    let outcome = money_ops::create_recharge_order::<RechargeResponse>(&state.db, scope, args).await;
+    respond::money(&state, &CREATE_RECHARGE_ORDER, outcome, |_| ()).await
 }

@@ -2,17 +2,17 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{Charge, MerchantRecharge, Refund, ValidateQr};
-use crate::db::money_ops::{self, ChargeArgs, IdempotencyScope, RefundArgs};
+use crate::db::money_ops::{
+    self, CHARGE_BY_QR, ChargeArgs, IdempotencyScope, MERCHANT_TOPUP, REFUND_PAYMENT, RefundArgs, TopupArgs,
+};
 use crate::domain::{CardStatus, CardType, TransactionView, TxStatus};
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
@@ -59,9 +59,6 @@ pub struct ChargedCard {
 pub struct ChargeResponse {
     pub transaction: TransactionView,
     pub card: ChargedCard,
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub affected_members: Vec<Uuid>,
 }
 
 fn qr_text(qr_plain: &str) -> ApiResult<&str> {
@@ -88,7 +85,7 @@ async fn charge(
     let tag = request.tag.as_ref().filter(|t| !t.is_null());
     let store_id = super::stores::acting_store(&state, &merchant, request.store.as_deref()).await?;
     let print = fingerprint(
-        "charge",
+        CHARGE_BY_QR.scope,
         &serde_json::json!({ "token_sha256": hex::encode(&token_hash), "amount": amount,
                              "external_order_id": external_order_id, "tag": tag, "store_id": store_id }),
     );
@@ -97,11 +94,8 @@ async fn charge(
     let staff_id = merchant.staff_id;
     let args = ChargeArgs { operator, token_hash: &token_hash, amount, external_order_id, tag, store_id, staff_id };
     let outcome = money_ops::charge_by_qr::<ChargeResponse>(&state.db, scope, args).await;
-    if let Ok(money_ops::Idempotent { result: Ok(charged), replayed: false }) = &outcome {
-        state.metrics.observe_payment(charged.transaction.final_amount);
-        crate::card_cache::invalidate(&state, &charged.affected_members).await;
-    }
-    respond::idempotent(&state, "charge_by_qr", outcome, StatusCode::CREATED)
+    let observe = |charged: &ChargeResponse| state.metrics.observe_payment(charged.transaction.final_amount);
+    respond::money(&state, &CHARGE_BY_QR, outcome, observe).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -125,9 +119,6 @@ pub struct RefundedPayment {
 pub struct RefundResponse {
     pub refund: TransactionView,
     pub original: RefundedPayment,
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub affected_members: Vec<Uuid>,
 }
 
 /// Refund all or part of one of your payments; points are reversed in proportion. The refund
@@ -153,7 +144,7 @@ async fn refund(
     super::validate_tag(request.tag.as_ref())?;
     let tag = request.tag.as_ref().filter(|t| !t.is_null());
     let print = fingerprint(
-        "refund",
+        REFUND_PAYMENT.scope,
         &serde_json::json!({ "original_tx_no": original_tx_no, "amount": amount, "reason": reason, "tag": tag }),
     );
     super::stores::check_refund_allowed(&state, &merchant, &original_tx_no, amount).await?;
@@ -162,23 +153,27 @@ async fn refund(
     let staff_id = merchant.staff_id;
     let args = RefundArgs { operator, original_tx_no: &original_tx_no, amount, reason, tag, staff_id };
     let outcome = money_ops::refund_payment::<RefundResponse>(&state.db, scope, args).await;
-    if let Ok(money_ops::Idempotent { result: Ok(refunded), replayed: false }) = &outcome {
-        crate::card_cache::invalidate(&state, &refunded.affected_members).await;
-    }
-    respond::idempotent(&state, "refund_payment", outcome, StatusCode::CREATED)
+    respond::money(&state, &REFUND_PAYMENT, outcome, |_| ()).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TopupRequest {
     pub card_no: String,
     pub amount: AmountInput,
+    /// The store topping up, by code, chosen as for a charge: by default your own store when you
+    /// are restricted to one, else the merchant's default store.
+    pub store: Option<String>,
 }
 
-/// Top up a standard card at the counter (cash), credited at once.
+/// Top up a standard card at the counter (cash), credited at once. The top-up records its store
+/// (`store`, as for a charge) and the staff member making it.
 #[utoipa::path(post, path = "/merchant/recharge", tag = "merchant", security(("bearer" = [])),
     request_body = TopupRequest,
     params(("Idempotency-Key" = String, Header, description = "Reuse it when retrying this request")),
-    responses((status = 201, body = RechargeResponse)))]
+    responses((status = 201, body = RechargeResponse),
+              (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller named another store",
+               body = crate::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
 async fn topup(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -188,15 +183,16 @@ async fn topup(
 ) -> ApiResult<Response> {
     let amount = request.amount.to_money("amount", state.config.max_amount)?;
     let card_no = validate::text("card_no", &request.card_no, 40)?.to_ascii_uppercase();
-    let print = fingerprint("merchant_recharge", &serde_json::json!({ "card_no": card_no, "amount": amount }));
+    let store_id = super::stores::acting_store(&state, &merchant, request.store.as_deref()).await?;
+    let print = fingerprint(
+        MERCHANT_TOPUP.scope,
+        &serde_json::json!({ "card_no": card_no, "amount": amount, "store_id": store_id }),
+    );
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
-    let outcome =
-        money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, merchant.operator.as_deref(), &card_no, amount)
-            .await;
-    if let Ok(money_ops::Idempotent { result: Ok(credited), replayed: false }) = &outcome {
-        crate::card_cache::invalidate(&state, &credited.affected_members).await;
-    }
-    respond::idempotent(&state, "merchant_topup", outcome, StatusCode::CREATED)
+    let operator = merchant.operator.as_deref();
+    let args = TopupArgs { operator, card_no: &card_no, amount, store_id, staff_id: merchant.staff_id };
+    let outcome = money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, args).await;
+    respond::money(&state, &MERCHANT_TOPUP, outcome, |_| ()).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! `/merchant/staff`: a merchant's staff accounts. Owners manage everyone; managers manage
-//! cashiers only. Suspending a staff member, changing their role or store, or resetting their
-//! password ends their sessions at once, on every instance.
+//! cashiers only, and a store-restricted manager only the cashiers of their store. Suspending a
+//! staff member, changing their role or store, or resetting their password ends their sessions at
+//! once, on every instance.
 
 use axum::Extension;
 use axum::extract::State;
@@ -41,12 +42,30 @@ pub struct StaffPath {
     pub staff_id: Uuid,
 }
 
-/// Managers may only touch cashiers, and only make cashiers: 403 otherwise.
+/// Managers may only touch cashiers, and only make cashiers: 403 `FORBIDDEN` otherwise.
 fn may_manage(caller: &AuthUser, role: StaffRole) -> ApiResult<()> {
     if role != StaffRole::Cashier && !caller.holds(ManageManagers::NAME) {
         return Err(ApiError::new(ErrorCode::Forbidden, "Managers manage cashiers only; ask an owner."));
     }
     Ok(())
+}
+
+/// A caller restricted to a store (a store manager) manages only staff restricted to that same
+/// store: 403 `STORE_NOT_ALLOWED` for anyone else (another store's, or unrestricted staff).
+fn may_manage_store(caller: &AuthUser, store_id: Option<Uuid>) -> ApiResult<()> {
+    match caller.store_id {
+        Some(own) if store_id != Some(own) => Err(ApiError::new(
+            ErrorCode::StoreNotAllowed,
+            "You manage the staff of your own store only; ask an owner or an unrestricted manager.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Both rules, for an existing staff member.
+fn may_manage_member(caller: &AuthUser, member: &StaffView) -> ApiResult<()> {
+    may_manage(caller, member.role)?;
+    may_manage_store(caller, member.store_id)
 }
 
 /// The audit fields of a change made by the merchant's own side.
@@ -95,7 +114,8 @@ pub struct CreateStaffRequest {
     pub password: String,
 }
 
-/// Add a staff member (owners: any role; managers: cashiers).
+/// Add a staff member (owners: any role; managers: cashiers; a store-restricted manager: cashiers
+/// of their store, which `store` defaults to).
 #[utoipa::path(post, path = "/merchant/staff", tag = "merchant", security(("bearer" = [])),
     request_body = CreateStaffRequest,
     responses((status = 201, body = StaffView),
@@ -112,8 +132,10 @@ async fn create_staff(
     check_new_password("password", &request.password)?;
     let store_id = match request.store.as_deref() {
         Some(code) => Some(store_id(&state, caller.id, code).await?),
-        None => None,
+        // A store manager's staff belong to the store.
+        None => caller.store_id,
     };
+    may_manage_store(&caller, store_id)?;
     let password_hash = hash_password(request.password).await?;
     let new = NewStaff { username, name, role: request.role, store_id, password_hash: &password_hash };
     let mut tx = state.db.begin().await?;
@@ -126,7 +148,7 @@ async fn create_staff(
     Ok((StatusCode::CREATED, AppJson(member)))
 }
 
-/// Your staff, by username.
+/// Your staff, by username (a store-restricted manager: their store's).
 #[utoipa::path(get, path = "/merchant/staff", tag = "merchant", security(("bearer" = [])),
     params(PageParams), responses((status = 200, body = Page<StaffView>)))]
 async fn list_staff(
@@ -135,7 +157,7 @@ async fn list_staff(
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<StaffView>>> {
     let paging = page.paging("merchant_staff", &state.config)?;
-    let (items, total) = staff::list_staff(&state.db, caller.id, &paging).await?;
+    let (items, total) = staff::list_staff(&state.db, caller.id, caller.store_id, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, StaffView::page_key)))
 }
 
@@ -153,6 +175,7 @@ async fn get_staff(
     let member = staff::find_staff(&mut conn, caller.id, path.staff_id, false)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::StaffNotFound, "You have no staff member with this id."))?;
+    may_manage_store(&caller, member.store_id)?;
     Ok(AppJson(member))
 }
 
@@ -187,9 +210,12 @@ async fn update_staff(
         Some(None) => Some(None),
         None => None,
     };
+    if let Some(store_id) = store_id {
+        may_manage_store(&caller, store_id)?;
+    }
     let change = StaffChange { name, role: request.role, store_id, status: None };
     let audit = merchant_audit(&caller, "UPDATE_STAFF", None, &request_id);
-    let allowed = |member: &StaffView| may_manage(&caller, member.role);
+    let allowed = |member: &StaffView| may_manage_member(&caller, member);
     let (member, revoked) =
         staff::change_staff(&state.db, caller.id, path.staff_id, change, None, audit, allowed).await?;
     session::publish_revocations(&state, &revoked).await;
@@ -237,7 +263,7 @@ async fn set_status(
     let action = if status == StaffStatus::Suspended { "STAFF_SUSPEND" } else { "STAFF_ACTIVATE" };
     let change = StaffChange { status: Some(status), ..StaffChange::default() };
     let audit = merchant_audit(caller, action, reason, request_id);
-    let allowed = |member: &StaffView| may_manage(caller, member.role);
+    let allowed = |member: &StaffView| may_manage_member(caller, member);
     let (member, revoked) = staff::change_staff(&state.db, caller.id, staff_id, change, None, audit, allowed).await?;
     session::publish_revocations(state, &revoked).await;
     Ok(AppJson(member))
@@ -265,7 +291,7 @@ async fn reset_staff_password(
     check_new_password("password", &request.password)?;
     let hash = hash_password(request.password).await?;
     let audit = merchant_audit(&caller, "STAFF_PASSWORD_RESET", None, &request_id);
-    let allowed = |member: &StaffView| may_manage(&caller, member.role);
+    let allowed = |member: &StaffView| may_manage_member(&caller, member);
     let change = StaffChange::default();
     let (member, revoked) =
         staff::change_staff(&state.db, caller.id, path.staff_id, change, Some(&hash), audit, allowed).await?;

@@ -45,12 +45,18 @@ pub struct StatementQuery {
     /// `json` (default) or `csv`.
     #[param(inline)]
     pub format: Option<StatementFormat>,
+    /// One store's statement, by code (default: the whole merchant; a store-restricted caller:
+    /// its store, and another store is 403 `STORE_NOT_ALLOWED`). The stores' statements add up
+    /// to the merchant's.
+    pub store: Option<String>,
 }
 
 /// The JSON statement (streamed in this shape).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StatementView {
     pub merchant_code: String,
+    /// The store this statement is of; `null`: the whole merchant.
+    pub store_code: Option<String>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     /// Payments − refunds − counter top-ups before `from`.
@@ -67,14 +73,16 @@ pub struct StatementView {
 pub struct StatementTotalsView {
     #[serde(flatten)]
     pub counts: StatementTotals,
-    /// Fees: a placeholder, 0.00 until fees exist.
+    /// Reserved: always `0.00` today. MPS charges merchants no fees yet; the column is there so
+    /// statement consumers need not change when fees exist.
+    #[schema(example = "0.00")]
     pub fee_amount: SignedMoney,
-    /// payments − refunds − top-ups − fees.
+    /// payments − refunds − top-ups − fees (fees: 0.00 today).
     pub net_amount: SignedMoney,
 }
 
 /// The CSV columns, in order.
-const CSV_HEADER: [&str; 13] = [
+const CSV_HEADER: [&str; 14] = [
     "kind",
     "created_at",
     "tx_no",
@@ -84,6 +92,7 @@ const CSV_HEADER: [&str; 13] = [
     "original_tx_no",
     "external_order_id",
     "operator",
+    "store_code",
     "gross_amount",
     "fee_amount",
     "net_amount",
@@ -91,11 +100,17 @@ const CSV_HEADER: [&str; 13] = [
 ];
 
 /// Your statement of `[from, to)`: opening total, every payment (+), refund (−) and counter top-up
-/// (−) with fee placeholder columns, closing total. Its totals equal a settlement of the same
-/// window. CSV: a header row, then an `opening` row, one `movement` row each, a `closing` row.
+/// (−) with fee placeholder columns (`fee_amount`: reserved, always 0.00 today; `net_amount` =
+/// gross − fee), closing total. Its totals equal a settlement of the same window. `?store=CODE`:
+/// one store's statement (the stores' add up to the merchant's). CSV (RFC 4180: fields with
+/// `,` `"` or line breaks quoted, `"` doubled; CRLF): a header row, then an `opening` row, one
+/// `movement` row each, a `closing` row.
 #[utoipa::path(get, path = "/merchant/statements", tag = "merchant", security(("bearer" = [])),
     params(StatementQuery),
     responses((status = 200, description = "The statement", content((StatementView = "application/json"), (String = "text/csv"))),
+              (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller asked for another store",
+               body = crate::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope),
               (status = 422, description = "VALIDATION_FAILED", body = crate::error::ErrorEnvelope)))]
 async fn merchant_statement(
     State(state): State<AppState>,
@@ -109,7 +124,8 @@ async fn merchant_statement(
     if from >= to {
         return Err(ApiError::validation("to", "must be after from"));
     }
-    let snapshot = statements::merchant_statement(&state.db, merchant.id, from, to).await?;
+    let store = super::stores::report_store(&state, &merchant, query.store.as_deref()).await?;
+    let snapshot = statements::merchant_statement(&state.db, merchant.id, store, from, to).await?;
     Ok(match query.format.unwrap_or_default() {
         StatementFormat::Json => json_statement(snapshot, from, to),
         StatementFormat::Csv => csv_statement(snapshot, from, to),
@@ -120,6 +136,7 @@ fn json_statement(snapshot: statements::StatementSnapshot, from: DateTime<Utc>, 
     let net = snapshot.totals.net();
     let head = json!({
         "merchant_code": snapshot.merchant_code,
+        "store_code": snapshot.store_code,
         "from": from,
         "to": to,
         "opening_total": SignedMoney::from_decimal(snapshot.opening),
@@ -150,12 +167,13 @@ fn csv_statement(snapshot: statements::StatementSnapshot, from: DateTime<Utc>, t
     let zero = plain(Decimal::ZERO);
     let head = [
         csv_line(&CSV_HEADER),
-        csv_line(&["opening", &from.to_rfc3339(), "", "", "", "", "", "", "", "", "", "", &plain(opening_total)]),
+        csv_line(&["opening", &from.to_rfc3339(), "", "", "", "", "", "", "", "", "", "", "", &plain(opening_total)]),
     ]
     .concat();
     let closing = csv_line(&[
         "closing",
         &to.to_rfc3339(),
+        "",
         "",
         "",
         "",
@@ -201,6 +219,7 @@ fn movement_line(m: &StatementMovement, running: Decimal) -> Bytes {
         m.original_tx_no.as_deref().unwrap_or(""),
         &spreadsheet_safe(m.external_order_id.as_deref().unwrap_or("")),
         &spreadsheet_safe(m.operator.as_deref().unwrap_or("")),
+        &m.store_code,
         &m.gross_amount.to_string(),
         &m.fee_amount.to_string(),
         &m.net_amount.to_string(),

@@ -28,12 +28,18 @@ pub struct MerchantTxQuery {
     pub start_date: Option<String>,
     /// Exclusive upper bound, same forms.
     pub end_date: Option<String>,
+    /// One store's transactions, by code (default: the whole merchant; a store-restricted caller:
+    /// its store, and another store is 403 `STORE_NOT_ALLOWED`).
+    pub store: Option<String>,
 }
 
-/// Your transactions, newest first.
+/// Your transactions, newest first (a store-restricted caller: its store's).
 #[utoipa::path(get, path = "/merchant/transactions", tag = "merchant", security(("bearer" = [])),
     params(MerchantTxQuery, PageParams),
-    responses((status = 200, body = Page<TransactionView>)))]
+    responses((status = 200, body = Page<TransactionView>),
+              (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller asked for another store",
+               body = crate::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
 async fn list_merchant_transactions(
     State(state): State<AppState>,
     merchant: Authorized<MerchantReadTransactions>,
@@ -42,8 +48,10 @@ async fn list_merchant_transactions(
 ) -> ApiResult<AppJson<Page<TransactionView>>> {
     let paging = page.paging("merchant_transactions", &state.config)?;
     let zone = state.config.business_timezone;
+    let store_id = super::stores::report_store(&state, &merchant, query.store.as_deref()).await?;
     let filter = TxFilter {
         card_id: None,
+        store_id,
         tx_type: query.tx_type,
         start: parse_date_bound("start_date", query.start_date.as_deref(), zone)?,
         end: parse_date_bound("end_date", query.end_date.as_deref(), zone)?,

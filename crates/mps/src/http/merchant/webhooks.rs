@@ -4,21 +4,18 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageWebhooks;
-use crate::config::WebhookKey;
-use crate::db::webhooks::{self as store, Audit, WebhookDeliveryView, WebhookEndpointView};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::db::webhooks::{self as store, Audit, EndpointOwner, WebhookDeliveryView, WebhookEndpointView};
+use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
 use crate::http::pagination::{Page, PageParams};
+use crate::http::webhook_endpoints as shared;
 use crate::state::AppState;
-use crate::webhooks::{seal, target};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,54 +27,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(redeliver_webhook_event))
 }
 
-/// The event types a merchant's endpoint can subscribe to (docs/webhooks.md). Card status events
-/// (`card.frozen`, …) belong to the programme, not to a merchant, and are not sent to merchants.
-pub const MERCHANT_EVENT_TYPES: &[&str] =
-    &["payment.succeeded", "refund.succeeded", "recharge.succeeded", "settlement.created", "settlement.status_changed"];
-
-/// Longest URL accepted (the column's limit).
-const MAX_URL_LEN: usize = 2048;
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateWebhookRequest {
-    /// Where events are POSTed: https:// (http:// only where `WEBHOOK_REQUIRE_HTTPS=false`), to a
-    /// public address.
-    pub url: String,
-    /// Event types to send, e.g. `["payment.succeeded", "refund.succeeded"]`.
-    pub events: Vec<String>,
-}
-
-/// An endpoint with its signing secret: the only time the secret is shown.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WebhookWithSecret {
-    pub endpoint: WebhookEndpointView,
-    /// Verifies `MPS-Signature`; store it now: it is never shown again.
-    pub secret: String,
-}
-
-/// The key secrets are sealed with, or 503 when webhooks are not configured.
-fn secret_key(state: &AppState) -> ApiResult<&WebhookKey> {
-    state.config.webhooks.secret_key.as_ref().ok_or_else(|| {
-        ApiError::new(ErrorCode::Unavailable, "Webhooks are not configured on this server (WEBHOOK_SECRET_KEY).")
-    })
-}
-
-fn validate_events(events: &[String]) -> ApiResult<Vec<String>> {
-    if events.is_empty() {
-        return Err(ApiError::validation("events", "must name at least one event type"));
-    }
-    let mut unique: Vec<String> = Vec::new();
-    for event in events {
-        if !MERCHANT_EVENT_TYPES.contains(&event.as_str()) {
-            let known = MERCHANT_EVENT_TYPES.join(", ");
-            return Err(ApiError::validation("events", format!("`{event}` is not one of {known}")));
-        }
-        if !unique.contains(event) {
-            unique.push(event.clone());
-        }
-    }
-    Ok(unique)
-}
+pub use crate::http::webhook_endpoints::{
+    CreateWebhookRequest, MERCHANT_EVENT_TYPES, RedeliverRequest, WebhookWithSecret,
+};
 
 /// Register an endpoint for your events. The answer carries the signing secret, once.
 #[utoipa::path(post, path = "/merchant/webhooks", tag = "merchant", security(("bearer" = [])),
@@ -91,23 +43,9 @@ async fn create_webhook_endpoint(
     merchant: Authorized<ManageWebhooks>,
     AppJson(request): AppJson<CreateWebhookRequest>,
 ) -> ApiResult<(StatusCode, AppJson<WebhookWithSecret>)> {
-    let events = validate_events(&request.events)?;
-    let config = &state.config.webhooks;
-    if request.url.len() > MAX_URL_LEN {
-        return Err(ApiError::validation("url", "must be at most 2048 characters"));
-    }
-    target::parse_url(config, &request.url).map_err(|refused| ApiError::validation("url", refused.0))?;
-    let key = secret_key(&state)?;
-    let checked = target::check(config, &request.url).await.map_err(|refused| {
-        ApiError::new(ErrorCode::WebhookUrlNotAllowed, format!("This URL {refused}."))
-            .with_details(serde_json::json!({ "fields": { "url": refused.0 } }))
-    })?;
-    let id = Uuid::new_v4();
-    let secret = seal::new_secret();
-    let sealed = seal::seal(key, id, &secret).map_err(|_| ApiError::internal("cannot seal a webhook secret"))?;
-    let who = Audit { merchant_id: merchant.id, request_id: &request_id };
-    let endpoint = store::create_webhook_endpoint(&state.db, who, id, checked.url.as_str(), &events, &sealed).await?;
-    Ok((StatusCode::CREATED, AppJson(WebhookWithSecret { endpoint, secret })))
+    let who = Audit::merchant(merchant.id, &request_id);
+    let created = shared::create(&state, who, MERCHANT_EVENT_TYPES, &request).await?;
+    Ok((StatusCode::CREATED, AppJson(created)))
 }
 
 /// Your webhook endpoints, newest first.
@@ -120,12 +58,9 @@ async fn list_webhook_endpoints(
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookEndpointView>>> {
     let paging = page.paging("webhook_endpoints", &state.config)?;
-    let (items, total) = store::list_webhook_endpoints(&state.db, merchant.id, &paging).await?;
+    let (items, total) =
+        store::list_webhook_endpoints(&state.db, EndpointOwner::Merchant(merchant.id), &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, WebhookEndpointView::page_key)))
-}
-
-fn not_found() -> ApiError {
-    ApiError::from_code(ErrorCode::WebhookNotFound)
 }
 
 /// One of your webhook endpoints (another merchant's is a 404).
@@ -138,8 +73,7 @@ async fn get_webhook_endpoint(
     merchant: Authorized<ManageWebhooks>,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<WebhookEndpointView>> {
-    let endpoint = store::find_webhook_endpoint(&state.db, merchant.id, id).await?.ok_or_else(not_found)?;
-    Ok(AppJson(endpoint))
+    Ok(AppJson(shared::get(&state, EndpointOwner::Merchant(merchant.id), id).await?))
 }
 
 /// Stop sending to an endpoint; its pending deliveries end `failed`.
@@ -153,9 +87,7 @@ async fn disable_webhook_endpoint(
     merchant: Authorized<ManageWebhooks>,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<WebhookEndpointView>> {
-    let who = Audit { merchant_id: merchant.id, request_id: &request_id };
-    let endpoint = store::disable_webhook_endpoint(&state.db, who, id).await?.ok_or_else(not_found)?;
-    Ok(AppJson(endpoint))
+    Ok(AppJson(shared::disable(&state, Audit::merchant(merchant.id, &request_id), id).await?))
 }
 
 /// Replace the signing secret. The new one is shown once; the old one keeps signing (a second
@@ -170,13 +102,7 @@ async fn rotate_webhook_secret(
     merchant: Authorized<ManageWebhooks>,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<WebhookWithSecret>> {
-    let key = secret_key(&state)?;
-    let secret = seal::new_secret();
-    let sealed = seal::seal(key, id, &secret).map_err(|_| ApiError::internal("cannot seal a webhook secret"))?;
-    let overlap = i64::try_from(state.config.webhooks.secret_overlap.as_secs()).unwrap_or(i64::MAX);
-    let who = Audit { merchant_id: merchant.id, request_id: &request_id };
-    let endpoint = store::rotate_webhook_secret(&state.db, who, id, &sealed, overlap).await?.ok_or_else(not_found)?;
-    Ok(AppJson(WebhookWithSecret { endpoint, secret }))
+    Ok(AppJson(shared::rotate(&state, Audit::merchant(merchant.id, &request_id), id).await?))
 }
 
 /// The deliveries to one of your endpoints, newest first: attempts, last answer, next try.
@@ -191,15 +117,9 @@ async fn list_webhook_deliveries(
     AppQuery(page): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<WebhookDeliveryView>>> {
     let paging = page.paging("webhook_deliveries", &state.config)?;
-    store::find_webhook_endpoint(&state.db, merchant.id, id).await?.ok_or_else(not_found)?;
+    shared::get(&state, EndpointOwner::Merchant(merchant.id), id).await?;
     let (items, total) = store::list_webhook_deliveries(&state.db, id, &paging).await?;
     Ok(AppJson(Page::from_rows(items, &paging, total, WebhookDeliveryView::page_key)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RedeliverRequest {
-    /// The event to send again (its id is unchanged: receivers dedupe on it).
-    pub event_id: Uuid,
 }
 
 /// Send one of your events to this endpoint again, as a new delivery.
@@ -216,13 +136,7 @@ async fn redeliver_webhook_event(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<RedeliverRequest>,
 ) -> ApiResult<(StatusCode, AppJson<WebhookDeliveryView>)> {
-    let endpoint = store::find_webhook_endpoint(&state.db, merchant.id, id).await?.ok_or_else(not_found)?;
-    if endpoint.status != "active" {
-        return Err(ApiError::new(ErrorCode::InvalidStatusTransition, "This endpoint is disabled."));
-    }
-    let who = Audit { merchant_id: merchant.id, request_id: &request_id };
-    let delivery = store::redeliver_webhook_event(&state.db, who, id, request.event_id)
-        .await?
-        .ok_or_else(|| ApiError::from_code(ErrorCode::EventNotFound))?;
+    let who = Audit::merchant(merchant.id, &request_id);
+    let delivery = shared::redeliver(&state, who, id, request.event_id).await?;
     Ok((StatusCode::ACCEPTED, AppJson(delivery)))
 }
