@@ -182,6 +182,15 @@ WHERE t.merchant_id IS NOT NULL
        OR (t.store_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM stores s WHERE s.id = t.store_id AND s.merchant_id = t.merchant_id)))
 UNION ALL
+-- Issue 18: the POS key that moved the money is a key of the transaction's merchant, and a
+-- transaction is made by a key or by a staff member's session, never both.
+SELECT 'a transaction names a POS key of its merchant, or a staff member, not both', t.tx_no,
+       format('merchant %s, pos key %s, staff %s', t.merchant_id, t.pos_key_id, t.staff_id)
+FROM transactions t
+WHERE t.pos_key_id IS NOT NULL
+  AND (t.staff_id IS NOT NULL
+       OR NOT EXISTS (SELECT 1 FROM pos_keys k WHERE k.id = t.pos_key_id AND k.merchant_id = t.merchant_id))
+UNION ALL
 SELECT 'an event names an existing merchant', e.id::text, e.merchant_id::text
 FROM events e
 WHERE e.merchant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = e.merchant_id)

@@ -209,9 +209,23 @@ pub struct TransactionView {
     /// credentials, a POS key, or a transaction recorded before staff existed).
     #[serde(default)]
     pub staff_id: Option<Uuid>,
+    /// Merchant transactions made with a POS key: the key (null: a session, or a transaction
+    /// recorded before keys were named). Shown to the merchant and admins; always null to members.
+    #[serde(default)]
+    pub pos_key_id: Option<Uuid>,
+    /// The terminal id of that POS key, if it has one (always null to members).
+    #[serde(default)]
+    pub terminal_id: Option<String>,
 }
 
 impl TransactionView {
+    /// As a member sees it: which POS key (terminal) a merchant used is the merchant's business.
+    pub fn for_member(mut self) -> TransactionView {
+        self.pos_key_id = None;
+        self.terminal_id = None;
+        self
+    }
+
     /// Its position in a transaction list (`db::transactions::TX_ORDER`).
     pub fn page_key(&self) -> (DateTime<Utc>, String) {
         (self.created_at, self.id.to_string())

@@ -24,11 +24,14 @@ SELECT t.id,
        t.balance_after::text AS balance_after,
        st.code AS store_code,
        t.staff_id,
-       t.store_id
+       t.store_id,
+       t.pos_key_id,
+       k.terminal_id
 FROM transactions t
 JOIN cards c ON c.id = t.card_id
 LEFT JOIN merchants m ON m.id = t.merchant_id
 LEFT JOIN stores st ON st.id = t.store_id
+LEFT JOIN pos_keys k ON k.id = t.pos_key_id
 LEFT JOIN transactions o ON o.id = t.original_tx_id;
 
 -- plpgsql rather than LANGUAGE sql so that its plan is cached per connection (sql/README.md).
@@ -73,7 +76,10 @@ BEGIN
         'external_order_id', p_tx.external_order_id, 'tag', p_tx.tag, 'operator', p_tx.operator,
         'refunded_total', CASE WHEN p_tx.tx_type = 'payment' THEN p_tx.refunded_total::text END,
         'created_at', p_tx.created_at, 'balance_after', p_tx.balance_after::text,
-        'store_code', store_code(p_tx.store_id), 'staff_id', p_tx.staff_id);
+        'store_code', store_code(p_tx.store_id), 'staff_id', p_tx.staff_id,
+        'pos_key_id', p_tx.pos_key_id,
+        'terminal_id', CASE WHEN p_tx.pos_key_id IS NOT NULL
+                            THEN (SELECT terminal_id FROM pos_keys WHERE id = p_tx.pos_key_id) END);
 END $$;
 
 -- Issue 16 — the cost of a charge. The payment path rewritten to do the database work a payment
@@ -101,7 +107,8 @@ END $$;
 CREATE OR REPLACE FUNCTION charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text,
                                         p_fingerprint bytea, p_token_hash bytea, p_amount numeric,
                                         p_external_order_id text, p_tag jsonb, p_request_id text,
-                                        p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL) RETURNS jsonb
+                                        p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
+                                        p_pos_key_id uuid DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -233,10 +240,11 @@ BEGIN
     END IF;
     INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, operator, raw_amount, discount_applied,
                               final_amount, points_earned, status, payment_method, idempotency_key,
-                              external_order_id, tag, actor_id, actor_role, balance_after, store_id, staff_id)
+                              external_order_id, tag, actor_id, actor_role, balance_after, store_id, staff_id,
+                              pos_key_id)
     VALUES (next_tx_no('payment'), 'payment', v_card_id, p_merchant_id, p_operator, p_amount, v_discount,
             v_final, v_points, 'completed', 'balance', p_idempotency_key, p_external_order_id, v_tag,
-            p_merchant_id, 'merchant', v_balance, p_store_id, p_staff_id)
+            p_merchant_id, 'merchant', v_balance, p_store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
     PERFORM emit_tx_event('payment.succeeded', v_tx, v_card.card_no);
 
@@ -274,7 +282,7 @@ END $$;
 CREATE OR REPLACE FUNCTION refund_payment(p_merchant_id uuid, p_operator text, p_idempotency_key text,
                                           p_fingerprint bytea, p_original_tx_no text, p_amount numeric,
                                           p_reason text, p_tag jsonb, p_request_id text,
-                                          p_staff_id uuid DEFAULT NULL) RETURNS jsonb
+                                          p_staff_id uuid DEFAULT NULL, p_pos_key_id uuid DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -373,10 +381,10 @@ BEGIN
     END IF;
     INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, operator, raw_amount, discount_applied,
                               final_amount, status, payment_method, original_tx_id, idempotency_key, reason,
-                              tag, actor_id, actor_role, balance_after, store_id, staff_id)
+                              tag, actor_id, actor_role, balance_after, store_id, staff_id, pos_key_id)
     VALUES (next_tx_no('refund'), 'refund', v_card.id, p_merchant_id, p_operator, p_amount, 1, p_amount,
             'completed', 'balance', v_original.id, p_idempotency_key, p_reason, v_tag, p_merchant_id, 'merchant',
-            v_balance, v_original.store_id, p_staff_id)
+            v_balance, v_original.store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
     PERFORM emit_tx_event('refund.succeeded', v_tx, v_card.card_no);
     IF v_reverse > 0 THEN

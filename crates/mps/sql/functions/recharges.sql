@@ -24,7 +24,8 @@ END $$;
 CREATE OR REPLACE FUNCTION credit_card(p_card cards, p_amount numeric, p_method payment_method, p_merchant_id uuid,
                                        p_operator text, p_idempotency_key text, p_reason text, p_actor_id uuid,
                                        p_actor_role actor_role, p_request_id text, p_audit boolean DEFAULT true,
-                                       p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL)
+                                       p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
+                                       p_pos_key_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -37,11 +38,11 @@ BEGIN
     RETURNING balance INTO v_balance;
     INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, operator, raw_amount, final_amount, status,
                               payment_method, idempotency_key, reason, tag, actor_id, actor_role, balance_after,
-                              store_id, staff_id)
+                              store_id, staff_id, pos_key_id)
     VALUES (next_tx_no('recharge'), 'recharge', p_card.id, p_merchant_id, p_operator, p_amount, p_amount,
             'completed', p_method, p_idempotency_key, p_reason,
             CASE WHEN p_operator IS NULL THEN NULL ELSE jsonb_build_object('operator', p_operator) END,
-            p_actor_id, p_actor_role, v_balance, p_store_id, p_staff_id)
+            p_actor_id, p_actor_role, v_balance, p_store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
     PERFORM emit_tx_event('recharge.succeeded', v_tx, p_card.card_no);
     IF p_audit THEN
@@ -192,10 +193,12 @@ END $$;
 
 -- A cash top-up at a merchant's counter, credited at once, idempotently per (merchant, key); it
 -- records the store (p_store_id, chosen by the caller as for charges; NULL: the default store) and
--- the staff member (NULL: the merchant's own credentials).
+-- the staff member (NULL: the merchant's own credentials) and the POS key (issue 18; no key scope
+-- grants top-ups today, so NULL, but the books would name one).
 CREATE OR REPLACE FUNCTION merchant_topup(p_merchant_id uuid, p_operator text, p_idempotency_key text,
                                           p_fingerprint bytea, p_card_no text, p_amount numeric, p_request_id text,
-                                          p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL)
+                                          p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
+                                          p_pos_key_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -230,7 +233,7 @@ BEGIN
     IF v_outcome IS NULL THEN
         v_outcome := ok_outcome(credit_card(v_card, p_amount, 'cash', p_merchant_id, p_operator, p_idempotency_key,
                                             NULL, p_merchant_id, 'merchant', p_request_id, true, p_store_id,
-                                            p_staff_id), p_request_id);
+                                            p_staff_id, p_pos_key_id), p_request_id);
     END IF;
     RETURN idempotency_store(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint, v_outcome);
 END $$;

@@ -136,6 +136,8 @@ pub struct ChargeArgs<'a> {
     pub store_id: Uuid,
     /// The staff member charging (none: the merchant's own credentials or a POS key).
     pub staff_id: Option<Uuid>,
+    /// The POS key charging (none: a session).
+    pub pos_key_id: Option<Uuid>,
 }
 
 pub async fn charge_by_qr<T: DeserializeOwned>(
@@ -144,7 +146,7 @@ pub async fn charge_by_qr<T: DeserializeOwned>(
     args: ChargeArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT charge_by_qr($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        sqlx::query_scalar("SELECT charge_by_qr($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -156,6 +158,7 @@ pub async fn charge_by_qr<T: DeserializeOwned>(
             .bind(scope.request_id)
             .bind(args.store_id)
             .bind(args.staff_id)
+            .bind(args.pos_key_id)
             .fetch_one(db)
     })
     .await?;
@@ -172,6 +175,8 @@ pub struct RefundArgs<'a> {
     pub tag: Option<&'a Value>,
     /// The staff member refunding (none: the merchant's own credentials or a POS key).
     pub staff_id: Option<Uuid>,
+    /// The POS key refunding (none: a session).
+    pub pos_key_id: Option<Uuid>,
 }
 
 pub async fn refund_payment<T: DeserializeOwned>(
@@ -180,7 +185,7 @@ pub async fn refund_payment<T: DeserializeOwned>(
     args: RefundArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT refund_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        sqlx::query_scalar("SELECT refund_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -191,6 +196,7 @@ pub async fn refund_payment<T: DeserializeOwned>(
             .bind(args.tag)
             .bind(scope.request_id)
             .bind(args.staff_id)
+            .bind(args.pos_key_id)
             .fetch_one(db)
     })
     .await?;
@@ -238,6 +244,8 @@ pub struct TopupArgs<'a> {
     pub store_id: Uuid,
     /// The staff member topping up (none: the merchant's own credentials).
     pub staff_id: Option<Uuid>,
+    /// The POS key topping up (none: a session; no key scope grants top-ups today).
+    pub pos_key_id: Option<Uuid>,
 }
 
 pub async fn merchant_topup<T: DeserializeOwned>(
@@ -246,7 +254,7 @@ pub async fn merchant_topup<T: DeserializeOwned>(
     args: TopupArgs<'_>,
 ) -> Result<Idempotent<T>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -256,6 +264,7 @@ pub async fn merchant_topup<T: DeserializeOwned>(
             .bind(scope.request_id)
             .bind(args.store_id)
             .bind(args.staff_id)
+            .bind(args.pos_key_id)
             .fetch_one(db)
     })
     .await?;

@@ -42,12 +42,12 @@ fn decode(raw: serde_json::Value) -> Result<Vec<TransactionView>, ApiError> {
 const TX_COLUMNS: &str = "t.id, t.tx_no, t.tx_type, t.card_id, c.card_no, m.code AS merchant_code, t.raw_amount, \
      t.discount_applied, t.final_amount, t.points_earned, t.status, t.payment_method, o.tx_no AS original_tx_no, \
      t.external_order_id, t.tag, t.operator, CASE WHEN t.tx_type = 'payment' THEN t.refunded_total END AS refunded_total, \
-     t.created_at, t.balance_after, st.code AS store_code, t.staff_id";
+     t.created_at, t.balance_after, st.code AS store_code, t.staff_id, t.pos_key_id, k.terminal_id";
 
 /// The joins `TX_COLUMNS` reads, onto a page of ids `p`.
 const TX_JOINS: &str = "JOIN transactions t ON t.id = p.id JOIN cards c ON c.id = t.card_id \
      LEFT JOIN merchants m ON m.id = t.merchant_id LEFT JOIN stores st ON st.id = t.store_id \
-     LEFT JOIN transactions o ON o.id = t.original_tx_id";
+     LEFT JOIN transactions o ON o.id = t.original_tx_id LEFT JOIN pos_keys k ON k.id = t.pos_key_id";
 
 /// The order of transaction lists: newest first, by `(created_at, id)`.
 pub const TX_ORDER: SortKey = SortKey { at: "t.created_at", id: "t.id", id_type: "uuid", descending: true };
@@ -108,7 +108,10 @@ pub async fn list_transactions(
     qb.push(") p ");
     qb.push(TX_JOINS);
     qb.push(" ORDER BY t.created_at DESC, t.id DESC");
-    let items: Vec<TransactionView> = qb.build_query_as().fetch_all(db).await?;
+    let mut items: Vec<TransactionView> = qb.build_query_as().fetch_all(db).await?;
+    if let TxOwner::Member(_) = owner {
+        items = items.into_iter().map(TransactionView::for_member).collect();
+    }
     let total = if paging.count { count_transactions(db, owner, &filter).await? } else { None };
     Ok((items, total))
 }
@@ -157,7 +160,10 @@ pub async fn visible_transaction(
     .bind(user.store_id.filter(|_| user.role == Role::Merchant))
     .fetch_optional(db)
     .await?;
-    raw.map(|r| serde_json::from_value(r).map_err(|e| ApiError::internal(format!("transaction view: {e}")))).transpose()
+    let view: Option<TransactionView> = raw
+        .map(|r| serde_json::from_value(r).map_err(|e| ApiError::internal(format!("transaction view: {e}"))))
+        .transpose()?;
+    Ok(if user.role == Role::Member { view.map(TransactionView::for_member) } else { view })
 }
 
 /// One row of a card's points ledger.

@@ -402,7 +402,7 @@ async fn concurrent_charges_and_refunds_from_three_stores_keep_the_books_and_the
     open_store(&s.owner, "B").await;
     hire(&s.owner, "ann", "cashier", Some("A")).await;
     let ann = staff_client(&app, &s.merchant, "ann").await;
-    let (_, secret) = new_pos_key(&s.owner, "B", &["charge", "refund"]).await;
+    let (key_id, secret) = new_pos_key(&s.owner, "B", &["charge", "refund"]).await;
     let till = key_client(&app, &secret);
     assert_eq!(s.owner.put("/merchant/settings", json!({ "cashier_refund_limit": "100.00" })).await.status, 200);
     let mut cards = Vec::new();
@@ -446,6 +446,16 @@ async fn concurrent_charges_and_refunds_from_three_stores_keep_the_books_and_the
     }
     refunds.3.assert_error(404, "TX_NOT_FOUND");
     crate::helpers::assert_books_balance(&app.pool).await;
+    // Each row names who moved the money: ann's session, the till's key, or neither (the owner).
+    let moved = [&charges[0], &charges[1], &charges[2], &charges[3], &charges[4], &charges[5]]
+        .map(|c| c.json["transaction"].clone())
+        .into_iter()
+        .chain([&refunds.0, &refunds.1, &refunds.2, &refunds.4].map(|r| r.json["refund"].clone()));
+    let by: Vec<(bool, bool)> = moved
+        .map(|tx| (!tx["staff_id"].is_null(), tx["pos_key_id"] == key_id.as_str() && tx["terminal_id"] == "T-1"))
+        .collect();
+    let (staff, key, owner) = ((true, false), (false, true), (false, false));
+    assert_eq!(by, [staff, staff, key, key, owner, owner, staff, staff, key, owner]);
 
     let mut sum = Decimal::ZERO;
     for store in ["MAIN", "A", "B"] {
@@ -509,4 +519,140 @@ async fn made_up_keys_are_limited_by_the_client_address() {
         statuses.push(key_client(&app, &made_up).get("/merchant/transactions").await.status.as_u16());
     }
     assert_eq!(statuses, [401, 401, 401, 429, 429], "each made-up prefix is its own bucket, the address is not");
+}
+
+/// `pos_key_id` and `terminal_id` of a transaction as stored and as `transactions.staff_id`.
+async fn who_moved(app: &TestApp, tx_no: &str) -> (Option<uuid::Uuid>, Option<uuid::Uuid>) {
+    sqlx::query_as("SELECT pos_key_id, staff_id FROM transactions WHERE tx_no = $1")
+        .bind(tx_no)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// The gap of issue 18's first passes: the books name the POS key (terminal) that moved the money,
+/// merchants and admins see it, members never do, and a replay is still the first answer.
+#[tokio::test]
+async fn charges_and_refunds_by_pos_key_record_the_key_and_its_terminal_for_merchants_and_admins_only() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let s = shop(&app, &admin).await;
+    open_store(&s.owner, "A").await;
+    let settings = s.owner.put("/merchant/settings", json!({ "cashier_refund_limit": "100.00" })).await;
+    assert_eq!(settings.status, 200, "{}", settings.text);
+    let (key_id, secret) = new_pos_key(&s.owner, "A", &["charge", "refund", "read"]).await;
+    let till = key_client(&app, &secret);
+
+    // A charge by key: the key and its terminal, no staff member; the replay is byte for byte.
+    let charge = json!({ "qr_plain": s.member.qr(&s.card.card_id).await, "amount": "30.00" });
+    let charged = till.post_idempotent("/merchant/charge", "pos-c-1", charge.clone()).await;
+    assert_eq!(charged.status, 201, "{}", charged.text);
+    let tx = &charged.json["transaction"];
+    assert_eq!(tx["pos_key_id"], key_id.as_str(), "{}", charged.text);
+    assert_eq!(tx["terminal_id"], "T-1");
+    assert!(tx["staff_id"].is_null());
+    let payment = tx_no(&charged);
+    assert_eq!(who_moved(&app, &payment).await, (Some(key_id.parse().unwrap()), None));
+    let replay = till.post_idempotent("/merchant/charge", "pos-c-1", charge).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.text, charged.text, "the charge as first answered");
+
+    // A refund by key records the key too.
+    let refund = json!({ "original_tx_no": payment, "amount": "5.00" });
+    let refunded = till.post_idempotent("/merchant/refund", "pos-r-1", refund.clone()).await;
+    assert_eq!(refunded.status, 201, "{}", refunded.text);
+    assert_eq!(refunded.json["refund"]["pos_key_id"], key_id.as_str(), "{}", refunded.text);
+    assert_eq!(refunded.json["refund"]["terminal_id"], "T-1");
+    let refund_no = refunded.json["refund"]["tx_no"].as_str().unwrap().to_owned();
+    assert_eq!(who_moved(&app, &refund_no).await, (Some(key_id.parse().unwrap()), None));
+    let replay = till.post_idempotent("/merchant/refund", "pos-r-1", refund).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.text, refunded.text, "the refund as first answered");
+
+    // A key without a terminal id: the key, and a null terminal.
+    let bare = s.owner.post("/merchant/keys", json!({ "name": "Bare", "store": "A", "permissions": ["charge"] })).await;
+    assert_eq!(bare.status, 201, "{}", bare.text);
+    let bare_id = bare.json["key"]["id"].as_str().unwrap().to_owned();
+    let by_bare =
+        charge_at(&key_client(&app, bare.json["secret"].as_str().unwrap()), &s.member, &s.card, "1.00", None).await;
+    assert_eq!(by_bare.json["transaction"]["pos_key_id"], bare_id.as_str(), "{}", by_bare.text);
+    assert!(by_bare.json["transaction"]["terminal_id"].is_null());
+
+    // No key scope grants a counter top-up; the function still records a key it is given.
+    let topup_body = json!({ "card_no": s.card.card_no, "amount": "4.00" });
+    till.post_idempotent("/merchant/recharge", &new_key(), topup_body.clone()).await.assert_error(403, "FORBIDDEN");
+    let topped: serde_json::Value = sqlx::query_scalar(
+        "SELECT merchant_topup($1::uuid, 'Till A', 'fn-topup', '\\x00'::bytea, $2, 2.00, 'req-fn', NULL, NULL, $3::uuid)",
+    )
+    .bind(&s.merchant.id)
+    .bind(&s.card.card_no)
+    .bind(&key_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let topup_no = topped["body"]["transaction"]["tx_no"].as_str().unwrap_or_else(|| panic!("{topped}")).to_owned();
+    assert_eq!(who_moved(&app, &topup_no).await, (Some(key_id.parse().unwrap()), None));
+
+    // A staff session's charge, refund and top-up name the staff member and no key.
+    hire(&s.owner, "ann", "cashier", None).await;
+    let ann = staff_client(&app, &s.merchant, "ann").await;
+    let ann_id: uuid::Uuid = ann.get("/auth/me").await.json["user"]["staff_id"].as_str().unwrap().parse().unwrap();
+    let by_ann = charge_at(&ann, &s.member, &s.card, "8.00", None).await;
+    assert_eq!(by_ann.status, 201, "{}", by_ann.text);
+    assert!(by_ann.json["transaction"]["pos_key_id"].is_null() && by_ann.json["transaction"]["terminal_id"].is_null());
+    let ann_refund = ann.refund(&tx_no(&by_ann), "2.00").await;
+    assert_eq!(ann_refund.status, 201, "{}", ann_refund.text);
+    let ann_topup = ann.post_idempotent("/merchant/recharge", &new_key(), topup_body).await;
+    assert_eq!(ann_topup.status, 201, "{}", ann_topup.text);
+    assert!(ann_topup.json["transaction"]["pos_key_id"].is_null(), "{}", ann_topup.text);
+    for moved in [&by_ann.json["transaction"], &ann_refund.json["refund"], &ann_topup.json["transaction"]] {
+        let no = moved["tx_no"].as_str().unwrap();
+        assert_eq!(who_moved(&app, no).await, (None, Some(ann_id)), "{no}");
+    }
+
+    // Merchant (owner and the key's own reads) and admin see the key; the member never does.
+    for (who, reader) in [("owner", &s.owner), ("key", &till), ("admin", &admin)] {
+        let read = reader.get(&format!("/transactions/{payment}")).await;
+        assert_eq!(read.json["transaction"]["pos_key_id"], key_id.as_str(), "{who}: {}", read.text);
+        assert_eq!(read.json["transaction"]["terminal_id"], "T-1", "{who}");
+    }
+    let list = s.owner.get("/merchant/transactions?store=A").await;
+    let listed = list.json["items"].as_array().unwrap().iter().find(|t| t["tx_no"] == payment.as_str()).cloned();
+    assert_eq!(listed.unwrap_or_default()["terminal_id"], "T-1", "{}", list.text);
+    let admin_card = admin.get(&format!("/admin/cards/{}", s.card.card_id)).await;
+    let history = admin_card.json["history"]["transactions"].as_array().unwrap();
+    assert!(history.iter().any(|t| t["pos_key_id"] == key_id.as_str()), "{}", admin_card.text);
+
+    let mine = s.member.get(&format!("/transactions/{payment}")).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    let member_lists = [
+        s.member.get("/member/transactions").await.json["items"].clone(),
+        s.member.get(&format!("/member/cards/{}", s.card.card_id)).await.json["history"]["transactions"].clone(),
+        json!([mine.json["transaction"]]),
+    ];
+    for list in member_lists {
+        let rows = list.as_array().unwrap();
+        assert!(!rows.is_empty());
+        for row in rows {
+            assert!(row["pos_key_id"].is_null() && row["terminal_id"].is_null(), "members see no key: {row}");
+        }
+    }
+
+    crate::helpers::assert_books_balance(&app.pool).await;
+    // The invariants query catches a key of another merchant.
+    let other = admin.create_merchant("Other").await;
+    let other_owner = app.merchant_client(&other).await;
+    let (foreign_key, _) = new_pos_key(&other_owner, "MAIN", &["charge"]).await;
+    sqlx::query("UPDATE transactions SET pos_key_id = $1::uuid WHERE tx_no = $2")
+        .bind(&foreign_key)
+        .bind(&payment)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let violations: Vec<(String, String, String)> =
+        sqlx::query_as(crate::helpers::INVARIANTS_SQL).fetch_all(&app.pool).await.unwrap();
+    assert!(
+        violations.iter().any(|(invariant, subject, _)| invariant.contains("POS key") && *subject == payment),
+        "{violations:?}"
+    );
 }

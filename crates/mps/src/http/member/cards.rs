@@ -104,7 +104,8 @@ async fn get_member_card(
     } else {
         None
     };
-    let history = transactions::card_history(&state.db, card_id, CARD_HISTORY_ROWS).await?;
+    let mut history = transactions::card_history(&state.db, card_id, CARD_HISTORY_ROWS).await?;
+    history.transactions = history.transactions.into_iter().map(TransactionView::for_member).collect();
     Ok(AppJson(MemberCardResponse { card, bindings, history }))
 }
 

@@ -92,7 +92,17 @@ async fn charge(
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
     let operator = merchant.operator.as_deref();
     let staff_id = merchant.staff_id;
-    let args = ChargeArgs { operator, token_hash: &token_hash, amount, external_order_id, tag, store_id, staff_id };
+    let pos_key_id = merchant.key_id;
+    let args = ChargeArgs {
+        operator,
+        token_hash: &token_hash,
+        amount,
+        external_order_id,
+        tag,
+        store_id,
+        staff_id,
+        pos_key_id,
+    };
     let outcome = money_ops::charge_by_qr::<ChargeResponse>(&state.db, scope, args).await;
     let observe = |charged: &ChargeResponse| state.metrics.observe_payment(charged.transaction.final_amount);
     respond::money(&state, &CHARGE_BY_QR, outcome, observe).await
@@ -151,7 +161,8 @@ async fn refund(
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
     let operator = merchant.operator.as_deref();
     let staff_id = merchant.staff_id;
-    let args = RefundArgs { operator, original_tx_no: &original_tx_no, amount, reason, tag, staff_id };
+    let pos_key_id = merchant.key_id;
+    let args = RefundArgs { operator, original_tx_no: &original_tx_no, amount, reason, tag, staff_id, pos_key_id };
     let outcome = money_ops::refund_payment::<RefundResponse>(&state.db, scope, args).await;
     respond::money(&state, &REFUND_PAYMENT, outcome, |_| ()).await
 }
@@ -190,7 +201,14 @@ async fn topup(
     );
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
     let operator = merchant.operator.as_deref();
-    let args = TopupArgs { operator, card_no: &card_no, amount, store_id, staff_id: merchant.staff_id };
+    let args = TopupArgs {
+        operator,
+        card_no: &card_no,
+        amount,
+        store_id,
+        staff_id: merchant.staff_id,
+        pos_key_id: merchant.key_id,
+    };
     let outcome = money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, args).await;
     respond::money(&state, &MERCHANT_TOPUP, outcome, |_| ()).await
 }
