@@ -45,6 +45,9 @@ BEGIN
             'original_tx_no', (SELECT tx_no FROM transactions WHERE id = p_tx.original_tx_id),
             'external_order_id', p_tx.external_order_id, 'operator', p_tx.operator,
             'store_code', store_code(p_tx.store_id), 'staff_id', p_tx.staff_id,
+            'pos_key_id', p_tx.pos_key_id,
+            'terminal_id', CASE WHEN p_tx.pos_key_id IS NOT NULL
+                                THEN (SELECT terminal_id FROM pos_keys WHERE id = p_tx.pos_key_id) END,
             'created_at', p_tx.created_at)));
 END $$;
 

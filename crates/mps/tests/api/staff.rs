@@ -568,6 +568,22 @@ async fn charges_and_refunds_by_pos_key_record_the_key_and_its_terminal_for_merc
     let replay = till.post_idempotent("/merchant/refund", "pos-r-1", refund).await;
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.text, refunded.text, "the refund as first answered");
+    // The merchant's webhook events name the key and its terminal too.
+    let events: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT payload -> 'transaction' FROM events WHERE type IN ('payment.succeeded', 'refund.succeeded') \
+         AND payload -> 'transaction' ->> 'tx_no' IN ($1, $2) ORDER BY created_at",
+    )
+    .bind(&payment)
+    .bind(&refund_no)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for event in &events {
+        assert_eq!(event["pos_key_id"], key_id.as_str(), "{event}");
+        assert_eq!(event["terminal_id"], "T-1", "{event}");
+        assert!(event["staff_id"].is_null(), "{event}");
+    }
 
     // A key without a terminal id: the key, and a null terminal.
     let bare = s.owner.post("/merchant/keys", json!({ "name": "Bare", "store": "A", "permissions": ["charge"] })).await;
