@@ -134,9 +134,15 @@ pub enum Command {
     /// Member: leave a shared card.
     Unbind { card_no: String },
     /// Merchant: check a QR code without charging it.
-    Validate { qr: String },
+    Validate {
+        /// The QR plain (base64url: it may begin with `-`, which is a value here, not an option).
+        #[arg(allow_hyphen_values = true)]
+        qr: String,
+    },
     /// Merchant: charge a member's QR code.
     Charge {
+        /// The QR plain (base64url: it may begin with `-`, which is a value here, not an option).
+        #[arg(allow_hyphen_values = true)]
         qr: String,
         /// Amount before discount.
         #[arg(value_parser = parse_amount)]
@@ -355,6 +361,16 @@ mod tests {
         assert!(Cli::try_parse_from(["mps-cli", "settle", "t_plus_1"]).is_err());
         assert!(Cli::try_parse_from(["mps-cli", "settle", "t_plus_1", "--date", "2026-01-31"]).is_ok());
         assert!(Cli::try_parse_from(["mps-cli", "settle", "monthly", "--month", "2026-01"]).is_ok());
+    }
+
+    #[test]
+    fn a_qr_plain_that_begins_with_a_hyphen_is_the_qr_not_an_option() {
+        // One QR plain in 64 begins with `-` (base64url); the CLI suite once drew one.
+        let qr = "-TlRfwChJfjJl3tZwsqlaWohFR9vMtBOkAYWI4BmVn0";
+        let charge = Cli::try_parse_from(["mps-cli", "charge", qr, "20.00"]).map(|c| c.command);
+        assert!(matches!(&charge, Ok(Command::Charge { qr: parsed, .. }) if parsed == qr), "{charge:?}");
+        let validate = Cli::try_parse_from(["mps-cli", "validate", qr]).map(|c| c.command);
+        assert!(matches!(&validate, Ok(Command::Validate { qr: parsed }) if parsed == qr), "{validate:?}");
     }
 
     #[test]
