@@ -89,6 +89,15 @@ pub(crate) async fn shop<'a>(app: &'a TestApp, admin: &Client<'a>) -> Shop<'a> {
     Shop { merchant, owner, member, card }
 }
 
+/// [`shop`], with the stores `codes` opened by its owner (beside the default `MAIN`).
+pub(crate) async fn shop_with_stores<'a>(app: &'a TestApp, admin: &Client<'a>, codes: &[&str]) -> Shop<'a> {
+    let s = shop(app, admin).await;
+    for code in codes {
+        open_store(&s.owner, code).await;
+    }
+    s
+}
+
 #[tokio::test]
 async fn every_merchant_has_a_default_store_and_transactions_record_their_store_and_staff() {
     let app = TestApp::new().await;
@@ -131,9 +140,7 @@ async fn every_merchant_has_a_default_store_and_transactions_record_their_store_
 async fn per_store_settlement_and_summary_totals_add_up_to_the_merchants() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    let s = shop(&app, &admin).await;
-    open_store(&s.owner, "A").await;
-    open_store(&s.owner, "B").await;
+    let s = shop_with_stores(&app, &admin, &["A", "B"]).await;
     let mut payments = Vec::new();
     for (amount_, store) in [("10.00", Some("A")), ("20.50", Some("B")), ("7.25", None), ("3.10", Some("B"))] {
         let charged = charge_at(&s.owner, &s.member, &s.card, amount_, store).await;
@@ -291,9 +298,7 @@ async fn managers_manage_cashiers_only_and_cashiers_manage_no_one() {
 async fn a_key_scoped_to_store_a_cannot_charge_as_store_b_nor_manage_anything() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    let s = shop(&app, &admin).await;
-    open_store(&s.owner, "A").await;
-    open_store(&s.owner, "B").await;
+    let s = shop_with_stores(&app, &admin, &["A", "B"]).await;
     let (_, secret) = new_pos_key(&s.owner, "A", &["charge"]).await;
     let till = key_client(&app, &secret);
 
@@ -397,9 +402,7 @@ async fn key_secrets_never_appear_in_reads_the_audit_log_or_the_database() {
 async fn concurrent_charges_and_refunds_from_three_stores_keep_the_books_and_the_store_shares_whole() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    let s = shop(&app, &admin).await;
-    open_store(&s.owner, "A").await;
-    open_store(&s.owner, "B").await;
+    let s = shop_with_stores(&app, &admin, &["A", "B"]).await;
     hire(&s.owner, "ann", "cashier", Some("A")).await;
     let ann = staff_client(&app, &s.merchant, "ann").await;
     let (key_id, secret) = new_pos_key(&s.owner, "B", &["charge", "refund"]).await;

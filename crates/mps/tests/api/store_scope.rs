@@ -8,15 +8,15 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, new_key};
 use crate::programme_support::{backdate, tx_no};
-use crate::staff::{amount, charge_at, hire, key_client, new_pos_key, open_store, shop, staff_client, staff_login};
+use crate::staff::{
+    amount, charge_at, hire, key_client, new_pos_key, shop, shop_with_stores, staff_client, staff_login,
+};
 
 #[tokio::test]
 async fn counter_top_ups_record_the_acting_store_and_staff_member_like_charges() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    let s = shop(&app, &admin).await;
-    open_store(&s.owner, "A").await;
-    open_store(&s.owner, "B").await;
+    let s = shop_with_stores(&app, &admin, &["A", "B"]).await;
     hire(&s.owner, "ann", "cashier", Some("A")).await;
     hire(&s.owner, "max", "manager", None).await;
     let ann = staff_client(&app, &s.merchant, "ann").await;
@@ -65,9 +65,7 @@ async fn counter_top_ups_record_the_acting_store_and_staff_member_like_charges()
 async fn concurrent_top_ups_from_two_stores_credit_once_per_key_and_keep_their_stores() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    let s = shop(&app, &admin).await;
-    open_store(&s.owner, "A").await;
-    open_store(&s.owner, "B").await;
+    let s = shop_with_stores(&app, &admin, &["A", "B"]).await;
     hire(&s.owner, "ann", "cashier", Some("A")).await;
     hire(&s.owner, "bob", "cashier", Some("B")).await;
     let ann = staff_client(&app, &s.merchant, "ann").await;
@@ -100,9 +98,7 @@ async fn concurrent_top_ups_from_two_stores_credit_once_per_key_and_keep_their_s
 async fn per_store_statements_add_up_to_the_merchants_and_a_store_manager_reads_only_their_store() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    let s = shop(&app, &admin).await;
-    open_store(&s.owner, "A").await;
-    open_store(&s.owner, "B").await;
+    let s = shop_with_stores(&app, &admin, &["A", "B"]).await;
     hire(&s.owner, "amy", "manager", Some("A")).await;
     let amy = staff_client(&app, &s.merchant, "amy").await;
     let (_, secret) = new_pos_key(&s.owner, "B", &["read"]).await;
@@ -237,9 +233,7 @@ async fn statement_csv_quotes_commas_quotes_and_line_breaks_per_rfc_4180() {
 async fn who_manages_whom_store_by_store() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    let s = shop(&app, &admin).await;
-    open_store(&s.owner, "A").await;
-    open_store(&s.owner, "B").await;
+    let s = shop_with_stores(&app, &admin, &["A", "B"]).await;
     let cash_a = hire(&s.owner, "cash-a", "cashier", Some("A")).await;
     let cash_b = hire(&s.owner, "cash-b", "cashier", Some("B")).await;
     let floater = hire(&s.owner, "floater", "cashier", None).await;
