@@ -15,15 +15,17 @@ ENV SQLX_OFFLINE=true \
 # Dependency layer: only the manifests of the workspace, with stub sources.  The slow build of every
 # dependency is then cached until a Cargo.toml or Cargo.lock changes, not on every source edit.
 COPY Cargo.toml Cargo.lock ./
+COPY crates/mps-api/Cargo.toml crates/mps-api/
 COPY crates/mps/Cargo.toml crates/mps/
 COPY crates/mps-cli/Cargo.toml crates/mps-cli/
 COPY crates/mps-bench/Cargo.toml crates/mps-bench/
 COPY crates/test-support/Cargo.toml crates/test-support/
-RUN for crate in mps mps-cli mps-bench test-support; do \
+RUN for crate in mps-api mps mps-cli mps-bench test-support; do \
         mkdir -p "crates/$crate/src" && echo 'fn main() {}' > "crates/$crate/src/main.rs" && touch "crates/$crate/src/lib.rs"; \
     done \
  && cargo build --release --locked -p mps \
  && rm -rf crates/*/src target/release/mps target/release/deps/mps-* target/release/deps/libmps-* \
+           target/release/deps/mps_api-* target/release/deps/libmps_api-* \
            target/release/.fingerprint/mps-*
 
 # Real sources.  .dockerignore admits only what the build reads (crates/, web/dist/, .sqlx/, …);

@@ -172,6 +172,18 @@ FROM activity_raw r
 FULL JOIN activity_kept k ON k.merchant_id = r.merchant_id AND k.store_id = r.store_id AND k.bucket = r.bucket AND k.kind = r.kind
 WHERE coalesce(r.n, 0) <> coalesce(k.n, 0) OR coalesce(r.amount, 0) <> coalesce(k.amount, 0)
 UNION ALL
+-- Issue 15: the counters the statistics read (migration 0016) equal the rows they count.
+SELECT 'status counters = the rows they count', format('%s %s %s', coalesce(r.subject, k.subject), coalesce(r.status, k.status), coalesce(r.card_type, k.card_type)),
+       format('kept %s, rows %s', coalesce(k.n, 0), coalesce(r.n, 0))
+FROM (SELECT 'member' AS subject, status::text AS status, '' AS card_type, count(*) AS n FROM members GROUP BY status
+      UNION ALL
+      SELECT 'merchant', status::text, '', count(*) FROM merchants GROUP BY status
+      UNION ALL
+      SELECT 'card', status::text, card_type::text, count(*) FROM cards GROUP BY status, card_type) r
+FULL JOIN (SELECT subject, status, card_type, sum(n) AS n FROM status_counts GROUP BY 1, 2, 3) k
+       ON k.subject = r.subject AND k.status = r.status AND k.card_type = r.card_type
+WHERE coalesce(r.n, 0) <> coalesce(k.n, 0)
+UNION ALL
 -- References on the payment path that are not foreign keys (migration 0010: their parents are
 -- never deleted), checked here instead.
 SELECT 'a transaction names an existing merchant and a store of it', t.tx_no,

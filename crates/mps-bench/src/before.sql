@@ -1,12 +1,35 @@
 -- The payment path as it was before issue 16 (migrations 0010–0031), for the benchmark's A/B:
--- the functions the A/B calls (charge_by_qr, issue_qr_token) and those they call whose text has
+-- the functions the A/B calls (charge — then charge_by_qr —, issue_qr_token) and those they call whose text has
 -- changed since, copied as they were (pg_get_functiondef of a database migrated to 0031) into
 -- the schema `bench_before`, each resolving names in bench_before first, then public — so a
 -- helper whose text did not change (raise_business_error, idempotency_begin, …) is today's.
--- mps-bench installs it in its own database; the server never sees it. Tables are shared: the
--- old bodies run on today's tables and indexes, so the A/B isolates what the function bodies do.
+-- mps-bench installs it in its own database; the server never sees it. Tables are shared — the
+-- old bodies run on today's tables and indexes, so the A/B isolates what the function bodies do —
+-- but for the two QR tables, which issue 16's third pass merged into one (migration 0015): the
+-- old bodies get their own copies of `qr_tokens` and `qr_issues` here, shaped as they were
+-- just before that migration (0010: no member foreign key, BRIN on `issued_at`, fillfactor 85).
 DROP SCHEMA IF EXISTS bench_before CASCADE;
 CREATE SCHEMA IF NOT EXISTS bench_before;
+CREATE TABLE bench_before.qr_issues (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    card_id    uuid NOT NULL REFERENCES public.cards (id),
+    member_id  uuid NOT NULL,
+    issued_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    ended_at   timestamptz,
+    end_reason public.qr_end_reason,
+    tx_id      uuid,
+    CONSTRAINT qr_issues_end CHECK ((ended_at IS NULL) = (end_reason IS NULL))
+) WITH (fillfactor = 85);
+CREATE INDEX qr_issues_issued_at_brin ON bench_before.qr_issues USING brin (issued_at);
+CREATE TABLE bench_before.qr_tokens (
+    card_id    uuid PRIMARY KEY REFERENCES public.cards (id),
+    token_hash bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    member_id  uuid NOT NULL,
+    issue_id   bigint NOT NULL,
+    issued_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL CHECK (expires_at > issued_at)
+);
 CREATE OR REPLACE FUNCTION bench_before.audit(p_actor_id uuid, p_actor_role actor_role, p_action text, p_object_type text, p_object_id text, p_context jsonb, p_request_id text)
  RETURNS void
  LANGUAGE plpgsql
@@ -39,11 +62,13 @@ BEGIN
 END $function$
 ;
 
--- The two trailing parameters (issue 18: the store and the staff member) are taken and ignored, so
--- that the server's 11-argument call resolves here when `bench_before` leads its search_path (the
--- HTTP pair `payment_before`); without them it silently ran today's charge. The row's store is the
--- merchant's default one, filled by the schema's trigger.
-CREATE OR REPLACE FUNCTION bench_before.charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea, p_token_hash bytea, p_amount numeric, p_external_order_id text, p_tag jsonb, p_request_id text, p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL)
+-- Named as the server calls it today (`charge`, issue 14 §3; it was `charge_by_qr` then). The
+-- three trailing parameters (issues 18: the store, the staff member and the POS key) are taken and
+-- ignored, so that the server's 12-argument call resolves here when `bench_before` leads its
+-- search_path (the HTTP pair `payment_before`); without them it silently ran today's charge (as it
+-- did from migration 0012, which added the POS key, to issue 16's third pass). The row's store is
+-- the merchant's default one, filled by the schema's trigger.
+CREATE OR REPLACE FUNCTION bench_before.charge(p_merchant_id uuid, p_operator text, p_idempotency_key text, p_fingerprint bytea, p_token_hash bytea, p_amount numeric, p_external_order_id text, p_tag jsonb, p_request_id text, p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL, p_pos_key_id uuid DEFAULT NULL)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO 'bench_before', 'public', 'pg_temp'

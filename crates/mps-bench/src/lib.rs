@@ -2,7 +2,7 @@
 //!
 //! It recreates its own database, seeds it, starts the release server as a separate process on
 //! a free port with its own Redis key prefix and raised rate limits, drives it over HTTP, stops
-//! it, then drives `charge_by_qr` directly with pgbench for the ceiling, and writes
+//! it, then drives `charge` directly with pgbench for the ceiling, and writes
 //! `summary.json` and `summary.md`.
 
 #![expect(
@@ -29,7 +29,7 @@ use anyhow::{Context as _, bail};
 
 use load::Window;
 use mps::config::Config;
-use mps::money::Money;
+use mps_api::money::Money;
 use report::{ProcessFigures, Scenario, Summary, mib};
 use server::{Machine, ServerProcess, machine_cpu_ticks};
 use stats::{OpSummary, round1};

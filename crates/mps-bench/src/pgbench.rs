@@ -1,10 +1,11 @@
-//! The ceiling: the very `charge_by_qr(...)` the server calls, driven by `pgbench` at the same
+//! The ceiling: the very `charge(...)` the server calls, driven by `pgbench` at the same
 //! concurrency with tokens and keys prepared the same way, and no HTTP server in between.
 //!
 //! Client `c` owns the cards `c, c + clients, c + 2·clients, …` (the cards HTTP user `c` owns),
 //! listed in `bench_pg_cards`. Its script alternates, like the HTTP charge-only rounds: one
-//! transaction issues a token for each of its cards (`qr_issues` + `qr_tokens` rows, the hash a
-//! SHA-256 of a random plain), then one transaction per card charges it with a fresh
+//! transaction issues a token for each of its cards (a live `qr_issues` row — before issue 16's
+//! third pass a `qr_issues` + `qr_tokens` pair, kept in `bench_before` — the hash a SHA-256 of a
+//! random plain), then one transaction per card charges it with a fresh
 //! Idempotency-Key. One long pgbench run per concurrency keeps its connections (a new backend
 //! pays for compiling the PL/pgSQL functions and planning their statements, which would weigh on
 //! short rounds). The issuing transactions are left out: the ceiling is
@@ -72,8 +73,8 @@ impl Workload {
 
     fn script(self) -> String {
         match self {
-            Workload::Charge => charge_script("charge_by_qr"),
-            Workload::ChargeBefore => charge_script("bench_before.charge_by_qr"),
+            Workload::Charge => charge_script("charge", ISSUE_TOKENS, LIVE_TOKENS),
+            Workload::ChargeBefore => charge_script("bench_before.charge", ISSUE_TOKENS_BEFORE, LIVE_TOKENS_BEFORE),
             Workload::Reference => REFERENCE_SCRIPT.to_owned(),
             Workload::IssueQr => issue_script("issue_qr_token"),
             Workload::IssueQrBefore => issue_script("bench_before.issue_qr_token"),
@@ -81,25 +82,38 @@ impl Workload {
     }
 }
 
+/// Today's token issuing of the charge scripts: one live `qr_issues` row per card (the issue row
+/// is the token, migration 0015).
+const ISSUE_TOKENS: &str = "INSERT INTO qr_issues (card_id, member_id, expires_at, token_hash)
+SELECT card_id, member_id, now() + interval '900 seconds', sha256(convert_to(gen_random_uuid()::text, 'UTF8'))
+FROM bench_pg_cards WHERE client = :client_id;";
+/// The live tokens of today's schema.
+const LIVE_TOKENS: &str = "(SELECT card_id, token_hash FROM qr_issues WHERE ended_at IS NULL)";
+/// The same before issue 16's third pass: an issue row and a token row, in `bench_before`'s own
+/// copies of the two tables.
+const ISSUE_TOKENS_BEFORE: &str =
+    "WITH mine AS (SELECT card_id, member_id FROM bench_pg_cards WHERE client = :client_id),
+     issued AS (INSERT INTO bench_before.qr_issues (card_id, member_id, expires_at)
+                SELECT card_id, member_id, now() + interval '900 seconds' FROM mine
+                RETURNING id, card_id, member_id, expires_at)
+INSERT INTO bench_before.qr_tokens (card_id, token_hash, member_id, issue_id, expires_at)
+SELECT card_id, sha256(convert_to(gen_random_uuid()::text, 'UTF8')), member_id, id, expires_at FROM issued;";
+const LIVE_TOKENS_BEFORE: &str = "bench_before.qr_tokens";
+
 /// `:per` cards per client; `k` counts them, `r` the rounds. `k` starts at `:per`, so every
-/// client first issues its tokens.
-fn charge_script(function: &str) -> String {
+/// client first issues its tokens (`issue`), then charges each card with its live token (`live`).
+fn charge_script(function: &str, issue: &str, live: &str) -> String {
     format!(
         "\\set k :k + 1
 \\if :k > :per
 \\set k 0
 \\set r :r + 1
-WITH mine AS (SELECT card_id, member_id FROM bench_pg_cards WHERE client = :client_id),
-     issued AS (INSERT INTO qr_issues (card_id, member_id, expires_at)
-                SELECT card_id, member_id, now() + interval '900 seconds' FROM mine
-                RETURNING id, card_id, member_id, expires_at)
-INSERT INTO qr_tokens (card_id, token_hash, member_id, issue_id, expires_at)
-SELECT card_id, sha256(convert_to(gen_random_uuid()::text, 'UTF8')), member_id, id, expires_at FROM issued;
+{issue}
 \\else
 \\set cents 100 + (:r * 131 + :k * 37) % 900
 SELECT {function}(c.merchant_id, NULL, :tag || :clients || '-' || :client_id || '-' || :r || '-' || :k,
                     sha256(t.token_hash), t.token_hash, (:cents / 100.0)::numeric(12, 2), NULL, NULL, 'pgbench')
-FROM bench_pg_cards c JOIN qr_tokens t USING (card_id)
+FROM bench_pg_cards c JOIN {live} t USING (card_id)
 WHERE c.client = :client_id AND c.k = :k;
 \\endif
 "
@@ -172,8 +186,13 @@ async fn prepare(pool: &PgPool, dataset: &Dataset, clients: usize) -> anyhow::Re
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "WITH gone AS (DELETE FROM qr_tokens RETURNING issue_id) \
-         UPDATE qr_issues i SET ended_at = now(), end_reason = 'revoked' FROM gone WHERE i.id = gone.issue_id",
+        "UPDATE qr_issues SET ended_at = now(), end_reason = 'revoked', token_hash = NULL WHERE ended_at IS NULL",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "WITH gone AS (DELETE FROM bench_before.qr_tokens RETURNING issue_id) \
+         UPDATE bench_before.qr_issues i SET ended_at = now(), end_reason = 'revoked' FROM gone WHERE i.id = gone.issue_id",
     )
     .execute(&mut *tx)
     .await?;
@@ -278,7 +297,7 @@ pub async fn ceiling(
     let ok = if workload.issues_between() {
         let ok = usize::try_from(successful_charges(pool, tag, clients).await?).unwrap_or(0);
         for _ in ok..done {
-            recorder.error("charge_by_qr outcome not ok");
+            recorder.error("charge outcome not ok");
         }
         ok
     } else {
@@ -312,7 +331,7 @@ pub async fn wal_per_payment(
                  SELECT {schema}issue_qr_token($1, $2, sha256($3::bytea), 900, 'wal')"
             ),
             format!(
-                "EXPLAIN (ANALYZE, WAL, FORMAT JSON) SELECT {schema}charge_by_qr($1, NULL, $2, sha256($3::bytea), \
+                "EXPLAIN (ANALYZE, WAL, FORMAT JSON) SELECT {schema}charge($1, NULL, $2, sha256($3::bytea), \
                  sha256($3::bytea), 1.50, NULL, NULL, 'wal')"
             ),
         )

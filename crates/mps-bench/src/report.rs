@@ -114,7 +114,7 @@ impl Summary {
         for c in [16, 64] {
             if let Some(ratio) = self.ratios.get(&format!("charge_after_over_before_{c}")) {
                 targets.push(Target {
-                    name: format!("charge_by_qr pgbench ceiling, after / before, {c} clients"),
+                    name: format!("charge pgbench ceiling, after / before, {c} clients"),
                     goal: "≥ 2".into(),
                     value: format!("{ratio:.2}"),
                     met: *ratio >= 2.0,
@@ -122,7 +122,7 @@ impl Summary {
             }
             if let Some(ratio) = self.ratios.get(&format!("charge_over_reference_{c}")) {
                 targets.push(Target {
-                    name: format!("charge_by_qr pgbench ceiling / reference charge, {c} clients"),
+                    name: format!("charge pgbench ceiling / reference charge, {c} clients"),
                     goal: "≥ 0.4".into(),
                     value: format!("{ratio:.2}"),
                     met: *ratio >= 0.4,

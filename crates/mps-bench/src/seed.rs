@@ -13,8 +13,8 @@ use uuid::Uuid;
 use mps::config::Config;
 use mps::db::audit::Actor;
 use mps::db::members::NewMember;
-use mps::db::money_ops::{CreditArgs, IdempotencyScope, admin_credit_card};
-use mps::money::Money;
+use mps::db::money_ops::{CreditArgs, IdempotencyScope, admin_recharge};
+use mps_api::money::Money;
 
 /// The one password of every seeded account.
 pub const PASSWORD: &str = "bench-password-0001";
@@ -131,9 +131,8 @@ async fn seed_member(pool: &PgPool, i: usize, hash: &str, admin_id: Uuid, float:
     let fingerprint = Sha256::digest(key.as_bytes()).to_vec();
     let scope = IdempotencyScope { actor_id: admin_id, key: &key, fingerprint: &fingerprint, request_id: "bench-seed" };
     let args = CreditArgs { card_id: card.id, amount: float, reason: Some("benchmark float") };
-    let credited = admin_credit_card::<serde_json::Value>(pool, scope, args)
-        .await
-        .map_err(|e| anyhow!("cannot credit card {}: {e}", card.card_no))?;
+    let credited =
+        admin_recharge(pool, scope, args).await.map_err(|e| anyhow!("cannot credit card {}: {e}", card.card_no))?;
     credited.result.map_err(|e| anyhow!("cannot credit card {}: {e}", card.card_no))?;
     Ok(SeedMember { id: member.id, member_no: member.member_no, card_id: card.id })
 }

@@ -121,18 +121,22 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
             "members, cards, owner bindings",
             format!(
                 "CREATE UNLOGGED TABLE vol_cards AS \
-                 SELECT g AS n, gen_random_uuid() AS member_id, gen_random_uuid() AS card_id, \
-                        now() - interval '400 days' + g * interval '1 second' * (365 * 86400 / {m}) AS created_at \
-                 FROM generate_series(1, {m}) g; \
+                 SELECT n, {member_id} AS member_id, {card_id} AS card_id, {binding_id} AS binding_id, created_at \
+                 FROM (SELECT g AS n, now() - interval '400 days' + g * interval '1 second' * (365 * 86400 / {m}) \
+                              AS created_at \
+                       FROM generate_series(1, {m}) g) v; \
                  ALTER TABLE vol_cards ADD PRIMARY KEY (n); \
                  INSERT INTO members (id, name, password_hash, created_at, updated_at) \
                  SELECT member_id, 'Volume member ' || n, $hash$, created_at, created_at FROM vol_cards; \
                  INSERT INTO cards (id, card_no, card_type, name, balance, created_at, updated_at) \
                  SELECT card_id, business_number('STD', nextval('card_no_seq'), 8), 'standard', 'Standard card', \
                         100000, created_at, created_at FROM vol_cards; \
-                 INSERT INTO card_bindings (card_id, member_id, role, created_at) \
-                 SELECT card_id, member_id, 'owner', created_at FROM vol_cards",
-                m = scale.members
+                 INSERT INTO card_bindings (id, card_id, member_id, role, created_at) \
+                 SELECT binding_id, card_id, member_id, 'owner', created_at FROM vol_cards",
+                m = scale.members,
+                member_id = seeded_id(4, "n", "created_at"),
+                card_id = seeded_id(5, "n", "created_at"),
+                binding_id = seeded_id(6, "n", "created_at"),
             )
             .replace("$hash$", &format!("'{}'", hash.replace('\'', "''"))),
         ),
@@ -153,75 +157,6 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
             )
             .replace("$hash$", &format!("'{}'", hash.replace('\'', "''"))),
         ),
-        (
-            "payments",
-            format!(
-                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, discount_applied, \
-                     final_amount, points_earned, status, payment_method, actor_id, actor_role, balance_after, \
-                     created_at, updated_at) \
-                 SELECT 'PAY' || lpad((s.base + g)::text, 10, '0'), 'payment', \
-                        CASE WHEN g % 1000 < {card} THEN '{big_card}'::uuid ELSE c.card_id END, \
-                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, \
-                        CASE WHEN g % 100 < {merchant} THEN bs.id ELSE m.store_id END, \
-                        a.amount, 1, a.amount, floor(a.amount), 'completed', 'balance', \
-                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', 100, \
-                        t.at, t.at \
-                 FROM (SELECT nextval('tx_no_seq') AS base) s, {big_store} bs, generate_series(1::bigint, {p}) g \
-                 JOIN vol_cards c ON c.n = 1 + (g * 104729) % {members} \
-                 JOIN vol_merchants m ON m.n = 1 + (g * 7919) % {merchants} \
-                 CROSS JOIN LATERAL (SELECT ((100 + (g * 37) % 900) / 100.0)::numeric(12, 2) AS amount) a \
-                 CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {p}) AS at) t; \
-                 SELECT setval('tx_no_seq', nextval('tx_no_seq') + {p})",
-                card = scale.big_card_permille,
-                merchant = scale.big_merchant_percent,
-                members = scale.members,
-                merchants = scale.merchants,
-                days = scale.days,
-                p = payments,
-                big_store = big_store,
-            ),
-        ),
-        (
-            "refunds",
-            format!(
-                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, final_amount, status, \
-                     payment_method, original_tx_id, actor_id, actor_role, balance_after, created_at, updated_at) \
-                 SELECT 'REF' || lpad((s.base + row_number() OVER ())::text, 10, '0'), 'refund', p.card_id, p.merchant_id, \
-                        p.store_id, \
-                        greatest(round(p.final_amount / 2, 2), 0.01), greatest(round(p.final_amount / 2, 2), 0.01), \
-                        'completed', 'balance', p.id, p.merchant_id, 'merchant', 100, \
-                        least(p.created_at + interval '10 minutes', now() - interval '1 minute'), \
-                        least(p.created_at + interval '10 minutes', now() - interval '1 minute') \
-                 FROM (SELECT nextval('tx_no_seq') AS base) s, \
-                      (SELECT id, card_id, merchant_id, store_id, final_amount, created_at FROM transactions \
-                       WHERE tx_type = 'payment' AND hashtext(id::text) % 18 = 0) p; \
-                 SELECT setval('tx_no_seq', nextval('tx_no_seq') + {r} * 2)",
-                r = refunds.max(1),
-            ),
-        ),
-        (
-            "counter top-ups",
-            format!(
-                "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, final_amount, status, \
-                     payment_method, actor_id, actor_role, balance_after, created_at, updated_at) \
-                 SELECT 'RCG' || lpad((s.base + g)::text, 10, '0'), 'recharge', c.card_id, \
-                        CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, \
-                        CASE WHEN g % 100 < {merchant} THEN bs.id ELSE m.store_id END, 50, 50, 'completed', \
-                        'cash', CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', \
-                        100, t.at, t.at \
-                 FROM (SELECT nextval('tx_no_seq') AS base) s, {big_store} bs, generate_series(1::bigint, {u}) g \
-                 JOIN vol_cards c ON c.n = 1 + (g * 15485863) % {members} \
-                 JOIN vol_merchants m ON m.n = 1 + (g * 6007) % {merchants} \
-                 CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {u}) AS at) t; \
-                 SELECT setval('tx_no_seq', nextval('tx_no_seq') + {u})",
-                merchant = scale.big_merchant_percent,
-                members = scale.members,
-                merchants = scale.merchants,
-                days = scale.days,
-                u = topups,
-                big_store = big_store,
-            ),
-        ),
     ];
     for (name, sql) in statements {
         let step = Instant::now();
@@ -231,14 +166,31 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
     }
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await?;
     drop(conn);
+    // Payments (in `PAYMENT_CHUNKS` ranges of `g`) and counter top-ups, written at once on
+    // connections of their own: their business numbers are reserved first, as one block.
+    let base: i64 = sqlx::query_scalar("SELECT nextval('tx_no_seq')").fetch_one(pool).await?;
+    let (payments_n, topups_n) = (i64::try_from(payments)?, i64::try_from(topups)?);
+    sqlx::query("SELECT setval('tx_no_seq', $1)").bind(base + payments_n + topups_n).execute(pool).await?;
+    let mut writers: Vec<String> = (0..PAYMENT_CHUNKS)
+        .map(|chunk| {
+            let from = payments * chunk / PAYMENT_CHUNKS + 1;
+            let to = payments * (chunk + 1) / PAYMENT_CHUNKS;
+            payment_rows(&scale, base, (from, to, payments), (big_merchant, big_card), &big_store)
+        })
+        .collect();
+    writers.push(topup_rows(&scale, base + payments_n, topups, big_merchant, &big_store));
+    parallel_step(pool, &mut steps, "payments and counter top-ups (in parallel)", writers).await?;
+    parallel_step(pool, &mut steps, "refunds", vec![refund_rows(refunds)]).await?;
     // What reads the loaded transactions, each on its own connection at once.
-    parallel_step(pool, &mut steps, "aggregates, point ledger, audit events (in parallel)", vec![
+    parallel_step(pool, &mut steps, "aggregates, counters, point ledger, audit events (in parallel)", vec![
         // The buckets by one `GROUP BY` (the trigger is off: session_replication_role). The kind
         // is `merchant_activity_kind` and the bucket `activity_bucket` (aggregates.sql) written
         // inline: a plpgsql call per row would cost more than the grouping. Rebuilt from every
         // transaction, the small set's included, after clearing what the small-set scenarios'
         // charges counted: adding onto those rows counted each earlier movement twice.
-        "DELETE FROM merchant_activity; \
+        // Nearly one group per transaction at volume (10,000 merchants × 8,640 quarter hours):
+        // with the default 4 MB of `work_mem` the grouping spilled to disk in 32 partitions.
+        "SET work_mem = '1GB'; DELETE FROM merchant_activity; \
          INSERT INTO merchant_activity (merchant_id, store_id, bucket, kind, shard, count, amount) \
          SELECT merchant_id, store_id, date_bin('15 minutes', created_at, '2000-01-01T00:00:00Z'::timestamptz), kind, 7, \
                 count(*), sum(final_amount) \
@@ -258,6 +210,14 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
         "INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, object_type, object_id, context) \
          SELECT created_at, actor_id, actor_role, upper(tx_type::text), 'transaction', id::text, '{}' \
          FROM transactions WHERE actor_role = 'merchant'"
+            .to_owned(),
+        // The statistics' counters of members, cards and merchants (migration 0016), off too
+        // while loading: rebuilt from every row, as the aggregates are.
+        "DELETE FROM status_counts; \
+         INSERT INTO status_counts (subject, status, card_type, shard, n) \
+         SELECT 'member', status::text, '', 0, count(*) FROM members GROUP BY status \
+         UNION ALL SELECT 'merchant', status::text, '', 0, count(*) FROM merchants GROUP BY status \
+         UNION ALL SELECT 'card', status::text, card_type::text, 0, count(*) FROM cards GROUP BY status, card_type"
             .to_owned(),
     ])
     .await?;
@@ -307,6 +267,97 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
     })
 }
 
+/// How many connections write the payments at once, each a range of them.
+const PAYMENT_CHUNKS: u64 = 2;
+
+/// The id of a seeded row: a version-7 uuid from its time (so primary keys and the unique
+/// `(card_id, member_id)` of bindings are written in order, as the server's `uuid_v7()` ids of
+/// transactions are, not at random places) whose random part is `kind` and the row's number `g`
+/// (unique per kind): half the cost of `uuid_v7()`, whose `gen_random_uuid()` asks the kernel for
+/// randomness per row.
+fn seeded_id(kind: u8, g: &str, at: &str) -> String {
+    format!(
+        "(lpad(to_hex((extract(epoch FROM {at}) * 1000)::bigint), 12, '0') || '700{kind}8' || \
+         lpad(to_hex({g}), 15, '0'))::uuid"
+    )
+}
+
+/// Payments number `from..=to` of `total` (90% of the history; spread over the days in order),
+/// `g % 100 < big_merchant_percent` at the busy merchant and `g % 1000 < big_card_permille` on
+/// the busy card; business numbers `base + g`.
+fn payment_rows(
+    scale: &Scale,
+    base: i64,
+    (from, to, total): (u64, u64, u64),
+    (big_merchant, big_card): (uuid::Uuid, uuid::Uuid),
+    big_store: &str,
+) -> String {
+    format!(
+        "INSERT INTO transactions (id, tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, discount_applied, \
+             final_amount, points_earned, status, payment_method, actor_id, actor_role, balance_after, \
+             created_at, updated_at) \
+         SELECT {id}, 'PAY' || lpad(({base} + g)::text, 10, '0'), 'payment', \
+                CASE WHEN g % 1000 < {card} THEN '{big_card}'::uuid ELSE c.card_id END, \
+                CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, \
+                CASE WHEN g % 100 < {merchant} THEN bs.id ELSE m.store_id END, \
+                a.amount, 1, a.amount, floor(a.amount), 'completed', 'balance', \
+                CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', 100, \
+                t.at, t.at \
+         FROM {big_store} bs, generate_series({from}::bigint, {to}) g \
+         JOIN vol_cards c ON c.n = 1 + (g * 104729) % {members} \
+         JOIN vol_merchants m ON m.n = 1 + (g * 7919) % {merchants} \
+         CROSS JOIN LATERAL (SELECT ((100 + (g * 37) % 900) / 100.0)::numeric(12, 2) AS amount) a \
+         CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {total}) AS at) t",
+        id = seeded_id(1, "g", "t.at"),
+        card = scale.big_card_permille,
+        merchant = scale.big_merchant_percent,
+        members = scale.members,
+        merchants = scale.merchants,
+        days = scale.days,
+    )
+}
+
+/// `total` counter top-ups (cash, 50.00 each), business numbers `base + g`.
+fn topup_rows(scale: &Scale, base: i64, total: u64, big_merchant: uuid::Uuid, big_store: &str) -> String {
+    format!(
+        "INSERT INTO transactions (id, tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, final_amount, status, \
+             payment_method, actor_id, actor_role, balance_after, created_at, updated_at) \
+         SELECT {id}, 'RCG' || lpad(({base} + g)::text, 10, '0'), 'recharge', c.card_id, \
+                CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, \
+                CASE WHEN g % 100 < {merchant} THEN bs.id ELSE m.store_id END, 50, 50, 'completed', \
+                'cash', CASE WHEN g % 100 < {merchant} THEN '{big_merchant}'::uuid ELSE m.id END, 'merchant', \
+                100, t.at, t.at \
+         FROM {big_store} bs, generate_series(1::bigint, {total}) g \
+         JOIN vol_cards c ON c.n = 1 + (g * 15485863) % {members} \
+         JOIN vol_merchants m ON m.n = 1 + (g * 6007) % {merchants} \
+         CROSS JOIN LATERAL (SELECT now() - interval '1 minute' - ({days} * interval '1 day') * (1 - g::float8 / {total}) AS at) t",
+        id = seeded_id(2, "g", "t.at"),
+        merchant = scale.big_merchant_percent,
+        members = scale.members,
+        merchants = scale.merchants,
+        days = scale.days,
+    )
+}
+
+/// A refund of half of about one payment in 18 (5% of the history), ten minutes after it.
+fn refund_rows(refunds: u64) -> String {
+    format!(
+        "INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, store_id, raw_amount, final_amount, status, \
+             payment_method, original_tx_id, actor_id, actor_role, balance_after, created_at, updated_at) \
+         SELECT 'REF' || lpad((s.base + row_number() OVER ())::text, 10, '0'), 'refund', p.card_id, p.merchant_id, \
+                p.store_id, \
+                greatest(round(p.final_amount / 2, 2), 0.01), greatest(round(p.final_amount / 2, 2), 0.01), \
+                'completed', 'balance', p.id, p.merchant_id, 'merchant', 100, \
+                least(p.created_at + interval '10 minutes', now() - interval '1 minute'), \
+                least(p.created_at + interval '10 minutes', now() - interval '1 minute') \
+         FROM (SELECT nextval('tx_no_seq') AS base) s, \
+              (SELECT id, card_id, merchant_id, store_id, final_amount, created_at FROM transactions \
+               WHERE tx_type = 'payment' AND hashtext(id::text) % 18 = 0) p; \
+         SELECT setval('tx_no_seq', nextval('tx_no_seq') + {r} * 2)",
+        r = refunds.max(1),
+    )
+}
+
 /// One GET measured under load: a name for the table, the path, and whose token it sends.
 #[derive(Debug, Clone)]
 pub struct Read {
@@ -351,7 +402,7 @@ async fn deep_cursor(conn: &mut Conn, path: &str, auth: &HeaderValue, dated: boo
         let old = (Utc::now() - chrono::Duration::days(60)).format("%Y-%m-%d");
         format!("{path}{separator}limit=50&end_date={old}")
     } else {
-        format!("{path}{separator}limit=50&offset={}", mps::http::pagination::MAX_OFFSET)
+        format!("{path}{separator}limit=50&offset={}", mps_api::pagination::MAX_OFFSET)
     };
     let page = get_json(conn, &jump, auth).await?;
     page["pagination"]["next_cursor"]
@@ -517,15 +568,16 @@ pub fn targets(scenarios: &[crate::report::Scenario], seeded: &SeedFigures, sett
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mps::money::Money;
+    use mps_api::money::Money;
 
     /// The benchmark seeds its history on top of a small data set that has already been used
     /// (the small-set scenarios charge before the volume seed), so the aggregates the reports read
-    /// must come out equal to the transactions they count. (The synthetic history does not keep
+    /// must come out equal to the transactions they count, and the statistics' counters equal to
+    /// the members, cards and merchants. (The synthetic history does not keep
     /// the rest of the books — balances, chains, ledger — and does not claim to: it is load, read
     /// by the list and report scenarios, never by a money check.)
     #[tokio::test]
-    async fn a_volume_history_seeded_on_a_used_small_set_keeps_the_aggregates_equal_to_the_transactions() {
+    async fn a_volume_history_seeded_on_a_used_small_set_keeps_the_aggregates_and_counters_exact() {
         let app = test_support::TestApp::new().await;
         let cast = app.shopping("100.00").await;
         cast.pay("10.00").await;
@@ -547,5 +599,12 @@ mod tests {
         let aggregates: Vec<_> =
             violations.iter().filter(|(name, _, _)| name.starts_with("merchant aggregates")).collect();
         assert!(aggregates.is_empty(), "aggregates off after the seed: {aggregates:?}");
+        let counters: Vec<_> = violations.iter().filter(|(name, _, _)| name.starts_with("status counters")).collect();
+        assert!(counters.is_empty(), "status counters off after the seed: {counters:?}");
+        let members: i64 = sqlx::query_scalar("SELECT sum(n)::bigint FROM status_counts WHERE subject = 'member'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert!(members > 40, "the counters include the loaded members: {members}");
     }
 }

@@ -1,13 +1,14 @@
 //! `test`, `login`, `logout`, `whoami`.
 
+use mps_api::auth::{LoginRequest, LoginResponse, MeResponse};
+use mps_api::ops::HealthResponse;
+use mps_api::roles::Role;
+
 use super::args::LoginRole;
 use super::error::{CliError, CliResult};
 use super::session::{self, Session};
 use super::ui::{Style, local_time, status_style, wire};
 use super::{Ctx, secret};
-use mps::auth::Role;
-use mps::http::auth::{LoginRequest, LoginResponse, MeResponse};
-use mps::http::ops::HealthResponse;
 
 /// `test`: the server's health and each service's state.
 pub async fn test(ctx: &Ctx) -> CliResult {

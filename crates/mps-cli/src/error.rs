@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use mps::error::ErrorCode;
+use mps_api::error::ErrorCode;
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -110,6 +110,7 @@ pub fn friendly(code: &str) -> Option<&'static str> {
         Forbidden => "Your account is not allowed to do this.",
         RegistrationClosed => "This shop does not take sign-ups at the moment; ask staff to create your account.",
         StoreNotAllowed => "You may only act as your own store.",
+        SuspendedByAdmin => "An administrator suspended this staff member: only an administrator can reactivate them.",
         RefundLimitExceeded => "This refund is above your refund limit: ask a manager.",
         RefundNotSameDay => "You may only refund payments made today: ask a manager.",
         IdentityNotLinked => "This WeChat account is not linked to a member yet.",

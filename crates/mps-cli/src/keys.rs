@@ -1,16 +1,15 @@
 //! `keys create|list|revoke`: a merchant owner's POS API keys. The secret of a new key is printed
 //! once and never saved here.
 
+use mps_api::merchant::{CreateKeyRequest, KeyView, KeyWithSecret};
+use mps_api::pagination::Page;
+use mps_api::roles::{KeyScope, Role};
+
 use super::args::{KeyPermission, KeysCommand, PageArg};
 use super::error::CliResult;
 use super::table::{Cell, Column, Table};
 use super::ui::Style;
 use super::{Ctx, page_query, print_page_footer};
-use mps::auth::Role;
-use mps::auth::permissions::KeyScope;
-use mps::db::pos_keys::KeyView;
-use mps::http::merchant::keys::{CreateKeyRequest, KeyWithSecret};
-use mps::http::pagination::Page;
 
 /// Runs a `keys` command.
 pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {

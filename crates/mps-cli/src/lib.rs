@@ -32,8 +32,8 @@ use self::args::{Cli, Command, KeyArg, PageArg};
 use self::error::{CliError, CliResult};
 use self::session::Session;
 use self::ui::{Style, Ui};
-use mps::auth::Role;
-use mps::http::pagination::Pagination;
+use mps_api::pagination::Pagination;
+use mps_api::roles::Role;
 
 /// What every command works with.
 pub struct Ctx {

@@ -5,18 +5,17 @@
 
 use serde_json::json;
 
+use mps_api::domain::{CardView, TransactionView};
+use mps_api::member::{LedgerEntry, MemberCardsResponse, RechargeChannel, RechargeRequest, RechargeResponse};
+use mps_api::money::Money;
+use mps_api::pagination::Page;
+use mps_api::roles::Role;
+
 use super::args::{BindRole, Channel, KeyArg, PageArg, wire_name};
 use super::error::{CliError, CliResult};
 use super::table::{Cell, Column, Table};
 use super::ui::{Style, local_time, wire};
 use super::{Ctx, idempotency_key, page_query, print_page_footer, secret, tx};
-use mps::auth::Role;
-use mps::db::transactions::LedgerEntry;
-use mps::domain::{CardView, TransactionView};
-use mps::http::member::cards::MemberCardsResponse;
-use mps::http::member::recharge::{RechargeChannel, RechargeRequest, RechargeResponse};
-use mps::http::pagination::Page;
-use mps::money::Money;
 
 /// The caller's card with this number (any case), from the card list.
 pub async fn resolve_card(ctx: &Ctx, card_no: &str) -> CliResult<CardView> {

@@ -5,18 +5,19 @@
 
 use serde_json::{Map, Value};
 
+use mps_api::domain::TransactionView;
+use mps_api::member::RechargeResponse;
+use mps_api::merchant::{
+    ChargeRequest, ChargeResponse, RefundRequest, RefundResponse, TopupRequest, ValidateQrRequest, ValidatedQr,
+};
+use mps_api::money::Money;
+use mps_api::pagination::Page;
+use mps_api::roles::Role;
+
 use super::args::{KeyArg, PageArg};
 use super::error::CliResult;
 use super::ui::{Style, wire};
 use super::{Ctx, idempotency_key, page_query, print_page_footer, tx};
-use mps::auth::Role;
-use mps::domain::TransactionView;
-use mps::http::member::recharge::RechargeResponse;
-use mps::http::merchant::payments::{
-    ChargeRequest, ChargeResponse, RefundRequest, RefundResponse, TopupRequest, ValidateQrRequest, ValidatedQr,
-};
-use mps::http::pagination::Page;
-use mps::money::Money;
 
 pub use super::reports::{Period, sales, settle, settlements};
 

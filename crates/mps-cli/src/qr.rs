@@ -7,12 +7,13 @@ use chrono::Utc;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
+use mps_api::member::{IssueQrRequest, QrResponse};
+use mps_api::roles::Role;
+
 use super::Ctx;
 use super::error::{CliError, CliResult};
 use super::member::resolve_card;
 use super::ui::{Style, Ui, local_time};
-use mps::auth::Role;
-use mps::http::member::qr::{IssueQrRequest, QrResponse};
 
 /// `qr`: issues a token for the card and shows it until it expires (or Ctrl-C).
 pub async fn show(ctx: &Ctx, card_no: &str, ttl: Option<i64>, invert: bool) -> CliResult {

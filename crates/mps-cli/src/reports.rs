@@ -13,7 +13,7 @@ use super::error::CliResult;
 use super::table::{Cell, Column, Table};
 use super::ui::{Style, Ui, local_time_of, text_of};
 use super::{Ctx, page_query, print_page_footer};
-use mps::auth::Role;
+use mps_api::roles::Role;
 
 /// The period a settlement covers, as typed.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::{CliError, CliResult};
-use mps::auth::Role;
+use mps_api::roles::Role;
 
 /// What a login leaves behind.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,13 +1,14 @@
 //! `otp`, `register`, `login --otp`: signing up and in with a code texted to the phone.
 
+use mps_api::auth::{
+    CodePurpose, LoginRequest, LoginResponse, OtpRequest, OtpResponse, RegisterRequest, RegisterResponse,
+};
+use mps_api::roles::Role;
+
 use super::args::{LoginRole, OtpPurpose};
 use super::error::{CliError, CliResult};
 use super::ui::Style;
 use super::{Ctx, account, secret};
-use mps::auth::Role;
-use mps::db::phone_codes::CodePurpose;
-use mps::http::auth::{LoginRequest, LoginResponse};
-use mps::http::signup::{OtpRequest, OtpResponse, RegisterRequest, RegisterResponse};
 
 /// `otp`: asks the server to text a code to a phone.
 pub async fn send_code(ctx: &Ctx, phone: &str, purpose: OtpPurpose) -> CliResult<OtpResponse> {

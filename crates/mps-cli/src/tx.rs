@@ -2,7 +2,7 @@
 
 use super::table::{Cell, Column, Table};
 use super::ui::{Style, Ui, local_time, wire};
-use mps::domain::{TransactionView, TxType};
+use mps_api::domain::{TransactionView, TxType};
 
 /// A table of transactions; amounts signed from the card's point of view.
 pub fn print_table(ui: &Ui, items: &[TransactionView]) {

@@ -21,8 +21,9 @@ use deadpool_redis::redis::{self, AsyncCommands as _};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use mps_api::domain::CardView;
+
 use crate::auth::session::{self, SessionClaim};
-use crate::domain::CardView;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -1,12 +1,16 @@
 //! Typed configuration from the environment (and `.env`), per SPEC §4.
 //!
-//! Every variable is parsed up front; a bad value stops start-up with an error naming it.
+//! Every variable is declared once, with its type, default and meaning, on a clap `Parser`
+//! (`Environment`, one `#[arg(env = …)]` per variable); every one is parsed up front, and a bad
+//! value stops start-up with an error naming it.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use clap::error::{ContextKind, ContextValue};
+use clap::{ArgAction, CommandFactory as _, FromArgMatches as _};
 use ipnet::IpNet;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -19,11 +23,36 @@ pub enum AppEnv {
     Production,
 }
 
+impl FromStr for AppEnv {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" => Ok(AppEnv::Development),
+            "testing" => Ok(AppEnv::Testing),
+            "production" => Ok(AppEnv::Production),
+            other => Err(format!("`{other}` is not development, testing or production")),
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
     Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(LogFormat::Json),
+            "pretty" => Ok(LogFormat::Pretty),
+            other => Err(format!("`{other}` is not json or pretty")),
+        }
+    }
 }
 
 /// A string that never shows itself in `Debug` or logs (`secrecy`: its `Debug` is redacted and
@@ -275,58 +304,326 @@ pub struct WechatConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration error in {variable}: {message}")]
 pub struct ConfigError {
-    pub variable: &'static str,
+    pub variable: String,
     pub message: String,
 }
 
-fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { variable, message: message.into() }
+fn bad(variable: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { variable: variable.to_owned(), message: message.into() }
 }
 
-/// Reads variables through a lookup function, so tests need not touch the process environment.
-struct Vars<F: Fn(&str) -> Option<String>>(F);
+/// The one variable whose blank value is not "unset": `REDIS_URL=` runs without Redis.
+const BLANK_MEANS_OFF: &str = "REDIS_URL";
 
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
-    /// The trimmed value, or `None` when unset or blank.
-    fn get(&self, name: &str) -> Option<String> {
-        self.0(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-    }
+/// Every variable the server reads, declared once: its name (`env`), its type (the field's, made
+/// by the value parser, which also holds the rule), its default and its meaning. clap parses it;
+/// [`Config::from_lookup`] hands each variable that is set to clap as `--long=value`, trimmed, a
+/// blank value counting as unset. Rules that join two variables are in [`Environment::into_config`].
+#[derive(clap::Parser)]
+#[command(name = "mps-environment", no_binary_name = true, disable_help_flag = true)]
+struct Environment {
+    /// `development`, `testing` or `production`; production tightens the rules on secrets.
+    #[arg(long, env = "APP_ENV", default_value = "development")]
+    app_env: AppEnv,
+    /// The PostgreSQL primary.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/mps", value_parser = postgres_url)]
+    database_url: Secret,
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value = "20", value_parser = whole::<u32>(1, 1000))]
+    db_max_connections: u32,
+    /// A standby for lists, reports and statistics; unset reads everything from the primary.
+    #[arg(long, env = "DATABASE_READ_URL", value_parser = postgres_url)]
+    database_read_url: Option<Secret>,
+    /// One server, a cluster's seed nodes or a Sentinel set; set empty to run without Redis.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", value_parser = redis_url)]
+    redis_url: RedisUrl,
+    /// Prefix of every Redis key; never a brace (a Redis Cluster hash tag).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "mps:", value_parser = redis_key_prefix)]
+    redis_key_prefix: String,
+    /// Required in production (32 characters or more, not a placeholder); generated otherwise.
+    #[arg(long, env = "JWT_SECRET", value_parser = secret)]
+    jwt_secret: Option<Secret>,
+    /// The secret being rotated out: tokens it signed are still accepted.
+    #[arg(long, env = "JWT_SECRET_PREVIOUS", value_parser = secret)]
+    jwt_secret_previous: Option<Secret>,
+    #[arg(long, env = "JWT_EXPIRE_HOURS", default_value = "24", value_parser = whole::<i64>(1, 24 * 30))]
+    jwt_expire_hours: i64,
+    #[arg(long, env = "API_HOST", default_value = "0.0.0.0", value_parser = parsed::<IpAddr>("an IP address"))]
+    api_host: IpAddr,
+    #[arg(long, env = "API_PORT", default_value = "8000", value_parser = parsed::<u16>("a port number"))]
+    api_port: u16,
+    /// Comma-separated origins such as `https://shop.example`.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "", value_parser = list(origin))]
+    cors_origins: List<String>,
+    #[arg(long, env = "RATE_LIMIT_REQUESTS", default_value = "600", value_parser = whole::<u32>(1, 10_000_000))]
+    rate_limit_requests: u32,
+    /// Seconds.
+    #[arg(long, env = "RATE_LIMIT_WINDOW", default_value = "60", value_parser = seconds(1, 86_400))]
+    rate_limit_window: Duration,
+    #[arg(long, env = "LOGIN_RATE_LIMIT", default_value = "5", value_parser = whole::<u32>(1, 1_000_000))]
+    login_rate_limit: u32,
+    #[arg(long, env = "LOGIN_IP_RATE_LIMIT", default_value = "30", value_parser = whole::<u32>(1, 10_000_000))]
+    login_ip_rate_limit: u32,
+    /// Comma-separated addresses and CIDR blocks whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = list(|p| p.parse::<TrustedProxy>()))]
+    trusted_proxies: List<TrustedProxy>,
+    /// Seconds; between `QR_TTL_MIN` and `QR_TTL_MAX`.
+    #[arg(long, env = "QR_TTL_DEFAULT", default_value = "900", value_parser = whole::<u32>(1, 86_400))]
+    qr_ttl_default: u32,
+    #[arg(long, env = "QR_TTL_MIN", default_value = "60", value_parser = whole::<u32>(1, 86_400))]
+    qr_ttl_min: u32,
+    /// Not below `QR_TTL_MIN`.
+    #[arg(long, env = "QR_TTL_MAX", default_value = "3600", value_parser = whole::<u32>(1, 86_400))]
+    qr_ttl_max: u32,
+    /// The largest amount of one operation: positive, at most 2 decimals.
+    #[arg(long, env = "MAX_AMOUNT", default_value = "50000.00", value_parser = max_amount)]
+    max_amount: Decimal,
+    #[arg(long, env = "BUSINESS_TIMEZONE", default_value = "UTC",
+          value_parser = parsed::<chrono_tz::Tz>("an IANA time zone name such as Asia/Shanghai"))]
+    business_timezone: chrono_tz::Tz,
+    #[arg(long, env = "SETTLEMENT_MARGIN_SECONDS", default_value = "60", value_parser = whole::<i64>(0, 86_400))]
+    settlement_margin_seconds: i64,
+    /// Signs the payment channel's callbacks; 32 characters or more.
+    #[arg(long, env = "PAYMENT_WEBHOOK_SECRET", value_parser = payment_webhook_secret)]
+    payment_webhook_secret: Option<Secret>,
+    #[arg(long, env = "MIGRATE_ON_START", default_value = "true", action = ArgAction::Set, value_parser = flag)]
+    migrate_on_start: bool,
+    /// A level or filter such as `info` or `mps=debug`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = log_level)]
+    log_level: String,
+    /// `json` or `pretty`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "json")]
+    log_format: LogFormat,
+    #[arg(long, env = "METRICS_ENABLED", default_value = "true", action = ArgAction::Set, value_parser = flag)]
+    metrics_enabled: bool,
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value = "65536", value_parser = whole::<usize>(1024, 16 * 1024 * 1024))]
+    body_limit_bytes: usize,
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value = "30", value_parser = seconds(1, 600))]
+    request_timeout: Duration,
+    #[arg(long, env = "REGISTRATION_OPEN", default_value = "true", action = ArgAction::Set, value_parser = flag)]
+    registration_open: bool,
+    #[command(flatten)]
+    otp: OtpEnvironment,
+    #[command(flatten)]
+    wechat: WechatEnvironment,
+    #[command(flatten)]
+    webhooks: WebhookEnvironment,
+}
 
-    fn parse<T: FromStr>(&self, name: &'static str, default: T, what: &str) -> Result<T, ConfigError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw.parse().map_err(|_| bad(name, format!("`{raw}` is not {what}"))),
+/// Phone verification codes ([`OtpConfig`]).
+#[derive(clap::Args)]
+struct OtpEnvironment {
+    /// `log` (not in production) or `http`; unset: `log`, or no codes at all in production.
+    #[arg(long, env = "SMS_PROVIDER")]
+    sms_provider: Option<SmsProvider>,
+    /// Required with `SMS_PROVIDER=http`.
+    #[arg(long, env = "SMS_HTTP_URL")]
+    sms_http_url: Option<String>,
+    /// Required with `SMS_PROVIDER=http`.
+    #[arg(long, env = "SMS_HTTP_TOKEN", value_parser = secret)]
+    sms_http_token: Option<Secret>,
+    #[arg(long, env = "OTP_TTL_SECONDS", default_value = "300", value_parser = whole::<u32>(1, 3600))]
+    ttl_seconds: u32,
+    #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value = "5", value_parser = whole::<u32>(1, 100))]
+    max_attempts: u32,
+    #[arg(long, env = "OTP_RESEND_SECONDS", default_value = "60", value_parser = whole::<u32>(0, 3600))]
+    resend_seconds: u32,
+    #[arg(long, env = "OTP_DAILY_LIMIT", default_value = "10", value_parser = whole::<u32>(1, 1000))]
+    daily_limit: u32,
+    #[arg(long, env = "OTP_IP_RATE_LIMIT", default_value = "20", value_parser = whole::<u32>(1, 10_000_000))]
+    ip_rate_limit: u32,
+    #[arg(long, env = "SMS_TIMEOUT_SECONDS", default_value = "5", value_parser = seconds(1, 60))]
+    send_timeout: Duration,
+}
+
+/// WeChat mini-program sign-in ([`WechatConfig`]).
+#[derive(clap::Args)]
+struct WechatEnvironment {
+    #[arg(long, env = "WECHAT_API_BASE", default_value = "https://api.weixin.qq.com", value_parser = wechat_api_base)]
+    wechat_api_base: String,
+    /// With `WECHAT_SECRET`; both or neither.
+    #[arg(long, env = "WECHAT_APPID")]
+    wechat_appid: Option<String>,
+    #[arg(long, env = "WECHAT_SECRET", value_parser = secret)]
+    wechat_secret: Option<Secret>,
+    #[arg(long, env = "WECHAT_AUTO_REGISTER", default_value = "false", action = ArgAction::Set, value_parser = flag)]
+    wechat_auto_register: bool,
+    #[arg(long, env = "WECHAT_TIMEOUT_SECONDS", default_value = "5", value_parser = seconds(1, 60))]
+    wechat_timeout: Duration,
+    #[arg(long, env = "IDENTITY_LINK_TTL_SECONDS", default_value = "600", value_parser = whole::<u32>(30, 3600))]
+    identity_link_ttl_seconds: u32,
+}
+
+/// Merchant webhooks ([`WebhookConfig`]).
+#[derive(clap::Args)]
+struct WebhookEnvironment {
+    #[arg(long, env = "WEBHOOK_SECRET_KEY", value_parser = webhook_key)]
+    webhook_secret_key: Option<WebhookKey>,
+    /// Unset: true in production only.
+    #[arg(long, env = "WEBHOOK_REQUIRE_HTTPS", action = ArgAction::Set, value_parser = flag)]
+    webhook_require_https: Option<bool>,
+    #[arg(long, env = "WEBHOOK_ALLOW_HOSTS", default_value = "", value_parser = list(|h| Ok(h.to_ascii_lowercase())))]
+    webhook_allow_hosts: List<String>,
+    #[arg(long, env = "WEBHOOK_TIMEOUT_SECONDS", default_value = "10", value_parser = seconds(1, 60))]
+    webhook_timeout: Duration,
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value = "30000", value_parser = millis(1, 3_600_000))]
+    webhook_retry_base: Duration,
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_DELAY_SECONDS", default_value = "21600", value_parser = seconds(1, 86_400))]
+    webhook_retry_max_delay: Duration,
+    #[arg(long, env = "WEBHOOK_GIVE_UP_SECONDS", default_value = "86400", value_parser = seconds(1, 7 * 86_400))]
+    webhook_give_up: Duration,
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value = "1000", value_parser = millis(10, 60_000))]
+    webhook_poll: Duration,
+    #[arg(long, env = "WEBHOOK_ROTATION_OVERLAP_SECONDS", default_value = "86400", value_parser = seconds(0, 30 * 86_400))]
+    webhook_rotation_overlap: Duration,
+    #[arg(long, env = "WEBHOOK_WORKER", default_value = "true", action = ArgAction::Set, value_parser = flag)]
+    webhook_worker: bool,
+}
+
+/// `SMS_PROVIDER`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SmsProvider {
+    Log,
+    Http,
+}
+
+impl FromStr for SmsProvider {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "log" => Ok(SmsProvider::Log),
+            "http" => Ok(SmsProvider::Http),
+            other => Err(format!("`{other}` is not log or http")),
         }
     }
+}
 
-    fn number<T: FromStr + PartialOrd + fmt::Display + Copy>(
-        &self,
-        name: &'static str,
-        default: T,
-        min: T,
-        max: T,
-    ) -> Result<T, ConfigError> {
-        let value = self.parse(name, default, "a whole number")?;
+/// `REDIS_URL` checked; `None` when set empty.
+#[derive(Clone)]
+struct RedisUrl(Option<Secret>);
+
+/// A comma-separated list, each item trimmed, empty items skipped.
+#[derive(Clone)]
+struct List<T>(Vec<T>);
+
+// The value parsers: each holds one variable's rule and says what is wrong without the name,
+// which `ConfigError` adds. A closure or fn is a clap value parser.
+
+fn whole<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: FromStr + PartialOrd + fmt::Display + Copy + Send + Sync + 'static,
+{
+    move |raw| {
+        let value: T = raw.parse().map_err(|_| format!("`{raw}` is not a whole number"))?;
         if value < min || value > max {
-            return Err(bad(name, format!("{value} is outside {min}..={max}")));
+            return Err(format!("{value} is outside {min}..={max}"));
         }
         Ok(value)
     }
+}
 
-    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name).map(|v| v.to_ascii_lowercase()) {
-            None => Ok(default),
-            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => Ok(true),
-            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => Ok(false),
-            Some(v) => Err(bad(name, format!("`{v}` is not true or false"))),
-        }
-    }
+fn seconds(min: u64, max: u64) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    let whole = whole(min, max);
+    move |raw| whole(raw).map(Duration::from_secs)
+}
 
-    fn list(&self, name: &str) -> Vec<String> {
-        self.get(name)
-            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
-            .unwrap_or_default()
+fn millis(min: u64, max: u64) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    let whole = whole(min, max);
+    move |raw| whole(raw).map(Duration::from_millis)
+}
+
+fn parsed<T: FromStr>(what: &'static str) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |raw| raw.parse().map_err(|_| format!("`{raw}` is not {what}"))
+}
+
+fn list<T, F>(item: F) -> impl Fn(&str) -> Result<List<T>, String> + Clone + Send + Sync + 'static
+where
+    F: Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static,
+{
+    move |raw| Ok(List(raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(&item).collect::<Result<_, _>>()?))
+}
+
+fn flag(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(format!("`{other}` is not true or false")),
     }
+}
+
+fn secret(raw: &str) -> Result<Secret, String> {
+    Ok(Secret::new(raw))
+}
+
+fn postgres_url(raw: &str) -> Result<Secret, String> {
+    if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
+        return Err("must be a postgres:// URL".into());
+    }
+    Ok(Secret::new(raw))
+}
+
+fn redis_url(raw: &str) -> Result<RedisUrl, String> {
+    if raw.is_empty() {
+        return Ok(RedisUrl(None));
+    }
+    RedisTarget::parse(raw)?;
+    Ok(RedisUrl(Some(Secret::new(raw))))
+}
+
+fn redis_key_prefix(raw: &str) -> Result<String, String> {
+    // A brace in the prefix would become the key's Redis Cluster hash tag and put every key in one slot.
+    if raw.contains(['{', '}']) {
+        return Err("must not contain `{` or `}` (they are Redis Cluster hash tags)".into());
+    }
+    Ok(raw.to_owned())
+}
+
+fn origin(raw: &str) -> Result<String, String> {
+    if !(raw.starts_with("http://") || raw.starts_with("https://")) || axum::http::HeaderValue::from_str(raw).is_err() {
+        return Err(format!("`{raw}` is not an origin such as https://shop.example"));
+    }
+    Ok(raw.to_owned())
+}
+
+fn max_amount(raw: &str) -> Result<Decimal, String> {
+    mps_api::money::Money::parse_text(raw)
+        .map(|m| m.amount())
+        .ok()
+        .filter(|m| *m <= Decimal::new(99_999_999_999, 2))
+        .ok_or_else(|| format!("`{raw}` is not a positive amount with at most 2 decimals"))
+}
+
+fn payment_webhook_secret(raw: &str) -> Result<Secret, String> {
+    if raw.len() < MIN_SECRET_LEN {
+        return Err(format!("must be at least {MIN_SECRET_LEN} characters"));
+    }
+    Ok(Secret::new(raw))
+}
+
+fn log_level(raw: &str) -> Result<String, String> {
+    if tracing_subscriber::EnvFilter::try_new(raw).is_err() {
+        return Err(format!("`{raw}` is not a level or filter such as info or mps=debug"));
+    }
+    Ok(raw.to_owned())
+}
+
+fn wechat_api_base(raw: &str) -> Result<String, String> {
+    if !is_http_url(raw) {
+        return Err(format!("`{raw}` is not an http:// or https:// URL"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn webhook_key(raw: &str) -> Result<WebhookKey, String> {
+    hex::decode(raw)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(WebhookKey)
+        .ok_or_else(|| "must be 32 bytes as 64 hex digits (`openssl rand -hex 32`)".into())
+}
+
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://")) && reqwest::Url::parse(url).is_ok()
 }
 
 /// Secrets shorter than this are refused in production and for the webhook.
@@ -348,152 +645,35 @@ impl Config {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Builds the configuration from any source of variables.
+    /// Builds the configuration from any source of variables (the process environment is not read).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let vars = Vars(lookup);
-        let app_env = match vars.get("APP_ENV").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("development") => AppEnv::Development,
-            Some("testing") => AppEnv::Testing,
-            Some("production") => AppEnv::Production,
-            Some(other) => {
-                return Err(bad("APP_ENV", format!("`{other}` is not development, testing or production")));
-            }
-        };
-
-        let database_url = vars.get("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/mps".into());
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(bad("DATABASE_URL", "must be a postgres:// URL"));
-        }
-        // Unset means the local default; set but empty means "run without Redis".
-        let redis_url = match vars.0("REDIS_URL").map(|v| v.trim().to_owned()) {
-            None => Some("redis://127.0.0.1:6379".to_owned()),
-            Some(v) if v.is_empty() => None,
-            Some(v) => {
-                RedisTarget::parse(&v).map_err(|e| bad("REDIS_URL", e))?;
-                Some(v)
-            }
-        };
-        let redis_key_prefix = vars.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "mps:".into());
-        // A brace in the prefix would become the key's Redis Cluster hash tag and put every key in one slot.
-        if redis_key_prefix.contains(['{', '}']) {
-            return Err(bad("REDIS_KEY_PREFIX", "must not contain `{` or `}` (they are Redis Cluster hash tags)"));
-        }
-        let database_read_url = vars.get("DATABASE_READ_URL");
-        if let Some(url) = &database_read_url
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        {
-            return Err(bad("DATABASE_READ_URL", "must be a postgres:// URL"));
-        }
-
-        let (jwt_secret, jwt_secret_generated) = match vars.get("JWT_SECRET") {
-            Some(secret) => (secret, false),
-            None if app_env == AppEnv::Production => {
-                return Err(bad("JWT_SECRET", "is required in production (at least 32 characters)"));
-            }
-            None => (random_secret(), true),
-        };
-        check_secret("JWT_SECRET", &jwt_secret, app_env)?;
-        let jwt_secret_previous = vars.get("JWT_SECRET_PREVIOUS");
-        if let Some(previous) = &jwt_secret_previous {
-            check_secret("JWT_SECRET_PREVIOUS", previous, app_env)?;
-        }
-
-        let payment_webhook_secret = vars.get("PAYMENT_WEBHOOK_SECRET");
-        if let Some(secret) = &payment_webhook_secret
-            && secret.len() < MIN_SECRET_LEN
-        {
-            return Err(bad("PAYMENT_WEBHOOK_SECRET", format!("must be at least {MIN_SECRET_LEN} characters")));
-        }
-
-        let qr_ttl_min = vars.number("QR_TTL_MIN", 60, 1, 86_400)?;
-        let qr_ttl_max = vars.number("QR_TTL_MAX", 3600, 1, 86_400)?;
-        if qr_ttl_max < qr_ttl_min {
-            return Err(bad("QR_TTL_MAX", "must not be below QR_TTL_MIN"));
-        }
-        let qr_ttl_default = vars.number("QR_TTL_DEFAULT", 900, 1, 86_400)?;
-        if !(qr_ttl_min..=qr_ttl_max).contains(&qr_ttl_default) {
-            return Err(bad("QR_TTL_DEFAULT", "must lie between QR_TTL_MIN and QR_TTL_MAX"));
-        }
-
-        let max_amount = match vars.get("MAX_AMOUNT") {
-            None => Decimal::new(5_000_000, 2),
-            Some(raw) => crate::money::Money::parse_text(raw.trim())
-                .map(|m| m.amount())
-                .ok()
-                .filter(|m| *m <= Decimal::new(99_999_999_999, 2))
-                .ok_or_else(|| {
-                    bad("MAX_AMOUNT", format!("`{raw}` is not a positive amount with at most 2 decimals"))
-                })?,
-        };
-
-        let business_timezone =
-            vars.parse("BUSINESS_TIMEZONE", chrono_tz::UTC, "an IANA time zone name such as Asia/Shanghai")?;
-
-        let log_format = match vars.get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("json") => LogFormat::Json,
-            Some("pretty") => LogFormat::Pretty,
-            Some(other) => return Err(bad("LOG_FORMAT", format!("`{other}` is not json or pretty"))),
-        };
-        let log_level = vars.get("LOG_LEVEL").unwrap_or_else(|| "info".into());
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(bad("LOG_LEVEL", format!("`{log_level}` is not a level or filter such as info or mps=debug")));
-        }
-
-        let trusted_proxies = vars
-            .list("TRUSTED_PROXIES")
-            .iter()
-            .map(|p| p.parse::<TrustedProxy>().map_err(|e| bad("TRUSTED_PROXIES", e)))
-            .collect::<Result<_, _>>()?;
-        let cors_origins = vars.list("CORS_ORIGINS");
-        for origin in &cors_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://"))
-                || axum::http::HeaderValue::from_str(origin).is_err()
-            {
-                return Err(bad("CORS_ORIGINS", format!("`{origin}` is not an origin such as https://shop.example")));
+        let mut variables = Vec::new();
+        let mut args = Vec::new();
+        for arg in Environment::command().get_arguments() {
+            let (Some(name), Some(long)) = (arg.get_env().and_then(|n| n.to_str()), arg.get_long()) else {
+                continue;
+            };
+            variables.push((long.to_owned(), name.to_owned()));
+            let Some(value) = lookup(name).map(|v| v.trim().to_owned()) else { continue };
+            if !value.is_empty() || name == BLANK_MEANS_OFF {
+                args.push(format!("--{long}={value}"));
             }
         }
+        // clap read the process environment when it built the command: only `lookup` speaks here.
+        let mut command = Environment::command().mut_args(|arg| arg.env(None::<&'static str>));
+        let environment = command
+            .try_get_matches_from_mut(args)
+            .and_then(|matches| Environment::from_arg_matches(&matches))
+            .map_err(|e| config_error(&variables, &e))?;
+        environment.into_config()
+    }
 
-        let otp = otp_config(&vars, app_env)?;
-        let wechat = wechat_config(&vars)?;
-        let webhooks = webhook_config(&vars, app_env)?;
-
-        Ok(Config {
-            app_env,
-            database_url: Secret::new(database_url),
-            db_max_connections: vars.number("DB_MAX_CONNECTIONS", 20, 1, 1000)?,
-            redis_url: redis_url.map(Secret::new),
-            database_read_url: database_read_url.map(Secret::new),
-            redis_key_prefix,
-            jwt_secret: Secret::new(jwt_secret),
-            jwt_secret_generated,
-            jwt_secret_previous: jwt_secret_previous.map(Secret::new),
-            jwt_expire_hours: vars.number("JWT_EXPIRE_HOURS", 24, 1, 24 * 30)?,
-            api_host: vars.parse("API_HOST", IpAddr::from([0, 0, 0, 0]), "an IP address")?,
-            api_port: vars.parse("API_PORT", 8000, "a port number")?,
-            cors_origins,
-            rate_limit_requests: vars.number("RATE_LIMIT_REQUESTS", 600, 1, 10_000_000)?,
-            rate_limit_window: Duration::from_secs(vars.number("RATE_LIMIT_WINDOW", 60, 1, 86_400)?),
-            login_rate_limit: vars.number("LOGIN_RATE_LIMIT", 5, 1, 1_000_000)?,
-            login_ip_rate_limit: vars.number("LOGIN_IP_RATE_LIMIT", 30, 1, 10_000_000)?,
-            trusted_proxies,
-            qr_ttl_default,
-            qr_ttl_min,
-            qr_ttl_max,
-            max_amount,
-            business_timezone,
-            settlement_margin_seconds: vars.number("SETTLEMENT_MARGIN_SECONDS", 60, 0, 86_400)?,
-            payment_webhook_secret: payment_webhook_secret.map(Secret::new),
-            migrate_on_start: vars.flag("MIGRATE_ON_START", true)?,
-            log_level,
-            log_format,
-            metrics_enabled: vars.flag("METRICS_ENABLED", true)?,
-            body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024)?,
-            request_timeout: Duration::from_secs(vars.number("REQUEST_TIMEOUT_SECONDS", 30, 1, 600)?),
-            otp,
-            registration_open: vars.flag("REGISTRATION_OPEN", true)?,
-            wechat,
-            webhooks,
-        })
+    /// The name of every variable the server reads, as declared.
+    pub fn variables() -> Vec<String> {
+        Environment::command()
+            .get_arguments()
+            .filter_map(|arg| arg.get_env().and_then(|n| n.to_str()).map(str::to_owned))
+            .collect()
     }
 
     /// The address the server listens on.
@@ -502,100 +682,156 @@ impl Config {
     }
 }
 
-fn is_http_url(url: &str) -> bool {
-    (url.starts_with("http://") || url.starts_with("https://")) && reqwest::Url::parse(url).is_ok()
+/// clap's refusal as a [`ConfigError`]: the variable behind the flag it names, and the value
+/// parser's own message (never the value, which may be a secret).
+fn config_error(variables: &[(String, String)], error: &clap::Error) -> ConfigError {
+    let flag = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.split_whitespace().next().unwrap_or_default().trim_start_matches('-'),
+        _ => "",
+    };
+    let variable = variables.iter().find(|(long, _)| long == flag).map_or("the environment", |(_, name)| name);
+    let message = std::error::Error::source(error).map_or_else(|| format!("{}", error.kind()), ToString::to_string);
+    bad(variable, message)
 }
 
-fn otp_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, app_env: AppEnv) -> Result<OtpConfig, ConfigError> {
-    let provider = match vars.get("SMS_PROVIDER").map(|v| v.to_ascii_lowercase()).as_deref() {
-        None if app_env == AppEnv::Production => SmsProviderConfig::Disabled,
-        Some("log") if app_env == AppEnv::Production => {
-            return Err(bad("SMS_PROVIDER", "`log` writes codes to the log and is refused in production"));
-        }
-        None | Some("log") => SmsProviderConfig::Log,
-        Some("http") => {
-            let url =
-                vars.get("SMS_HTTP_URL").ok_or_else(|| bad("SMS_HTTP_URL", "is required when SMS_PROVIDER=http"))?;
-            if !is_http_url(&url) {
-                return Err(bad("SMS_HTTP_URL", format!("`{url}` is not an http:// or https:// URL")));
+impl Environment {
+    /// The rules that join variables, then the configuration.
+    fn into_config(self) -> Result<Config, ConfigError> {
+        let app_env = self.app_env;
+        let (jwt_secret, jwt_secret_generated) = match self.jwt_secret {
+            Some(secret) => (secret, false),
+            None if app_env == AppEnv::Production => {
+                return Err(bad("JWT_SECRET", "is required in production (at least 32 characters)"));
             }
-            let token = vars
-                .get("SMS_HTTP_TOKEN")
-                .ok_or_else(|| bad("SMS_HTTP_TOKEN", "is required when SMS_PROVIDER=http"))?;
-            SmsProviderConfig::Http { url, token: Secret::new(token) }
+            None => (Secret::new(random_secret()), true),
+        };
+        check_secret("JWT_SECRET", &jwt_secret, app_env)?;
+        if let Some(previous) = &self.jwt_secret_previous {
+            check_secret("JWT_SECRET_PREVIOUS", previous, app_env)?;
         }
-        Some(other) => return Err(bad("SMS_PROVIDER", format!("`{other}` is not log or http"))),
-    };
-    Ok(OtpConfig {
-        provider,
-        ttl_seconds: vars.number("OTP_TTL_SECONDS", 300, 1, 3600)?,
-        max_attempts: vars.number("OTP_MAX_ATTEMPTS", 5, 1, 100)?,
-        resend_seconds: vars.number("OTP_RESEND_SECONDS", 60, 0, 3600)?,
-        daily_limit: vars.number("OTP_DAILY_LIMIT", 10, 1, 1000)?,
-        ip_rate_limit: vars.number("OTP_IP_RATE_LIMIT", 20, 1, 10_000_000)?,
-        send_timeout: Duration::from_secs(vars.number("SMS_TIMEOUT_SECONDS", 5, 1, 60)?),
-    })
-}
-
-fn wechat_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<WechatConfig, ConfigError> {
-    let api_base = vars.get("WECHAT_API_BASE").unwrap_or_else(|| "https://api.weixin.qq.com".into());
-    if !is_http_url(&api_base) {
-        return Err(bad("WECHAT_API_BASE", format!("`{api_base}` is not an http:// or https:// URL")));
+        if self.qr_ttl_max < self.qr_ttl_min {
+            return Err(bad("QR_TTL_MAX", "must not be below QR_TTL_MIN"));
+        }
+        if !(self.qr_ttl_min..=self.qr_ttl_max).contains(&self.qr_ttl_default) {
+            return Err(bad("QR_TTL_DEFAULT", "must lie between QR_TTL_MIN and QR_TTL_MAX"));
+        }
+        Ok(Config {
+            app_env,
+            database_url: self.database_url,
+            db_max_connections: self.db_max_connections,
+            database_read_url: self.database_read_url,
+            redis_url: self.redis_url.0,
+            redis_key_prefix: self.redis_key_prefix,
+            jwt_secret,
+            jwt_secret_generated,
+            jwt_secret_previous: self.jwt_secret_previous,
+            jwt_expire_hours: self.jwt_expire_hours,
+            api_host: self.api_host,
+            api_port: self.api_port,
+            cors_origins: self.cors_origins.0,
+            rate_limit_requests: self.rate_limit_requests,
+            rate_limit_window: self.rate_limit_window,
+            login_rate_limit: self.login_rate_limit,
+            login_ip_rate_limit: self.login_ip_rate_limit,
+            trusted_proxies: self.trusted_proxies.0,
+            qr_ttl_default: self.qr_ttl_default,
+            qr_ttl_min: self.qr_ttl_min,
+            qr_ttl_max: self.qr_ttl_max,
+            max_amount: self.max_amount,
+            business_timezone: self.business_timezone,
+            settlement_margin_seconds: self.settlement_margin_seconds,
+            payment_webhook_secret: self.payment_webhook_secret,
+            migrate_on_start: self.migrate_on_start,
+            log_level: self.log_level,
+            log_format: self.log_format,
+            metrics_enabled: self.metrics_enabled,
+            body_limit_bytes: self.body_limit_bytes,
+            request_timeout: self.request_timeout,
+            otp: self.otp.into_config(app_env)?,
+            registration_open: self.registration_open,
+            wechat: self.wechat.into_config()?,
+            webhooks: self.webhooks.into_config(app_env),
+        })
     }
-    let credentials = match (vars.get("WECHAT_APPID"), vars.get("WECHAT_SECRET")) {
-        (Some(appid), Some(secret)) => Some((appid, Secret::new(secret))),
-        (None, None) => None,
-        (Some(_), None) => return Err(bad("WECHAT_SECRET", "is required when WECHAT_APPID is set")),
-        (None, Some(_)) => return Err(bad("WECHAT_APPID", "is required when WECHAT_SECRET is set")),
-    };
-    Ok(WechatConfig {
-        api_base: api_base.trim_end_matches('/').to_owned(),
-        credentials,
-        auto_register: vars.flag("WECHAT_AUTO_REGISTER", false)?,
-        timeout: Duration::from_secs(vars.number("WECHAT_TIMEOUT_SECONDS", 5, 1, 60)?),
-        link_ttl_seconds: vars.number("IDENTITY_LINK_TTL_SECONDS", 600, 30, 3600)?,
-    })
 }
 
-fn webhook_config<F: Fn(&str) -> Option<String>>(
-    vars: &Vars<F>,
-    app_env: AppEnv,
-) -> Result<WebhookConfig, ConfigError> {
-    let secret_key = match vars.get("WEBHOOK_SECRET_KEY") {
-        None => None,
-        Some(raw) => {
-            let bytes = hex::decode(&raw).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
-                bad("WEBHOOK_SECRET_KEY", "must be 32 bytes as 64 hex digits (`openssl rand -hex 32`)")
-            })?;
-            Some(WebhookKey(bytes))
+impl OtpEnvironment {
+    fn into_config(self, app_env: AppEnv) -> Result<OtpConfig, ConfigError> {
+        let provider = match self.sms_provider {
+            None if app_env == AppEnv::Production => SmsProviderConfig::Disabled,
+            Some(SmsProvider::Log) if app_env == AppEnv::Production => {
+                return Err(bad("SMS_PROVIDER", "`log` writes codes to the log and is refused in production"));
+            }
+            None | Some(SmsProvider::Log) => SmsProviderConfig::Log,
+            Some(SmsProvider::Http) => {
+                // Read only with the http provider: a stray value beside `log` is ignored, as before.
+                let url = self.sms_http_url.ok_or_else(|| bad("SMS_HTTP_URL", "is required when SMS_PROVIDER=http"))?;
+                if !is_http_url(&url) {
+                    return Err(bad("SMS_HTTP_URL", format!("`{url}` is not an http:// or https:// URL")));
+                }
+                let token =
+                    self.sms_http_token.ok_or_else(|| bad("SMS_HTTP_TOKEN", "is required when SMS_PROVIDER=http"))?;
+                SmsProviderConfig::Http { url, token }
+            }
+        };
+        Ok(OtpConfig {
+            provider,
+            ttl_seconds: self.ttl_seconds,
+            max_attempts: self.max_attempts,
+            resend_seconds: self.resend_seconds,
+            daily_limit: self.daily_limit,
+            ip_rate_limit: self.ip_rate_limit,
+            send_timeout: self.send_timeout,
+        })
+    }
+}
+
+impl WechatEnvironment {
+    fn into_config(self) -> Result<WechatConfig, ConfigError> {
+        let credentials = match (self.wechat_appid, self.wechat_secret) {
+            (Some(appid), Some(secret)) => Some((appid, secret)),
+            (None, None) => None,
+            (Some(_), None) => return Err(bad("WECHAT_SECRET", "is required when WECHAT_APPID is set")),
+            (None, Some(_)) => return Err(bad("WECHAT_APPID", "is required when WECHAT_SECRET is set")),
+        };
+        Ok(WechatConfig {
+            api_base: self.wechat_api_base,
+            credentials,
+            auto_register: self.wechat_auto_register,
+            timeout: self.wechat_timeout,
+            link_ttl_seconds: self.identity_link_ttl_seconds,
+        })
+    }
+}
+
+impl WebhookEnvironment {
+    fn into_config(self, app_env: AppEnv) -> WebhookConfig {
+        let allow_hosts = self.webhook_allow_hosts.0;
+        let allow_networks = allow_hosts.iter().filter_map(|h| h.parse::<TrustedProxy>().ok()).collect();
+        WebhookConfig {
+            secret_key: self.webhook_secret_key,
+            require_https: self.webhook_require_https.unwrap_or(app_env == AppEnv::Production),
+            allow_hosts,
+            allow_networks,
+            timeout: self.webhook_timeout,
+            retry_base: self.webhook_retry_base,
+            retry_max_delay: self.webhook_retry_max_delay,
+            give_up_after: self.webhook_give_up,
+            poll_interval: self.webhook_poll,
+            secret_overlap: self.webhook_rotation_overlap,
+            worker_enabled: self.webhook_worker,
         }
-    };
-    let allow_hosts: Vec<String> =
-        vars.list("WEBHOOK_ALLOW_HOSTS").into_iter().map(|h| h.to_ascii_lowercase()).collect();
-    let allow_networks = allow_hosts.iter().filter_map(|h| h.parse::<TrustedProxy>().ok()).collect();
-    Ok(WebhookConfig {
-        secret_key,
-        require_https: vars.flag("WEBHOOK_REQUIRE_HTTPS", app_env == AppEnv::Production)?,
-        allow_hosts,
-        allow_networks,
-        timeout: Duration::from_secs(vars.number("WEBHOOK_TIMEOUT_SECONDS", 10, 1, 60)?),
-        retry_base: Duration::from_millis(vars.number("WEBHOOK_RETRY_BASE_MS", 30_000, 1, 3_600_000)?),
-        retry_max_delay: Duration::from_secs(vars.number("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 21_600, 1, 86_400)?),
-        give_up_after: Duration::from_secs(vars.number("WEBHOOK_GIVE_UP_SECONDS", 86_400, 1, 7 * 86_400)?),
-        poll_interval: Duration::from_millis(vars.number("WEBHOOK_POLL_MS", 1000, 10, 60_000)?),
-        secret_overlap: Duration::from_secs(vars.number("WEBHOOK_ROTATION_OVERLAP_SECONDS", 86_400, 0, 30 * 86_400)?),
-        worker_enabled: vars.flag("WEBHOOK_WORKER", true)?,
-    })
+    }
 }
 
-fn check_secret(variable: &'static str, secret: &str, app_env: AppEnv) -> Result<(), ConfigError> {
+fn check_secret(variable: &str, secret: &Secret, app_env: AppEnv) -> Result<(), ConfigError> {
     if app_env != AppEnv::Production {
         return Ok(());
     }
-    if secret.len() < MIN_SECRET_LEN {
+    if secret.expose().len() < MIN_SECRET_LEN {
         return Err(bad(variable, format!("must be at least {MIN_SECRET_LEN} characters in production")));
     }
-    if looks_like_placeholder(secret) {
+    if looks_like_placeholder(secret.expose()) {
         return Err(bad(variable, "looks like a placeholder; generate one with `openssl rand -base64 48`"));
     }
     Ok(())

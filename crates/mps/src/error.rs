@@ -1,4 +1,5 @@
-//! The one error type of the request path, its stable codes, and the JSON envelope of SPEC §3.
+//! The one error type of the request path; its stable codes and the JSON envelope of SPEC §3
+//! are wire types (`mps_api::error`).
 //!
 //! Handlers return `Result<T, ApiError>`. An `ApiError` turns into a response that carries the
 //! error in its extensions; `http::middleware::render_errors` writes the envelope with the
@@ -6,138 +7,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use mps_api::error::{ErrorBody, ErrorCode, ErrorEnvelope, InputError};
 use serde_json::Value;
-
-macro_rules! error_codes {
-    ($($variant:ident => $status:ident, $wire:literal, $message:literal;)*) => {
-        /// Every error code the API can answer with. The code and its status are stable;
-        /// messages are for people and may change.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ErrorCode { $($variant),* }
-
-        impl ErrorCode {
-            /// All codes, for documentation and for mapping codes raised by SQL functions.
-            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
-
-            /// The HTTP status this code is always answered with.
-            pub fn status(self) -> StatusCode {
-                match self { $(ErrorCode::$variant => StatusCode::$status),* }
-            }
-
-            /// The code as written on the wire: `INSUFFICIENT_BALANCE`.
-            pub fn as_str(self) -> &'static str {
-                match self { $(ErrorCode::$variant => $wire),* }
-            }
-
-            /// The message answered when the code is raised without one of its own.
-            fn default_message(self) -> &'static str {
-                match self { $(ErrorCode::$variant => $message),* }
-            }
-        }
-    };
-}
-
-// One row per error code: the variant, its HTTP status, the code on the wire, its default message.
-error_codes! {
-    IdempotencyKeyRequired => BAD_REQUEST, "IDEMPOTENCY_KEY_REQUIRED", "The request could not be processed.";
-    InvalidIdempotencyKey => BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY", "The request could not be processed.";
-    BadRequest => BAD_REQUEST, "BAD_REQUEST", "The request could not be processed.";
-    Unauthenticated => UNAUTHORIZED, "UNAUTHENTICATED", "Authentication is required: send a valid bearer token.";
-    InvalidCredentials => UNAUTHORIZED, "INVALID_CREDENTIALS", "The request could not be processed.";
-    InvalidSignature => UNAUTHORIZED, "INVALID_SIGNATURE", "The request could not be processed.";
-    Forbidden => FORBIDDEN, "FORBIDDEN", "You are not allowed to do this.";
-    RegistrationClosed => FORBIDDEN, "REGISTRATION_CLOSED", "Self sign-up is closed.";
-    StoreNotAllowed => FORBIDDEN, "STORE_NOT_ALLOWED", "You may only act as your own store.";
-    RefundLimitExceeded => FORBIDDEN, "REFUND_LIMIT_EXCEEDED", "This refund is above your refund limit; ask a manager.";
-    RefundNotSameDay => FORBIDDEN, "REFUND_NOT_SAME_DAY", "You may only refund payments made today; ask a manager.";
-    NotFound => NOT_FOUND, "NOT_FOUND", "Nothing exists at this address.";
-    IdentityNotLinked => NOT_FOUND, "IDENTITY_NOT_LINKED", "This external identity is not linked to a member.";
-    CardNotFound => NOT_FOUND, "CARD_NOT_FOUND", "The request could not be processed.";
-    MemberNotFound => NOT_FOUND, "MEMBER_NOT_FOUND", "The request could not be processed.";
-    MerchantNotFound => NOT_FOUND, "MERCHANT_NOT_FOUND", "The request could not be processed.";
-    TxNotFound => NOT_FOUND, "TX_NOT_FOUND", "The request could not be processed.";
-    SettlementNotFound => NOT_FOUND, "SETTLEMENT_NOT_FOUND", "The request could not be processed.";
-    WebhookNotFound => NOT_FOUND, "WEBHOOK_NOT_FOUND", "You have no webhook endpoint with this id.";
-    EventNotFound => NOT_FOUND, "EVENT_NOT_FOUND", "You have no event with this id.";
-    StoreNotFound => NOT_FOUND, "STORE_NOT_FOUND", "The merchant has no open store with this code.";
-    StaffNotFound => NOT_FOUND, "STAFF_NOT_FOUND", "The merchant has no staff member with this id.";
-    KeyNotFound => NOT_FOUND, "KEY_NOT_FOUND", "The merchant has no POS key with this id.";
-    MethodNotAllowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "This method is not allowed on this resource.";
-    PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "The request body is too large.";
-    UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with `Content-Type: application/json`.";
-    IdempotencyKeyReused => CONFLICT, "IDEMPOTENCY_KEY_REUSED", "The request could not be processed.";
-    IdempotencyInProgress => CONFLICT, "IDEMPOTENCY_IN_PROGRESS", "The request could not be processed.";
-    DuplicatePhone => CONFLICT, "DUPLICATE_PHONE", "A member with this phone number already exists.";
-    DuplicateEmail => CONFLICT, "DUPLICATE_EMAIL", "A member with this email address already exists.";
-    DuplicateExternalIdentity => CONFLICT, "DUPLICATE_EXTERNAL_IDENTITY", "This external identity already belongs to a member.";
-    DuplicateMerchantCode => CONFLICT, "DUPLICATE_MERCHANT_CODE", "A merchant with this code already exists.";
-    DuplicateUsername => CONFLICT, "DUPLICATE_USERNAME", "The merchant already has a staff member with this username.";
-    DuplicateStoreCode => CONFLICT, "DUPLICATE_STORE_CODE", "The merchant already has a store with this code.";
-    DuplicateExternalOrder => CONFLICT, "DUPLICATE_EXTERNAL_ORDER", "The request could not be processed.";
-    InsufficientBalance => CONFLICT, "INSUFFICIENT_BALANCE", "The request could not be processed.";
-    QrExpiredOrInvalid => CONFLICT, "QR_EXPIRED_OR_INVALID", "The request could not be processed.";
-    CardNotActive => CONFLICT, "CARD_NOT_ACTIVE", "The request could not be processed.";
-    CardExpired => CONFLICT, "CARD_EXPIRED", "The request could not be processed.";
-    CardClosed => CONFLICT, "CARD_CLOSED", "The request could not be processed.";
-    CardHasBalance => CONFLICT, "CARD_HAS_BALANCE", "A card can only be closed once its balance is zero.";
-    MemberNotActive => CONFLICT, "MEMBER_NOT_ACTIVE", "The request could not be processed.";
-    MerchantNotActive => CONFLICT, "MERCHANT_NOT_ACTIVE", "The request could not be processed.";
-    RefundExceedsRemaining => CONFLICT, "REFUND_EXCEEDS_REMAINING", "The request could not be processed.";
-    NotRefundable => CONFLICT, "NOT_REFUNDABLE", "The request could not be processed.";
-    CannotRemoveLastOwner => CONFLICT, "CANNOT_REMOVE_LAST_OWNER", "The request could not be processed.";
-    AlreadyBound => CONFLICT, "ALREADY_BOUND", "The member is already bound to this card.";
-    SettlementAlreadyExists => CONFLICT, "SETTLEMENT_ALREADY_EXISTS", "A settlement already covers part of this period.";
-    InvalidStatusTransition => CONFLICT, "INVALID_STATUS_TRANSITION", "The request could not be processed.";
-    LastSignInMethod => CONFLICT, "LAST_SIGN_IN_METHOD", "This is your only way to sign in: set a password or a phone number first.";
-    ValidationFailed => UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", "The request could not be processed.";
-    InvalidAmount => UNPROCESSABLE_ENTITY, "INVALID_AMOUNT", "The request could not be processed.";
-    PasswordTooShort => UNPROCESSABLE_ENTITY, "PASSWORD_TOO_SHORT", "The request could not be processed.";
-    CorporateCardCannotPay => UNPROCESSABLE_ENTITY, "CORPORATE_CARD_CANNOT_PAY", "The request could not be processed.";
-    CardTypeNotShareable => UNPROCESSABLE_ENTITY, "CARD_TYPE_NOT_SHAREABLE", "The request could not be processed.";
-    CardTypeNotRechargeable => UNPROCESSABLE_ENTITY, "CARD_TYPE_NOT_RECHARGEABLE", "The request could not be processed.";
-    InvalidBindingPassword => UNPROCESSABLE_ENTITY, "INVALID_BINDING_PASSWORD", "The request could not be processed.";
-    InvalidLevelTable => UNPROCESSABLE_ENTITY, "INVALID_LEVEL_TABLE", "The request could not be processed.";
-    WebhookUrlNotAllowed => UNPROCESSABLE_ENTITY, "WEBHOOK_URL_NOT_ALLOWED", "Webhooks are sent only to public https:// addresses.";
-    PeriodNotClosed => UNPROCESSABLE_ENTITY, "PERIOD_NOT_CLOSED", "The request could not be processed.";
-    InvalidCursor => UNPROCESSABLE_ENTITY, "INVALID_CURSOR", "The cursor is not one this list gave out: start again from the first page.";
-    OffsetTooLarge => UNPROCESSABLE_ENTITY, "OFFSET_TOO_LARGE", "The offset is too deep: page by `cursor` instead.";
-    InvalidCode => UNPROCESSABLE_ENTITY, "INVALID_CODE", "The code is wrong or no longer valid.";
-    CodeExpired => UNPROCESSABLE_ENTITY, "CODE_EXPIRED", "The code has expired: ask for a new one.";
-    CodeLocked => UNPROCESSABLE_ENTITY, "CODE_LOCKED", "Too many wrong tries for this code: ask for a new one.";
-    InvalidLinkToken => UNPROCESSABLE_ENTITY, "INVALID_LINK_TOKEN", "The link token is unknown, used or expired.";
-    WechatCodeInvalid => UNPROCESSABLE_ENTITY, "WECHAT_CODE_INVALID", "WeChat did not accept this login code.";
-    WechatLoginRefused => UNPROCESSABLE_ENTITY, "WECHAT_LOGIN_REFUSED", "WeChat refused this sign-in.";
-    RateLimited => TOO_MANY_REQUESTS, "RATE_LIMITED", "Too many requests: wait before trying again.";
-    Internal => INTERNAL_SERVER_ERROR, "INTERNAL", "Something went wrong on our side; it has been logged.";
-    Unavailable => SERVICE_UNAVAILABLE, "UNAVAILABLE", "A service MPS depends on is unavailable; try again shortly.";
-}
-
-impl ErrorCode {
-    /// Looks a wire code up, e.g. one raised by a SQL function.
-    pub fn parse(code: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
-    }
-
-    /// The code that stands for a bare HTTP status produced outside our handlers.
-    pub fn for_status(status: StatusCode) -> ErrorCode {
-        match status {
-            StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
-            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
-            StatusCode::NOT_FOUND => ErrorCode::NotFound,
-            StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
-            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-            StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
-            StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
-            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
-                ErrorCode::Unavailable
-            }
-            s if s.is_client_error() => ErrorCode::BadRequest,
-            _ => ErrorCode::Internal,
-        }
-    }
-}
 
 /// An error answered to the client: a stable code, a message a person can act on, optional
 /// structured details, and (never sent) the internal cause for the log.
@@ -181,9 +52,7 @@ impl ApiError {
 
     /// A 422 `VALIDATION_FAILED` naming one field and what is wrong with it.
     pub fn validation(field: &str, problem: impl Into<String>) -> Self {
-        let problem = problem.into();
-        ApiError::new(ErrorCode::ValidationFailed, format!("`{field}`: {problem}"))
-            .with_details(serde_json::json!({ "fields": { field: problem } }))
+        InputError::validation(field, problem).into()
     }
 
     /// A 500 whose cause goes to the log, never to the client.
@@ -197,7 +66,7 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.code.status()
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The cause kept for the log, if any.
@@ -226,24 +95,11 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// `{"error": {...}}` as sent to clients.
-#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
-}
-
-/// The body of an error: machine code, human message, details and the request id.
-#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable machine-readable code such as `INSUFFICIENT_BALANCE`.
-    pub code: String,
-    /// What went wrong, for a person.
-    pub message: String,
-    /// Structured details, e.g. `fields` for validation errors.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
-    /// The id of the request, also sent as `X-Request-Id`.
-    pub request_id: String,
+impl From<InputError> for ApiError {
+    /// A refused input read by a wire type (`mps_api`) is answered like any client error.
+    fn from(InputError { code, message, details }: InputError) -> Self {
+        ApiError { details, ..ApiError::new(code, message) }
+    }
 }
 
 impl IntoResponse for ApiError {

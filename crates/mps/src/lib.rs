@@ -10,8 +10,6 @@ pub mod card_cache;
 pub mod config;
 /// PostgreSQL pool, migrations and wrappers of the SQL functions.
 pub mod db;
-/// Shared shapes: statuses and views of members, merchants, cards and transactions.
-pub mod domain;
 /// The API error type and envelope.
 pub mod error;
 /// Routes, handlers, extractors and middleware.
@@ -20,8 +18,6 @@ pub mod http;
 pub mod limits;
 /// Prometheus metrics.
 pub mod metrics;
-/// Exact money and discount types.
-pub mod money;
 /// Replaying what Redis missed while it was down (revocations, card-list invalidations).
 pub mod recovery;
 /// Start-up, serving and graceful shutdown.

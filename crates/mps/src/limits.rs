@@ -17,9 +17,11 @@ use deadpool_redis::redis;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use mps_api::error::ErrorCode;
+
 use crate::cache::Cache;
 use crate::config::Config;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 
 /// All limiters of one process.
 pub struct Limits {

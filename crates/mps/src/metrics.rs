@@ -114,7 +114,7 @@ impl Metrics {
 
     /// Observes a completed payment. Histograms take floats, so this is the one place an amount
     /// becomes one — for the metric only, never for arithmetic.
-    pub fn observe_payment(&self, final_amount: crate::money::Money) {
+    pub fn observe_payment(&self, final_amount: mps_api::money::Money) {
         use rust_decimal::prelude::ToPrimitive as _;
         self.payment_amount.observe(final_amount.amount().to_f64().unwrap_or_default());
     }

@@ -7,8 +7,10 @@
 
 use serde::Deserialize;
 
+use mps_api::error::ErrorCode;
+
 use crate::config::WechatConfig;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 
 /// The identity WeChat vouches for.
 #[derive(Debug, Clone)]

@@ -2,15 +2,15 @@
 
 use serde_json::{Value, json};
 
+use mps_api::admin::{CreateMemberRequest, CreateMemberResponse, CreateMerchantRequest};
+use mps_api::domain::{MemberView, MerchantView};
+use mps_api::pagination::Page;
+
 use super::super::args::{AccountCommand, CreateAccount};
 use super::super::error::{CliError, CliResult};
 use super::super::table::{Cell, Column, Table};
 use super::super::ui::{Style, local_time, wire};
 use super::super::{Ctx, page_query, print_page_footer, secret};
-use mps::domain::{MemberView, MerchantView};
-use mps::http::admin::members::{CreateMemberRequest, CreateMemberResponse};
-use mps::http::admin::merchants::CreateMerchantRequest;
-use mps::http::pagination::Page;
 
 /// Which accounts a command is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,14 +5,15 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use mps_api::admin::CreditRequest;
+use mps_api::member::RechargeResponse;
+
 use super::super::args::{CardCommand, wire_name};
 use super::super::error::CliResult;
 use super::super::table::{Cell, Column, Table};
 use super::super::ui::{Style, local_time_of, text_of};
 use super::super::{Ctx, idempotency_key, page_query, print_page_footer, secret, tx};
 use super::{action_body, id_in};
-use mps::http::admin::credits::CreditRequest;
-use mps::http::member::recharge::RechargeResponse;
 
 const CARD_FIELDS: &[&str] = &[
     "id",

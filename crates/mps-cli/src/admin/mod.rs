@@ -6,13 +6,14 @@ mod cards;
 
 use serde_json::Value;
 
+use mps_api::admin::{AdjustPointsRequest, AdjustPointsResponse};
+use mps_api::roles::Role;
+
 use super::args::{AdminCommand, PageArg};
 use super::error::{CliError, CliResult};
 use super::table::{Column, Table};
 use super::ui::{Style, local_time_of, text_of};
 use super::{Ctx, page_query, print_page_footer};
-use mps::auth::Role;
-use mps::http::admin::credits::{AdjustPointsRequest, AdjustPointsResponse};
 
 /// Runs one `admin` command.
 pub async fn run(ctx: &Ctx, command: AdminCommand) -> CliResult {

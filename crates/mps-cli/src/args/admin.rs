@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{KeyArg, PageArg, parse_amount};
-use mps::money::Money;
+use mps_api::money::Money;
 
 /// `admin …`
 #[derive(Debug, Subcommand)]

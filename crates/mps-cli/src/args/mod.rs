@@ -5,7 +5,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use mps::money::Money;
+use mps_api::money::Money;
 
 mod admin;
 

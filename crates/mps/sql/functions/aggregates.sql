@@ -29,7 +29,7 @@ SET search_path = public, pg_temp
 AS $$ SELECT date_bin('15 minutes', p_at, '2000-01-01T00:00:00Z'::timestamptz) $$;
 
 -- Counts a transaction into (p_sign = 1) or out of (-1) its store's bucket; called by the
--- triggers on `transactions`, and by `charge_by_qr` for the payment it writes (the insert trigger
+-- triggers on `transactions`, and by `charge` for the payment it writes (the insert trigger
 -- leaves payments to it: migration 0010).
 CREATE OR REPLACE FUNCTION merchant_activity_add(p_tx transactions, p_sign int) RETURNS void
 LANGUAGE plpgsql

@@ -4,29 +4,50 @@
 -- The view comes last: it calls the functions above it.
 
 -- The best (lowest) fixed discount over the member's live bindings, as owner, admin or member
--- (viewers get none), to active, unexpired corporate cards. NULL when there is none.
+-- (viewers get none), to active, unexpired corporate cards: one row, NULL when there is none.
+-- The one text of this rule. A set-returning `BEGIN ATOMIC` function (bound when created, so it
+-- has no search_path to pin) is inlined by PostgreSQL into the query that reads it, as a
+-- subquery: `admin_card_views` prices a page of cards with one index probe per row instead of
+-- a plpgsql call and its SPI query per row (issue 15, third pass).
+CREATE OR REPLACE FUNCTION member_corporate_discounts(p_member_id uuid) RETURNS TABLE (discount numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT min(c.fixed_discount)
+    FROM card_bindings b
+    JOIN cards c ON c.id = b.card_id
+    WHERE b.member_id = p_member_id
+      AND b.active
+      AND b.role IN ('owner', 'admin', 'member')
+      AND c.card_type = 'corporate'
+      AND c.status = 'active'
+      AND (c.expires_at IS NULL OR c.expires_at > now());
+END;
+
+-- `member_corporate_discounts` as a scalar, for the charge and a member's own card list.
 -- plpgsql rather than LANGUAGE sql so that its plan is cached per connection (sql/README.md).
 CREATE OR REPLACE FUNCTION member_corporate_discount(p_member_id uuid) RETURNS numeric
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    RETURN (
-        SELECT min(c.fixed_discount)
-        FROM card_bindings b
-        JOIN cards c ON c.id = b.card_id
-        WHERE b.member_id = p_member_id
-          AND b.active
-          AND b.role IN ('owner', 'admin', 'member')
-          AND c.card_type = 'corporate'
-          AND c.status = 'active'
-          AND (c.expires_at IS NULL OR c.expires_at > now())
-    );
+    RETURN (SELECT d.discount FROM member_corporate_discounts(p_member_id) d);
 END $$;
 
--- The multiplier a payment with this card by this member is priced at: standard cards take the
--- better of their level discount and the member's corporate discount; vouchers pay face value;
--- corporate cards cannot pay (their own fixed discount is shown).
+-- The multiplier a payment with this card is priced at, given the paying member's corporate
+-- discount (`member_corporate_discount`): standard cards take the better of their level discount
+-- and that; vouchers pay face value; corporate cards cannot pay (their own fixed discount is
+-- shown). The one text of this rule: an expression PostgreSQL inlines where a view calls it.
+CREATE OR REPLACE FUNCTION card_discount(p_card_type card_type, p_level_discount numeric,
+                                         p_fixed_discount numeric, p_corporate_discount numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN round(CASE p_card_type
+        WHEN 'standard' THEN least(p_level_discount, coalesce(p_corporate_discount, 1))
+        WHEN 'voucher' THEN 1
+        ELSE coalesce(p_fixed_discount, 1)
+    END, 3);
+
+-- The multiplier a payment with this card by this member is priced at (`card_discount`); the
+-- member's corporate discount is looked up for standard cards only, the only ones it can lower.
 -- plpgsql rather than LANGUAGE sql so that its plan is cached per connection (sql/README.md).
 CREATE OR REPLACE FUNCTION effective_discount(p_card_type card_type, p_level_discount numeric,
                                               p_fixed_discount numeric, p_member_id uuid) RETURNS numeric
@@ -34,11 +55,8 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    RETURN round(CASE p_card_type
-        WHEN 'standard' THEN least(p_level_discount, coalesce(member_corporate_discount(p_member_id), 1))
-        WHEN 'voucher' THEN 1
-        ELSE coalesce(p_fixed_discount, 1)
-    END, 3);
+    RETURN card_discount(p_card_type, p_level_discount, p_fixed_discount,
+                         CASE WHEN p_card_type = 'standard' THEN member_corporate_discount(p_member_id) END);
 END $$;
 
 -- A card's status as it behaves now: past `expires_at` an active or frozen card is `expired`.
@@ -213,8 +231,9 @@ BEGIN
     UPDATE cards SET status = p_status, updated_at = now() WHERE id = p_card_id;
     PERFORM emit_card_event(v_card, p_status);
     IF p_status <> 'active' THEN
-        DELETE FROM qr_tokens WHERE card_id = p_card_id RETURNING issue_id INTO v_issue;
-        UPDATE qr_issues SET ended_at = now(), end_reason = 'revoked' WHERE id = v_issue AND ended_at IS NULL;
+        UPDATE qr_issues SET ended_at = now(), end_reason = 'revoked', token_hash = NULL
+        WHERE card_id = p_card_id AND ended_at IS NULL
+        RETURNING id INTO v_issue;
     END IF;
     PERFORM audit(p_admin_id, 'admin', p_action, 'card', p_card_id::text,
                   jsonb_build_object('card_no', v_card.card_no, 'from', v_card.status, 'to', p_status,
@@ -228,8 +247,10 @@ END $$;
 -- `status` is the effective status (past `expires_at` a card shows `expired`); `stored_status`
 -- is the one the state machine moves. The owner is a join on the first live owner binding
 -- (`card_bindings_owner_idx`, an index-only probe) rather than a call of `card_owner_id()` per
--- row, and the binding count an index-only count (`card_bindings_live_key`): a page of cards
--- costs a few index probes per row (issue 15).
+-- row, the binding count an index-only count (`card_bindings_live_key`), and the price the
+-- owner's corporate discount and `card_discount`, both inlined (a subquery evaluated only when
+-- the column is read, so a count over the view skips it): a page of cards costs a few index
+-- probes per row and no function call (issue 15).
 CREATE OR REPLACE VIEW admin_card_views AS
 SELECT c.id,
        c.card_no,
@@ -239,7 +260,8 @@ SELECT c.id,
        c.points,
        c.level,
        c.level_discount AS discount,
-       effective_discount(c.card_type, c.level_discount, c.fixed_discount, o.id) AS effective_discount,
+       card_discount(c.card_type, c.level_discount, c.fixed_discount,
+                     (SELECT d.discount FROM member_corporate_discounts(o.id) d)) AS effective_discount,
        c.fixed_discount,
        effective_card_status(c.status, c.expires_at) AS status,
        c.status AS stored_status,

@@ -104,11 +104,11 @@ END $$;
 -- active; card locked (before its token: the lock order: sql/functions/qr.sql); priced; a
 -- refusal (INSUFFICIENT_BALANCE among them) leaves everything as it was, the token included;
 -- debit, points and level, ledger row, QR history, order id, audit.
-CREATE OR REPLACE FUNCTION charge_by_qr(p_merchant_id uuid, p_operator text, p_idempotency_key text,
-                                        p_fingerprint bytea, p_token_hash bytea, p_amount numeric,
-                                        p_external_order_id text, p_tag jsonb, p_request_id text,
-                                        p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
-                                        p_pos_key_id uuid DEFAULT NULL) RETURNS jsonb
+CREATE OR REPLACE FUNCTION charge(p_merchant_id uuid, p_operator text, p_idempotency_key text,
+                                  p_fingerprint bytea, p_token_hash bytea, p_amount numeric,
+                                  p_external_order_id text, p_tag jsonb, p_request_id text,
+                                  p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
+                                  p_pos_key_id uuid DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -120,6 +120,7 @@ DECLARE
     v_card cards;
     v_member_id uuid;
     v_issue bigint;
+    v_tx_id uuid;
     v_member_status member_status;
     v_discount numeric;
     v_final numeric(12, 2);
@@ -160,7 +161,8 @@ BEGIN
         END IF;
 
         -- The token's card, read without a lock, then locked: card before token.
-        SELECT q.card_id INTO v_card_id FROM qr_tokens q WHERE q.token_hash = p_token_hash AND q.expires_at > now();
+        SELECT q.card_id INTO v_card_id FROM qr_issues q
+        WHERE q.token_hash = p_token_hash AND q.ended_at IS NULL AND q.expires_at > now();
         IF NOT FOUND THEN
             v_outcome := error_outcome('QR_EXPIRED_OR_INVALID',
                 'This QR code is expired, used or unknown; ask the member for a new one.', NULL, p_request_id);
@@ -169,8 +171,8 @@ BEGIN
         SELECT * INTO v_card FROM cards WHERE id = v_card_id FOR UPDATE;
         -- Under the card's lock its token can only be changed by an admin's revoke-all, which the
         -- claim below notices.
-        SELECT q.member_id, q.issue_id INTO v_member_id, v_issue FROM qr_tokens q
-        WHERE q.card_id = v_card_id AND q.token_hash = p_token_hash AND q.expires_at > now();
+        SELECT q.member_id, q.id INTO v_member_id, v_issue FROM qr_issues q
+        WHERE q.card_id = v_card_id AND q.token_hash = p_token_hash AND q.ended_at IS NULL AND q.expires_at > now();
         IF NOT FOUND THEN
             v_outcome := error_outcome('QR_EXPIRED_OR_INVALID',
                 'This QR code is expired, used or unknown; ask the member for a new one.', NULL, p_request_id);
@@ -206,9 +208,13 @@ BEGIN
             EXIT decide;
         END IF;
 
-        -- Claim the token: one conditional statement, of two racing charges only one deletes the
-        -- row (the other waits on the card's lock and then finds it gone above).
-        DELETE FROM qr_tokens WHERE card_id = v_card_id AND token_hash = p_token_hash AND expires_at > now();
+        -- Claim the token: one conditional statement, of two racing charges only one ends the
+        -- live issue (the other waits on the card's lock and then finds it ended above). The
+        -- same UPDATE records the issue's end and the payment it made (migration 0015: the issue
+        -- row is the token), so the payment's id is drawn here.
+        v_tx_id := uuid_v7();
+        UPDATE qr_issues SET ended_at = now(), end_reason = 'used', tx_id = v_tx_id, token_hash = NULL
+        WHERE id = v_issue AND token_hash = p_token_hash AND ended_at IS NULL AND expires_at > now();
         IF NOT FOUND THEN
             v_outcome := error_outcome('QR_EXPIRED_OR_INVALID',
                 'This QR code is expired, used or unknown; ask the member for a new one.', NULL, p_request_id);
@@ -238,11 +244,11 @@ BEGIN
     IF p_operator IS NOT NULL THEN
         v_tag := coalesce(v_tag, '{}') || jsonb_build_object('operator', p_operator);
     END IF;
-    INSERT INTO transactions (tx_no, tx_type, card_id, merchant_id, operator, raw_amount, discount_applied,
+    INSERT INTO transactions (id, tx_no, tx_type, card_id, merchant_id, operator, raw_amount, discount_applied,
                               final_amount, points_earned, status, payment_method, idempotency_key,
                               external_order_id, tag, actor_id, actor_role, balance_after, store_id, staff_id,
                               pos_key_id)
-    VALUES (next_tx_no('payment'), 'payment', v_card_id, p_merchant_id, p_operator, p_amount, v_discount,
+    VALUES (v_tx_id, next_tx_no('payment'), 'payment', v_card_id, p_merchant_id, p_operator, p_amount, v_discount,
             v_final, v_points, 'completed', 'balance', p_idempotency_key, p_external_order_id, v_tag,
             p_merchant_id, 'merchant', v_balance, p_store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
@@ -252,7 +258,6 @@ BEGIN
         INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role)
         VALUES (v_card_id, v_tx.id, v_points, v_card.points + v_points, 'payment', p_merchant_id, 'merchant');
     END IF;
-    UPDATE qr_issues SET ended_at = now(), end_reason = 'used', tx_id = v_tx.id WHERE id = v_issue;
     IF p_external_order_id IS NOT NULL THEN
         INSERT INTO merchant_orders (merchant_id, external_order_id, tx_id)
         VALUES (p_merchant_id, p_external_order_id, v_tx.id);
@@ -279,10 +284,10 @@ END $$;
 -- Refund (part of) a payment, idempotently per (merchant, key). SPEC §2 "Refund": the original
 -- payment locked first, then the card; refusals decided before any write and recorded without a
 -- subtransaction; one UPDATE of the card for balance, points and level.
-CREATE OR REPLACE FUNCTION refund_payment(p_merchant_id uuid, p_operator text, p_idempotency_key text,
-                                          p_fingerprint bytea, p_original_tx_no text, p_amount numeric,
-                                          p_reason text, p_tag jsonb, p_request_id text,
-                                          p_staff_id uuid DEFAULT NULL, p_pos_key_id uuid DEFAULT NULL) RETURNS jsonb
+CREATE OR REPLACE FUNCTION refund(p_merchant_id uuid, p_operator text, p_idempotency_key text,
+                                  p_fingerprint bytea, p_original_tx_no text, p_amount numeric,
+                                  p_reason text, p_tag jsonb, p_request_id text,
+                                  p_staff_id uuid DEFAULT NULL, p_pos_key_id uuid DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$

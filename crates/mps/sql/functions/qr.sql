@@ -1,20 +1,24 @@
 -- QR tokens: issuing, revoking and validating the short-lived codes a member shows at the till.
 --
+-- One table (migration 0015): a row of `qr_issues` is an issue of a QR token and, while it is
+-- live (`ended_at IS NULL`), the token itself — its SHA-256 in `token_hash`, found through the
+-- partial unique index of live tokens. Ending an issue (used, revoked, superseded, revoked_all)
+-- sets `ended_at`, `end_reason` and clears the hash in one UPDATE; the row stays as the history.
+--
 -- LOCK ORDER — the rule for every function that touches a card and its QR token:
 --
 --     1. the card row (`SELECT … FROM cards … FOR UPDATE`),
---     2. then its `qr_tokens` row (claim, delete or insert),
---     3. then the `qr_issues` rows of that card.
+--     2. then its live `qr_issues` row (claim, end or insert).
 --
 -- A function that needs a card's token locks the card first, even when it only knows the token
 -- (the charge looks the token's card up without a lock, locks the card, then claims the token
--- with one conditional DELETE). Every function holds at most one card's token. The one function
--- that locks tokens without their cards, `revoke_all_qr_tokens`, locks tokens and then their
--- issues only, and no function waits for a second token while holding one, so it cannot close a
--- cycle either. Taking a token before its card deadlocks against QR issue, QR revoke and card
--- status changes, which lock the card and then the token. Should a deadlock or serialization
--- failure still happen, the server retries the whole call a bounded number of times and then
--- answers 503 UNAVAILABLE (crates/mps/src/db/mod.rs), never 500.
+-- with one conditional UPDATE). Every function holds at most one card's token. The one function
+-- that locks tokens without their cards, `revoke_all_qr_tokens`, locks live issues only, and no
+-- function waits for a second token while holding one, so it cannot close a cycle either. Taking
+-- a token before its card deadlocks against QR issue, QR revoke and card status changes, which
+-- lock the card and then the token. Should a deadlock or serialization failure still happen, the
+-- server retries the whole call a bounded number of times and then answers 503 UNAVAILABLE
+-- (crates/mps/src/db/mod.rs), never 500.
 
 -- Issues a QR token for a card the member owns; the previous live token of the card dies; the
 -- card locked before its token (the lock order: head of this file). Its audit row written directly.
@@ -26,7 +30,6 @@ AS $$
 DECLARE
     v_card cards;
     v_old_issue bigint;
-    v_issue bigint;
     v_expires timestamptz := now() + make_interval(secs => p_ttl_seconds);
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM members WHERE id = p_member_id AND status = 'active') THEN
@@ -35,14 +38,11 @@ BEGIN
     v_card := qr_card_for_update(p_member_id, p_card_id);
     PERFORM require_card_usable(v_card);
 
-    DELETE FROM qr_tokens WHERE card_id = p_card_id RETURNING issue_id INTO v_old_issue;
-    IF v_old_issue IS NOT NULL THEN
-        UPDATE qr_issues SET ended_at = now(), end_reason = 'superseded' WHERE id = v_old_issue AND ended_at IS NULL;
-    END IF;
-    INSERT INTO qr_issues (card_id, member_id, expires_at) VALUES (p_card_id, p_member_id, v_expires)
-    RETURNING id INTO v_issue;
-    INSERT INTO qr_tokens (card_id, token_hash, member_id, issue_id, expires_at)
-    VALUES (p_card_id, p_token_hash, p_member_id, v_issue, v_expires);
+    UPDATE qr_issues SET ended_at = now(), end_reason = 'superseded', token_hash = NULL
+    WHERE card_id = p_card_id AND ended_at IS NULL
+    RETURNING id INTO v_old_issue;
+    INSERT INTO qr_issues (card_id, member_id, expires_at, token_hash)
+    VALUES (p_card_id, p_member_id, v_expires, p_token_hash);
     INSERT INTO audit_events (actor_id, actor_role, action, object_type, object_id, context, request_id)
     VALUES (p_member_id, 'member', 'QR_ISSUE', 'card', p_card_id::text,
             jsonb_build_object('card_no', v_card.card_no, 'ttl_seconds', p_ttl_seconds,
@@ -63,10 +63,9 @@ DECLARE
     v_issue bigint;
 BEGIN
     v_card := qr_card_for_update(p_member_id, p_card_id);
-    DELETE FROM qr_tokens WHERE card_id = p_card_id RETURNING issue_id INTO v_issue;
-    IF v_issue IS NOT NULL THEN
-        UPDATE qr_issues SET ended_at = now(), end_reason = 'revoked' WHERE id = v_issue AND ended_at IS NULL;
-    END IF;
+    UPDATE qr_issues SET ended_at = now(), end_reason = 'revoked', token_hash = NULL
+    WHERE card_id = p_card_id AND ended_at IS NULL
+    RETURNING id INTO v_issue;
     PERFORM audit(p_member_id, 'member', 'QR_REVOKE', 'card', p_card_id::text,
                   jsonb_build_object('card_no', v_card.card_no, 'had_live_token', v_issue IS NOT NULL), p_request_id);
     RETURN jsonb_build_object('card_no', v_card.card_no, 'revoked', v_issue IS NOT NULL);
@@ -80,9 +79,7 @@ AS $$
 DECLARE
     v_count int;
 BEGIN
-    WITH gone AS (DELETE FROM qr_tokens RETURNING issue_id)
-    UPDATE qr_issues i SET ended_at = now(), end_reason = 'revoked_all'
-    FROM gone WHERE i.id = gone.issue_id AND i.ended_at IS NULL;
+    UPDATE qr_issues SET ended_at = now(), end_reason = 'revoked_all', token_hash = NULL WHERE ended_at IS NULL;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM audit(p_admin_id, 'admin', 'QR_REVOKE_ALL', 'qr_token', NULL,
                   jsonb_build_object('revoked', v_count), p_request_id);
@@ -102,8 +99,8 @@ BEGIN
                'card_no', c.card_no, 'card_type', c.card_type, 'level', c.level,
                'status', effective_card_status(c.status, c.expires_at), 'expires_at', q.expires_at)
     INTO v_result
-    FROM qr_tokens q JOIN cards c ON c.id = q.card_id
-    WHERE q.token_hash = p_token_hash AND q.expires_at > now();
+    FROM qr_issues q JOIN cards c ON c.id = q.card_id
+    WHERE q.token_hash = p_token_hash AND q.ended_at IS NULL AND q.expires_at > now();
     IF v_result IS NULL THEN
         PERFORM raise_business_error('QR_EXPIRED_OR_INVALID', 'This QR code is expired, used or unknown; ask for a new one.');
     END IF;

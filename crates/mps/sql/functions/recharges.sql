@@ -82,9 +82,9 @@ BEGIN
 END $$;
 
 -- A member's recharge order: pending until the payment channel confirms it.
-CREATE OR REPLACE FUNCTION create_recharge_order(p_member_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
-                                                 p_amount numeric, p_method payment_method, p_external_order_id text,
-                                                 p_request_id text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION member_recharge(p_member_id uuid, p_idempotency_key text, p_fingerprint bytea, p_card_id uuid,
+                                           p_amount numeric, p_method payment_method, p_external_order_id text,
+                                           p_request_id text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -195,10 +195,10 @@ END $$;
 -- records the store (p_store_id, chosen by the caller as for charges; NULL: the default store) and
 -- the staff member (NULL: the merchant's own credentials) and the POS key (issue 18; no key scope
 -- grants top-ups today, so NULL, but the books would name one).
-CREATE OR REPLACE FUNCTION merchant_topup(p_merchant_id uuid, p_operator text, p_idempotency_key text,
-                                          p_fingerprint bytea, p_card_no text, p_amount numeric, p_request_id text,
-                                          p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
-                                          p_pos_key_id uuid DEFAULT NULL)
+CREATE OR REPLACE FUNCTION merchant_recharge(p_merchant_id uuid, p_operator text, p_idempotency_key text,
+                                             p_fingerprint bytea, p_card_no text, p_amount numeric, p_request_id text,
+                                             p_store_id uuid DEFAULT NULL, p_staff_id uuid DEFAULT NULL,
+                                             p_pos_key_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -241,8 +241,8 @@ END $$;
 -- An admin's direct credit (payment method `manual`), idempotently per (admin, key). Admins may
 -- credit a frozen or lost card (e.g. a goodwill credit), never a closed one; suspension blocks a
 -- member's recharges, this one included.
-CREATE OR REPLACE FUNCTION admin_credit_card(p_admin_id uuid, p_idempotency_key text, p_fingerprint bytea,
-                                             p_card_id uuid, p_amount numeric, p_reason text, p_request_id text)
+CREATE OR REPLACE FUNCTION admin_recharge(p_admin_id uuid, p_idempotency_key text, p_fingerprint bytea,
+                                          p_card_id uuid, p_amount numeric, p_reason text, p_request_id text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp

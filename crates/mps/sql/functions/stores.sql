@@ -94,7 +94,7 @@ END $$;
 -- a limited caller (cashier, POS key: p_limited) refunds at most the merchant's
 -- `cashier_refund_limit` at once (REFUND_LIMIT_EXCEEDED) and only payments of the same local
 -- day — the store's time zone, else p_default_tz (REFUND_NOT_SAME_DAY). An unknown payment is
--- left to `refund_payment` to refuse.
+-- left to `refund` to refuse.
 CREATE OR REPLACE FUNCTION check_restricted_refund(p_merchant_id uuid, p_original_tx_no text, p_amount numeric,
                                                    p_store_id uuid, p_limited boolean, p_default_tz text)
 RETURNS void

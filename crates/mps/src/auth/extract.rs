@@ -10,11 +10,14 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::auth::permissions::{Permission, Role, StaffRole};
+use mps_api::error::ErrorCode;
+use mps_api::roles::{Role, StaffRole};
+
+use crate::auth::permissions::Permission;
 use crate::auth::session::SessionClaim;
 use crate::auth::token::Claims;
 use crate::config::Config;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The authenticated caller: a verified token whose session is still live.

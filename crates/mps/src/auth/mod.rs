@@ -9,4 +9,3 @@ pub mod session;
 pub mod token;
 
 pub use extract::{AuthUser, Authorized, ClientIp};
-pub use permissions::Role;

@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use tokio::sync::Semaphore;
 
-use crate::error::{ApiError, ErrorCode};
+use mps_api::error::ErrorCode;
+
+use crate::error::ApiError;
 
 /// Shortest password accepted for new passwords.
 pub const MIN_PASSWORD_LEN: usize = 8;

@@ -10,10 +10,12 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
+use mps_api::error::ErrorCode;
+use mps_api::roles::{KeyScope, Role};
+
 use crate::auth::AuthUser;
-use crate::auth::permissions::{KeyScope, Role};
 use crate::db::pos_keys;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The text every key starts with.

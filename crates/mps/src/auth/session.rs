@@ -16,7 +16,8 @@ use chrono::Utc;
 use deadpool_redis::redis::{self, AsyncCommands as _};
 use uuid::Uuid;
 
-use crate::auth::permissions::Role;
+use mps_api::roles::Role;
+
 use crate::db::sessions::{self, RevokedSession};
 use crate::error::ApiError;
 use crate::state::AppState;

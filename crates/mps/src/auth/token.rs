@@ -4,7 +4,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::permissions::{Role, StaffRole};
+use mps_api::roles::{Role, StaffRole};
+
 use crate::config::Config;
 
 pub const ISSUER: &str = "mps_api";

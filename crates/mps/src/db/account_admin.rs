@@ -6,13 +6,15 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::auth::Role;
+use mps_api::error::ErrorCode;
+use mps_api::pagination::Paging;
+use mps_api::roles::Role;
+
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::set_password_hash;
 use crate::db::paging::{SortKey, count_within_budget};
 use crate::db::sessions::{self as session, Revoke};
-use crate::error::{ApiError, ErrorCode};
-use crate::http::pagination::Paging;
+use crate::error::ApiError;
 
 /// How admins address, search and change one kind of account (members or merchants), so one
 /// piece of code serves both. Every query aliases the table `m`.

@@ -2,38 +2,20 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::admin::AdminCardView;
+use mps_api::domain::{CardStatus, CardType, TransactionView};
+use mps_api::money::Money;
+use mps_api::pagination::Paging;
 
 use crate::db::call_with_retry;
 use crate::db::money_ops::decode;
 use crate::db::paging::{SortKey, count_within_budget};
-use crate::domain::{CardStatus, CardType, CardView, TransactionView};
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
-use crate::money::Money;
-
-/// A card as admins see it: the card view priced for its first owner, plus its bookkeeping.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct AdminCardView {
-    #[serde(flatten)]
-    #[sqlx(flatten)]
-    pub card: CardView,
-    /// The status the state machine moves; `status` shows `expired` once past `expires_at`.
-    pub stored_status: CardStatus,
-    pub updated_at: DateTime<Utc>,
-    /// Whether members can join the card (corporate cards with a binding password).
-    pub has_binding_password: bool,
-    /// Live bindings, the owner's included.
-    pub binding_count: i64,
-    pub owner_member_id: Option<Uuid>,
-    pub owner_member_no: Option<String>,
-    pub owner_name: Option<String>,
-    pub owner_phone: Option<String>,
-}
 
 const ADMIN_CARD_COLUMNS: &str = "v.id, v.card_no, v.card_type, v.name, v.balance, v.points, v.level, v.discount, \
      v.effective_discount, v.fixed_discount, v.status, v.expires_at, v.role, v.created_at, v.stored_status, \

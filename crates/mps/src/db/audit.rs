@@ -2,16 +2,16 @@
 //! reading the log back.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::admin::AuditEventView;
+use mps_api::pagination::Paging;
 
 use crate::auth::AuthUser;
 use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
 
 /// Who did something, as recorded in the audit log.
 #[derive(Debug, Clone, Copy)]
@@ -47,23 +47,6 @@ pub async fn record(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// One audit event.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct AuditEventView {
-    pub id: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub actor_id: Option<Uuid>,
-    /// `member`, `merchant`, `admin`, `system` or `anonymous`.
-    pub actor_role: String,
-    /// Upper-case verb such as `CARD_FREEZE`.
-    pub action: String,
-    pub object_type: Option<String>,
-    pub object_id: Option<String>,
-    #[schema(value_type = Object)]
-    pub context: Value,
-    pub request_id: Option<String>,
 }
 
 /// Filters of the audit log; every one optional.

@@ -1,17 +1,18 @@
 //! Card bindings (`sql/functions/bindings.sql`): bind, unbind, change a role, list.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::domain::{BindingRole, BindingView};
+use mps_api::error::ErrorCode;
+use mps_api::member::BindingChange;
+use mps_api::pagination::Paging;
 
 use crate::db::call_with_retry;
 use crate::db::money_ops::{Moved, decode_moved};
 use crate::db::paging::{SortKey, count_within_budget};
-use crate::domain::{BindingRole, BindingView};
-use crate::error::{ApiError, ErrorCode};
-use crate::http::pagination::Paging;
+use crate::error::ApiError;
 
 /// A binding's two ends: the card and its member.
 #[derive(Debug, Clone, Copy)]
@@ -26,16 +27,6 @@ pub struct BindingActor {
     pub id: Uuid,
     /// `member` or `admin`.
     pub role: &'static str,
-}
-
-/// A binding as a mutation left it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct BindingChange {
-    pub card_id: Uuid,
-    pub card_no: String,
-    pub member_id: Uuid,
-    /// The role now (bind, role change) or the role the binding had (unbind).
-    pub role: BindingRole,
 }
 
 /// A card's binding password hash (`None` when it has none or does not exist), for verifying a

@@ -3,8 +3,8 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::Role;
-use crate::auth::permissions::StaffRole;
+use mps_api::roles::{Role, StaffRole};
+
 use crate::error::ApiError;
 
 /// What login needs to know about an account.

@@ -4,19 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use mps_api::member::IdentityView;
 
-/// An external identity as its member sees it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct IdentityView {
-    pub id: Uuid,
-    /// e.g. `wechat`.
-    pub provider: String,
-    /// The provider's id of the user (for WeChat, the mini-program openid).
-    pub external_id: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
+use crate::error::ApiError;
 
 /// The member an identity belongs to, and whether it may sign in.
 #[derive(Debug, Clone, sqlx::FromRow)]

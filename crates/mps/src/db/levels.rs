@@ -1,27 +1,16 @@
 //! The membership level table (`sql/functions/levels.sql`).
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::admin::Level;
 
 use crate::db::call_with_retry;
 use crate::db::money_ops::decode;
 use crate::error::ApiError;
-use crate::money::Discount;
-
-/// One level of the table.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Level {
-    pub level: i32,
-    pub name: String,
-    pub min_points: i64,
-    /// `null`: open-ended.
-    pub max_points: Option<i64>,
-    pub discount: Discount,
-}
 
 /// A proposed level, shaped but not yet checked against the table rules.
 #[derive(Debug, Clone, Serialize)]

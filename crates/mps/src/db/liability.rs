@@ -4,51 +4,17 @@
 //! `created_at`, as settlements date them; one REPEATABLE READ snapshot for the whole report.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use utoipa::ToSchema;
+
+use mps_api::admin::{LiabilityGroup, LiabilityReport};
+use mps_api::money::SignedMoney;
 
 use crate::error::ApiError;
-use crate::money::SignedMoney;
 
 /// What a transaction does to its card's balance, once it counts: + completed recharges and
 /// refunds, − payments (completed, or refunded since: the refund is its own movement).
 const SIGNED: &str = "CASE WHEN t.tx_type = 'payment' AND t.status IN ('completed', 'refunded') THEN -t.final_amount \
      WHEN t.tx_type IN ('recharge', 'refund') AND t.status = 'completed' THEN t.final_amount ELSE 0 END";
-
-/// Outstanding value of one group of cards.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct LiabilityGroup {
-    /// The card type, or the age bucket of the last movement (`0-30d`, `31-90d`, `91-180d`,
-    /// `181-365d`, `over-365d`).
-    pub group: String,
-    /// Cards holding a balance.
-    pub cards: i64,
-    pub amount: SignedMoney,
-}
-
-/// The liability report of a window `[from, to)`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LiabilityReport {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    /// Stored value owed at `from`.
-    pub opening_liability: SignedMoney,
-    /// Completed recharges in the window (online, counter, admin credits, voucher issues).
-    pub recharges_in: SignedMoney,
-    /// Completed refunds in the window (money back onto cards).
-    pub refunds_in: SignedMoney,
-    /// Payments in the window.
-    pub payments_out: SignedMoney,
-    /// Stored value owed at `to` = opening + recharges + refunds − payments, to the cent.
-    pub closing_liability: SignedMoney,
-    /// The closing liability by card type.
-    pub by_card_type: Vec<LiabilityGroup>,
-    /// The closing liability by how long before `to` each card last moved.
-    pub by_last_activity: Vec<LiabilityGroup>,
-    /// Balances at `to` on voucher cards expired by then or closed: value unlikely to be spent.
-    pub breakage: LiabilityGroup,
-}
 
 /// Reads the report in one snapshot.
 pub async fn liability_report(

@@ -3,7 +3,8 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::domain::CardView;
+use mps_api::domain::CardView;
+
 use crate::error::ApiError;
 
 /// The columns of a [`CardView`] for card `c`, priced for member `$1` with binding `b`.

@@ -3,8 +3,9 @@
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use mps_api::domain::{CardView, MemberView};
+
 use crate::db::audit::{self, Actor};
-use crate::domain::{CardView, MemberView};
 use crate::error::ApiError;
 
 /// Columns of a [`MemberView`] from `members m`.

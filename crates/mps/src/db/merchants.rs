@@ -2,8 +2,9 @@
 
 use sqlx::PgPool;
 
+use mps_api::domain::MerchantView;
+
 use crate::db::audit::{self, Actor};
-use crate::domain::MerchantView;
 use crate::error::ApiError;
 
 /// Columns of a [`MerchantView`] from `merchants m`.

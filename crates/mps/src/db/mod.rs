@@ -11,8 +11,10 @@ use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _, PgPool};
 
+use mps_api::error::ErrorCode;
+
 use crate::config::Config;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 
 pub use schema::MIGRATOR;
 

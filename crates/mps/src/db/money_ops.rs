@@ -4,46 +4,57 @@
 //! Idempotent operations return an [`Idempotent`] outcome: the stored result of the first
 //! execution, success or business error alike, and whether this call replayed it. A success is a
 //! [`Moved`]: the operation's result and, beside it, the members whose cached card lists it made
-//! stale — decoded here once, so no wire type carries them. Each idempotent operation is
-//! described once by an [`Operation`] (its idempotency scope, SQL function and metric label,
-//! and whether it changes card lists), which its handler runs through `http::respond::money`.
+//! stale — decoded here once, so no wire type carries them. Each wrapper names the type its SQL
+//! result decodes into (a response type of `mps_api`, or its own, such as [`IssuedToken`]); the
+//! caller does not choose it. Each idempotent operation is described once by an [`Operation`]
+//! (its one name — idempotency scope, request fingerprint, SQL function, Rust wrapper and metric
+//! label — and whether it changes card lists), which its handler runs through
+//! `http::respond::money`.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use mps_api::admin::{AdjustPointsResponse, RevokeAllResponse};
+use mps_api::error::ErrorCode;
+use mps_api::member::{QrCard, RechargeResponse, RevokeQrResponse};
+use mps_api::merchant::{ChargeResponse, RefundResponse, ValidatedQr};
+use mps_api::money::Money;
+use mps_api::webhooks::WebhookResponse;
+
 use crate::db::call_with_retry;
-use crate::error::{ApiError, ErrorCode};
-use crate::money::Money;
+use crate::error::ApiError;
 
 /// One idempotent money operation, as its handler, its wrapper and the metrics name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
-    /// The scope the SQL function stores the key under, and the request fingerprint's operation
-    /// name: a key reused for another operation never matches.
-    pub scope: &'static str,
-    /// The SQL function (and its wrapper here, same name): the `mps_api_rpc_calls_total` label.
-    pub function: &'static str,
+    /// The operation's one name (issue 14 §3): the scope the SQL function stores the key under
+    /// and the request fingerprint's operation name (a key reused for another operation never
+    /// matches), the SQL function and its wrapper here, and the `mps_api_rpc_calls_total` label.
+    /// The names are the idempotency scopes of the records already stored (migration 0015 renamed
+    /// the functions to them, not the other way round).
+    pub name: &'static str,
     /// Whether a first execution changes balances or points shown in members' card lists.
     pub invalidates_cards: bool,
 }
 
 /// A merchant charges a member's card by its QR token.
-pub const CHARGE_BY_QR: Operation = Operation { scope: "charge", function: "charge_by_qr", invalidates_cards: true };
+pub const CHARGE: Operation = Operation { name: "charge", invalidates_cards: true };
 /// A merchant refunds all or part of one of its payments.
-pub const REFUND_PAYMENT: Operation =
-    Operation { scope: "refund", function: "refund_payment", invalidates_cards: true };
+pub const REFUND: Operation = Operation { name: "refund", invalidates_cards: true };
 /// A member opens an online recharge order (nothing moves until the channel confirms it).
-pub const CREATE_RECHARGE_ORDER: Operation =
-    Operation { scope: "member_recharge", function: "create_recharge_order", invalidates_cards: false };
+pub const MEMBER_RECHARGE: Operation = Operation { name: "member_recharge", invalidates_cards: false };
 /// A merchant tops a card up at the counter.
-pub const MERCHANT_TOPUP: Operation =
-    Operation { scope: "merchant_recharge", function: "merchant_topup", invalidates_cards: true };
+pub const MERCHANT_RECHARGE: Operation = Operation { name: "merchant_recharge", invalidates_cards: true };
 /// An admin credits a card (manual recharge).
-pub const ADMIN_CREDIT_CARD: Operation =
-    Operation { scope: "admin_recharge", function: "admin_credit_card", invalidates_cards: true };
+pub const ADMIN_RECHARGE: Operation = Operation { name: "admin_recharge", invalidates_cards: true };
+
+/// Every idempotent money operation (the tests check each name is its SQL function's, and the
+/// scope that function stores its records under).
+pub const OPERATIONS: [Operation; 5] = [CHARGE, REFUND, MEMBER_RECHARGE, MERCHANT_RECHARGE, ADMIN_RECHARGE];
 
 /// What a money operation did, and the members whose cached card lists it made stale (the SQL
 /// result's `affected_members`, taken out before the result is decoded).
@@ -140,13 +151,13 @@ pub struct ChargeArgs<'a> {
     pub pos_key_id: Option<Uuid>,
 }
 
-pub async fn charge_by_qr<T: DeserializeOwned>(
+pub async fn charge(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
     args: ChargeArgs<'_>,
-) -> Result<Idempotent<T>, ApiError> {
+) -> Result<Idempotent<ChargeResponse>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT charge_by_qr($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+        sqlx::query_scalar("SELECT charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -179,13 +190,13 @@ pub struct RefundArgs<'a> {
     pub pos_key_id: Option<Uuid>,
 }
 
-pub async fn refund_payment<T: DeserializeOwned>(
+pub async fn refund(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
     args: RefundArgs<'_>,
-) -> Result<Idempotent<T>, ApiError> {
+) -> Result<Idempotent<RefundResponse>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT refund_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        sqlx::query_scalar("SELECT refund($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -213,13 +224,13 @@ pub struct RechargeOrderArgs<'a> {
     pub external_order_id: Option<&'a str>,
 }
 
-pub async fn create_recharge_order<T: DeserializeOwned>(
+pub async fn member_recharge(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
     args: RechargeOrderArgs<'_>,
-) -> Result<Idempotent<T>, ApiError> {
+) -> Result<Idempotent<RechargeResponse>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT create_recharge_order($1, $2, $3, $4, $5, $6::payment_method, $7, $8)")
+        sqlx::query_scalar("SELECT member_recharge($1, $2, $3, $4, $5, $6::payment_method, $7, $8)")
             .bind(scope.actor_id)
             .bind(scope.key)
             .bind(scope.fingerprint)
@@ -248,13 +259,13 @@ pub struct TopupArgs<'a> {
     pub pos_key_id: Option<Uuid>,
 }
 
-pub async fn merchant_topup<T: DeserializeOwned>(
+pub async fn merchant_recharge(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
     args: TopupArgs<'_>,
-) -> Result<Idempotent<T>, ApiError> {
+) -> Result<Idempotent<RechargeResponse>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT merchant_topup($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        sqlx::query_scalar("SELECT merchant_recharge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(scope.actor_id)
             .bind(args.operator)
             .bind(scope.key)
@@ -279,13 +290,13 @@ pub struct CreditArgs<'a> {
     pub reason: Option<&'a str>,
 }
 
-pub async fn admin_credit_card<T: DeserializeOwned>(
+pub async fn admin_recharge(
     db: &PgPool,
     scope: IdempotencyScope<'_>,
     args: CreditArgs<'_>,
-) -> Result<Idempotent<T>, ApiError> {
+) -> Result<Idempotent<RechargeResponse>, ApiError> {
     let raw: Value = call_with_retry(|| {
-        sqlx::query_scalar("SELECT admin_credit_card($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query_scalar("SELECT admin_recharge($1, $2, $3, $4, $5, $6, $7)")
             .bind(scope.actor_id)
             .bind(scope.key)
             .bind(scope.fingerprint)
@@ -309,11 +320,11 @@ pub struct ChannelVerdict<'a> {
     pub channel_ref: Option<&'a str>,
 }
 
-pub async fn confirm_recharge<T: DeserializeOwned>(
+pub async fn confirm_recharge(
     db: &PgPool,
     verdict: ChannelVerdict<'_>,
     request_id: &str,
-) -> Result<Moved<T>, ApiError> {
+) -> Result<Moved<WebhookResponse>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT confirm_recharge($1, $2, $3, $4, $5)")
             .bind(verdict.tx_no)
@@ -337,11 +348,11 @@ pub struct PointsAdjustment<'a> {
     pub reason: &'a str,
 }
 
-pub async fn adjust_points<T: DeserializeOwned>(
+pub async fn adjust_points(
     db: &PgPool,
     adjustment: PointsAdjustment<'_>,
     request_id: &str,
-) -> Result<Moved<T>, ApiError> {
+) -> Result<Moved<AdjustPointsResponse>, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT adjust_points($1, $2, $3, $4, $5)")
             .bind(adjustment.admin_id)
@@ -370,12 +381,21 @@ pub struct NewQrToken<'a> {
     pub ttl_seconds: i32,
 }
 
-pub async fn issue_qr_token<T: DeserializeOwned>(
+/// A new QR token: when it dies, its lifetime, and the card it pays with (the plain token is the
+/// caller's; only its hash was stored).
+#[derive(Debug, Deserialize)]
+pub struct IssuedToken {
+    pub expires_at: DateTime<Utc>,
+    pub ttl_seconds: i64,
+    pub card: QrCard,
+}
+
+pub async fn issue_qr_token(
     db: &PgPool,
     card: MemberCard,
     token: NewQrToken<'_>,
     request_id: &str,
-) -> Result<T, ApiError> {
+) -> Result<IssuedToken, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT issue_qr_token($1, $2, $3, $4, $5)")
             .bind(card.member_id)
@@ -389,11 +409,7 @@ pub async fn issue_qr_token<T: DeserializeOwned>(
     decode(raw)
 }
 
-pub async fn revoke_qr_token<T: DeserializeOwned>(
-    db: &PgPool,
-    card: MemberCard,
-    request_id: &str,
-) -> Result<T, ApiError> {
+pub async fn revoke_qr_token(db: &PgPool, card: MemberCard, request_id: &str) -> Result<RevokeQrResponse, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT revoke_qr_token($1, $2, $3)")
             .bind(card.member_id)
@@ -405,11 +421,11 @@ pub async fn revoke_qr_token<T: DeserializeOwned>(
     decode(raw)
 }
 
-pub async fn revoke_all_qr_tokens<T: DeserializeOwned>(
+pub async fn revoke_all_qr_tokens(
     db: &PgPool,
     admin_id: Uuid,
     request_id: &str,
-) -> Result<T, ApiError> {
+) -> Result<RevokeAllResponse, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT revoke_all_qr_tokens($1, $2)").bind(admin_id).bind(request_id).fetch_one(db)
     })
@@ -417,11 +433,7 @@ pub async fn revoke_all_qr_tokens<T: DeserializeOwned>(
     decode(raw)
 }
 
-pub async fn validate_qr_token<T: DeserializeOwned>(
-    db: &PgPool,
-    merchant_id: Uuid,
-    token_hash: &[u8],
-) -> Result<T, ApiError> {
+pub async fn validate_qr_token(db: &PgPool, merchant_id: Uuid, token_hash: &[u8]) -> Result<ValidatedQr, ApiError> {
     let raw: Value = call_with_retry(|| {
         sqlx::query_scalar("SELECT validate_qr_token($1, $2)").bind(merchant_id).bind(token_hash).fetch_one(db)
     })

@@ -5,26 +5,11 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use mps_api::auth::CodePurpose;
+use mps_api::error::ErrorCode;
+
 use crate::config::OtpConfig;
-use crate::error::{ApiError, ErrorCode};
-
-/// What a code is for; a code serves only its own purpose.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema, strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum CodePurpose {
-    Register,
-    Login,
-    Reset,
-}
-
-impl CodePurpose {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
+use crate::error::ApiError;
 
 /// The outcome of `issue_phone_code`.
 #[derive(Debug, sqlx::FromRow)]

@@ -2,36 +2,14 @@
 //! Only the SHA-256 of a key is stored; nothing here ever reads or writes a key's plain text.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::merchant::KeyView;
+use mps_api::pagination::Paging;
 
 use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
-
-/// A key as its merchant (and an admin) sees it: never its secret or hash.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct KeyView {
-    pub id: Uuid,
-    /// Identifies the key: its text starts `mps_pos_<prefix>_`.
-    pub prefix: String,
-    pub name: String,
-    /// The one store the key acts as.
-    pub store_id: Uuid,
-    pub store_code: String,
-    /// A subset of `charge`, `refund`, `read`.
-    pub permissions: Vec<String>,
-    pub terminal_id: Option<String>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// When the key last authenticated a request (kept to the minute).
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// After a rotation: until when the previous secret still works.
-    pub previous_valid_until: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
 
 const KEY_COLUMNS: &str = "k.id, k.prefix, k.name, k.store_id, st.code AS store_code, k.permissions, k.terminal_id, \
      k.expires_at, k.revoked_at, k.last_used_at, k.previous_valid_until, k.created_at";
@@ -93,13 +71,6 @@ pub async fn list_keys(
         None
     };
     Ok((items, total))
-}
-
-impl KeyView {
-    /// Its position in a key list ([`KEY_ORDER`]).
-    pub fn page_key(&self) -> (DateTime<Utc>, String) {
-        (self.created_at, self.id.to_string())
-    }
 }
 
 /// One of a merchant's keys.

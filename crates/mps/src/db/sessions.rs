@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::auth::Role;
+use mps_api::roles::Role;
+
 use crate::error::ApiError;
 
 /// A session a revocation ended: its id and its subject (which names its marker's slot).

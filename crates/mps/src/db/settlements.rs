@@ -1,73 +1,17 @@
 //! Settlements (`sql/functions/settlements.sql`): generate, move along the state machine, read.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::merchant::{SettlementMode, SettlementStatus, SettlementView};
+use mps_api::pagination::Paging;
 
 use crate::db::call_with_retry;
 use crate::db::money_ops::decode;
 use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
-use crate::money::{Money, SignedMoney};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "settlement_mode", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum SettlementMode {
-    /// An explicit period `[period_start, period_end)`.
-    Realtime,
-    /// One calendar day in the business time zone.
-    #[serde(rename = "t_plus_1")]
-    #[sqlx(rename = "t_plus_1")]
-    TPlus1,
-    /// One calendar month in the business time zone.
-    Monthly,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "settlement_status", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
-pub enum SettlementStatus {
-    Pending,
-    Settled,
-    Paid,
-    Failed,
-}
-
-/// A settlement of a merchant's period.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SettlementView {
-    pub id: Uuid,
-    pub settlement_no: String,
-    pub merchant_id: Uuid,
-    pub merchant_code: String,
-    pub mode: SettlementMode,
-    /// Inclusive.
-    pub period_start: DateTime<Utc>,
-    /// Exclusive.
-    pub period_end: DateTime<Utc>,
-    /// Payments made in the period (completed, or refunded since).
-    pub payment_count: i64,
-    /// What members paid: Σ final amounts.
-    pub payment_amount: Money,
-    pub refund_count: i64,
-    pub refund_amount: Money,
-    /// Counter top-ups: cash the merchant collected for the platform.
-    pub topup_count: i64,
-    pub topup_amount: Money,
-    /// payments − refunds − top-ups; negative when the merchant owes the platform.
-    pub net_amount: SignedMoney,
-    pub status: SettlementStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Asked with `?store=`: the store whose share the counts and amounts are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_code: Option<String>,
-}
 
 /// A validated settlement request.
 #[derive(Debug, Clone, Copy)]
@@ -162,13 +106,6 @@ pub async fn list_settlements(
         None
     };
     Ok((decode(items)?, total))
-}
-
-impl SettlementView {
-    /// Its position in a settlement list ([`SETTLEMENT_ORDER`]).
-    pub fn page_key(&self) -> (DateTime<Utc>, String) {
-        (self.period_start, self.id.to_string())
-    }
 }
 
 /// A settlement by id or number, if it belongs to `merchant_id` (any merchant's when `None`).

@@ -1,40 +1,15 @@
 //! A merchant's staff accounts: creation, reads, changes and passwords.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::permissions::StaffRole;
+use mps_api::error::ErrorCode;
+use mps_api::merchant::{StaffStatus, StaffView};
+use mps_api::pagination::Paging;
+use mps_api::roles::{Role, StaffRole};
+
 use crate::db::paging::count_within_budget;
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
-
-/// `active` may log in; `suspended` may not, and its sessions ended when it was suspended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "staff_status", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
-pub enum StaffStatus {
-    Active,
-    Suspended,
-}
-
-/// A staff member as the merchant (and an admin) sees them; never the password hash.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct StaffView {
-    pub id: Uuid,
-    /// Unique within the merchant, regardless of case; logs in with the merchant's code.
-    pub username: String,
-    pub name: String,
-    pub role: StaffRole,
-    /// The one store this staff member acts as, when restricted.
-    pub store_id: Option<Uuid>,
-    pub store_code: Option<String>,
-    pub status: StaffStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 const STAFF_COLUMNS: &str = "s.id, s.username, s.name, s.role, s.store_id, \
      (SELECT code FROM stores WHERE id = s.store_id) AS store_code, s.status, s.created_at, s.updated_at";
@@ -89,10 +64,8 @@ pub async fn list_staff(
         qb.push(" AND lower(s.username) > ");
         qb.push_bind(after.to_owned());
     }
-    qb.push(" ORDER BY lower(s.username) LIMIT ");
-    qb.push_bind(paging.fetch_limit());
-    qb.push(" OFFSET ");
-    qb.push_bind(paging.offset);
+    qb.push(" ORDER BY lower(s.username)");
+    crate::db::paging::push_limit(&mut qb, paging.fetch_limit(), paging.offset);
     let items = qb.build_query_as().fetch_all(db).await?;
     let total = if paging.count {
         let mut qb = QueryBuilder::new("SELECT count(*) FROM staff WHERE merchant_id = ");
@@ -105,13 +78,6 @@ pub async fn list_staff(
         None
     };
     Ok((items, total))
-}
-
-impl StaffView {
-    /// Its position in a staff list ([`list_staff`]): the username, lowercased as the order is.
-    pub fn page_key(&self) -> (DateTime<Utc>, String) {
-        (self.created_at, self.username.to_ascii_lowercase())
-    }
 }
 
 /// One of a merchant's staff, locked (`FOR UPDATE`) when read inside a transaction that changes it.
@@ -138,16 +104,22 @@ pub struct StaffChange<'a> {
     pub status: Option<StaffStatus>,
 }
 
-/// Changes a staff member inside the caller's transaction.
+/// Changes a staff member inside the caller's transaction. A suspension by an admin (`by_admin`)
+/// marks the row `suspended_by_admin`; any activation clears it (the merchant side is refused one
+/// before it gets here, in [`change_staff`]); a merchant's suspension keeps the mark it finds.
 pub async fn update_staff(
     conn: &mut PgConnection,
     merchant_id: Uuid,
     id: Uuid,
     change: StaffChange<'_>,
+    by_admin: bool,
 ) -> Result<Option<StaffView>, ApiError> {
     let sql = format!(
         "UPDATE staff s SET name = coalesce($3, s.name), role = coalesce($4, s.role), \
                 store_id = CASE WHEN $5 THEN $6 ELSE s.store_id END, status = coalesce($7, s.status), \
+                suspended_by_admin = CASE WHEN $7 IS NULL THEN s.suspended_by_admin \
+                                          WHEN $7 = 'active' THEN false \
+                                          ELSE s.suspended_by_admin OR $8 END, \
                 updated_at = now() \
          WHERE s.merchant_id = $1 AND s.id = $2 RETURNING {STAFF_COLUMNS}"
     );
@@ -159,6 +131,7 @@ pub async fn update_staff(
         .bind(change.store_id.is_some())
         .bind(change.store_id.flatten())
         .bind(change.status)
+        .bind(by_admin)
         .fetch_optional(conn)
         .await?)
 }
@@ -178,6 +151,11 @@ pub async fn set_password_hash(conn: &mut PgConnection, id: Uuid, hash: &str) ->
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether an admin's suspension holds the staff member (read under the caller's row lock).
+async fn suspended_by_admin(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
+    Ok(sqlx::query_scalar("SELECT suspended_by_admin FROM staff WHERE id = $1").bind(id).fetch_one(conn).await?)
+}
+
 /// Who changes a staff member, for the audit event.
 #[derive(Debug, Clone, Copy)]
 pub struct StaffAudit<'a> {
@@ -192,7 +170,10 @@ pub struct StaffAudit<'a> {
 
 /// Changes a staff member in one transaction with its audit event: `allowed` sees the member as
 /// it is (locked) and may refuse; a suspension, a new role, store or password ends every session
-/// of the member. Returns the member and the sessions ended, for `auth::session::publish_revocations`.
+/// of the member. Who acts is the audit's actor: a suspension by an admin is lifted only by an
+/// admin (403 `SUSPENDED_BY_ADMIN` for the merchant's owner or managers), decided under the row
+/// lock, so an activation racing an admin's suspension sees it or comes before it.
+/// Returns the member and the sessions ended, for `auth::session::publish_revocations`.
 pub async fn change_staff(
     db: &PgPool,
     merchant_id: Uuid,
@@ -202,11 +183,18 @@ pub async fn change_staff(
     audit: StaffAudit<'_>,
     allowed: impl FnOnce(&StaffView) -> Result<(), ApiError>,
 ) -> Result<(StaffView, Vec<crate::db::sessions::RevokedSession>), ApiError> {
-    let not_found = || ApiError::new(crate::error::ErrorCode::StaffNotFound, "You have no staff member with this id.");
+    let not_found = || ApiError::new(ErrorCode::StaffNotFound, "You have no staff member with this id.");
     let mut tx = db.begin().await?;
     let before = find_staff(&mut tx, merchant_id, id, true).await?.ok_or_else(not_found)?;
     allowed(&before)?;
-    let after = update_staff(&mut tx, merchant_id, id, change).await?.ok_or_else(not_found)?;
+    let by_admin = audit.actor.role == Role::Admin.as_str();
+    if change.status == Some(StaffStatus::Active) && !by_admin && suspended_by_admin(&mut tx, id).await? {
+        return Err(ApiError::new(
+            ErrorCode::SuspendedByAdmin,
+            "An administrator suspended this staff member; only an administrator can reactivate them.",
+        ));
+    }
+    let after = update_staff(&mut tx, merchant_id, id, change, by_admin).await?.ok_or_else(not_found)?;
     if let Some(hash) = password_hash {
         set_password_hash(&mut tx, id, hash).await?;
     }

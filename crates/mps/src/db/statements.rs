@@ -6,54 +6,12 @@
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt as _};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
+use mps_api::merchant::{StatementMovement, StatementTotals};
+
 use crate::error::ApiError;
-use crate::money::{Money, SignedMoney};
-
-/// A merchant's books over a window, as settlements count them.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct StatementTotals {
-    pub payment_count: i64,
-    pub payment_amount: Money,
-    pub refund_count: i64,
-    pub refund_amount: Money,
-    pub topup_count: i64,
-    pub topup_amount: Money,
-}
-
-impl StatementTotals {
-    /// payments − refunds − top-ups: what the platform owes the merchant for the window.
-    pub fn net(&self) -> Decimal {
-        self.payment_amount.amount() - self.refund_amount.amount() - self.topup_amount.amount()
-    }
-}
-
-/// One movement of a statement: a payment (+), a refund (−) or a counter top-up (−).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct StatementMovement {
-    pub created_at: DateTime<Utc>,
-    pub tx_no: String,
-    pub tx_type: String,
-    pub payment_method: String,
-    pub card_no: String,
-    pub original_tx_no: Option<String>,
-    pub external_order_id: Option<String>,
-    pub operator: Option<String>,
-    /// The store it was made at.
-    pub store_code: String,
-    /// What it adds to the merchant's total: + payments, − refunds, − counter top-ups.
-    pub gross_amount: SignedMoney,
-    /// Reserved: always `0.00` today (MPS charges no fees yet); kept so consumers need not change
-    /// when fees exist.
-    #[schema(example = "0.00")]
-    pub fee_amount: SignedMoney,
-    /// gross − fee (today: gross).
-    pub net_amount: SignedMoney,
-}
 
 /// The snapshot a statement is read from: the totals are read first, the movements after, in
 /// the same REPEATABLE READ transaction.

@@ -2,43 +2,18 @@
 //! the refund rules of restricted callers.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::merchant::{MerchantSettings, PeriodTotals, StoreStatus, StoreView};
+use mps_api::money::Money;
+use mps_api::pagination::Paging;
 
 use crate::db::money_ops::decode;
 use crate::db::paging::count_within_budget;
 use crate::db::reports::DailyFigures;
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
-use crate::money::{Money, SignedMoney};
-
-/// `active`: transactions may name it; `closed`: kept for the books, no new transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "store_status", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
-pub enum StoreStatus {
-    Active,
-    Closed,
-}
-
-/// One of a merchant's stores.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct StoreView {
-    pub id: Uuid,
-    /// Unique within the merchant, regardless of case.
-    pub code: String,
-    pub name: String,
-    pub address: Option<String>,
-    /// IANA zone of the store's days; `BUSINESS_TIMEZONE` when absent.
-    pub time_zone: Option<String>,
-    pub status: StoreStatus,
-    /// The store transactions record when their request names none.
-    pub is_default: bool,
-    pub created_at: DateTime<Utc>,
-}
 
 const STORE_COLUMNS: &str = "id, code, name, address, time_zone, status, is_default, created_at";
 
@@ -89,10 +64,8 @@ pub async fn list_stores(
         qb.push(format_args!(" AND {STORE_ORDER_KEY} > "));
         qb.push_bind(after.to_owned());
     }
-    qb.push(format_args!(" ORDER BY {STORE_ORDER_KEY} LIMIT "));
-    qb.push_bind(paging.fetch_limit());
-    qb.push(" OFFSET ");
-    qb.push_bind(paging.offset);
+    qb.push(format_args!(" ORDER BY {STORE_ORDER_KEY}"));
+    crate::db::paging::push_limit(&mut qb, paging.fetch_limit(), paging.offset);
     let items = qb.build_query_as().fetch_all(db).await?;
     let total = if paging.count {
         let mut qb = QueryBuilder::new("SELECT count(*) FROM stores WHERE merchant_id = ");
@@ -102,14 +75,6 @@ pub async fn list_stores(
         None
     };
     Ok((items, total))
-}
-
-impl StoreView {
-    /// Its position in a store list ([`list_stores`]).
-    pub fn page_key(&self) -> (DateTime<Utc>, String) {
-        let key = if self.is_default { String::new() } else { self.code.to_uppercase() };
-        (self.created_at, key)
-    }
 }
 
 /// A merchant's store by code (regardless of case), whatever its status.
@@ -182,13 +147,6 @@ pub async fn update_store(
         .await?)
 }
 
-/// A merchant's own settings.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct MerchantSettings {
-    /// The most a cashier or a POS key may refund at once (0.00: they cannot refund).
-    pub cashier_refund_limit: Money,
-}
-
 /// A merchant's settings.
 pub async fn merchant_settings(db: &PgPool, merchant_id: Uuid) -> Result<MerchantSettings, ApiError> {
     let limit: String = sqlx::query_scalar("SELECT cashier_refund_limit::text FROM merchants WHERE id = $1")
@@ -213,19 +171,6 @@ pub async fn set_cashier_refund_limit(
     .bind(limit.amount())
     .fetch_one(conn)
     .await?)
-}
-
-/// The books of a store (or the whole merchant) over `[start, end)`, as a settlement counts them.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PeriodTotals {
-    pub payment_count: i64,
-    pub payment_amount: Money,
-    pub refund_count: i64,
-    pub refund_amount: Money,
-    pub topup_count: i64,
-    pub topup_amount: Money,
-    /// payments − refunds − top-ups.
-    pub net_amount: SignedMoney,
 }
 
 /// `store_period_totals`: one store's books (the whole merchant's with `store_id` `None`).

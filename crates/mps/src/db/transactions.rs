@@ -1,15 +1,17 @@
 //! Reading transactions and point ledgers, as each caller may see them.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, Role};
-use crate::db::paging::{SortKey, count_within_budget};
-use crate::domain::{TransactionView, TxType};
+use mps_api::domain::{TransactionView, TxType};
+use mps_api::member::{CardHistory, LedgerEntry};
+use mps_api::pagination::Paging;
+use mps_api::roles::Role;
+
+use crate::auth::AuthUser;
+use crate::db::paging::{SortKey, count_within_budget, push_limit};
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
 
 /// Filters of a transaction list.
 #[derive(Debug, Clone, Copy, Default)]
@@ -97,7 +99,13 @@ pub async fn list_transactions(
             push_tx_filters(&mut qb, &filter);
             TX_ORDER.push_after(&mut qb, paging);
             TX_ORDER.push_order(&mut qb);
-            qb.push(" LIMIT ").push_bind(paging.fetch_limit() + paging.offset);
+            // Each card's page: a literal limit (see `push_limit`), unless an offset makes it
+            // one of thousands of values.
+            if paging.offset == 0 {
+                push_limit(&mut qb, paging.fetch_limit(), 0);
+            } else {
+                qb.push(" LIMIT ").push_bind(paging.fetch_limit() + paging.offset);
+            }
             qb.push(") t WHERE b.member_id = ").push_bind(member).push(" AND b.active");
             if let Some(card) = filter.card_id {
                 qb.push(" AND b.card_id = ").push_bind(card);
@@ -166,20 +174,6 @@ pub async fn visible_transaction(
     Ok(if user.role == Role::Member { view.map(TransactionView::for_member) } else { view })
 }
 
-/// One row of a card's points ledger.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, sqlx::FromRow)]
-pub struct LedgerEntry {
-    pub id: i64,
-    /// Points added (positive) or removed (negative).
-    pub delta: i64,
-    pub points_after: i64,
-    /// `payment`, `refund_reverse` or `admin_adjust`.
-    pub reason: String,
-    pub tx_no: Option<String>,
-    pub note: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
 /// The order of a points ledger: newest first, by `(created_at, id)`.
 pub const LEDGER_ORDER: SortKey = SortKey { at: "l.created_at", id: "l.id", id_type: "bigint", descending: true };
 
@@ -212,16 +206,6 @@ pub async fn points_ledger(
 
 /// How many of the latest movements and ledger rows a card's view shows.
 pub const CARD_HISTORY_ROWS: i64 = 20;
-
-/// A card's latest movements with the balance after each, and its latest points ledger rows with
-/// the points after each (issue 19).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CardHistory {
-    /// Newest first; each carries `balance_after`.
-    pub transactions: Vec<TransactionView>,
-    /// Newest first; each carries `points_after`.
-    pub points: Vec<LedgerEntry>,
-}
 
 /// The `limit` latest transactions and points ledger rows of a card.
 pub async fn card_history(db: &PgPool, card_id: Uuid, limit: i64) -> Result<CardHistory, ApiError> {

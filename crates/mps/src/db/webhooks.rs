@@ -4,48 +4,15 @@
 //! (`sql/functions/events.sql`).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{PgPool, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use mps_api::pagination::Paging;
+use mps_api::webhooks::{WebhookDeliveryView, WebhookEndpointView};
 
 use crate::db::paging::{SortKey, count_within_budget};
 use crate::error::ApiError;
-use crate::http::pagination::Paging;
-
-/// A webhook endpoint as its merchant sees it (never its secret).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct WebhookEndpointView {
-    pub id: Uuid,
-    pub url: String,
-    /// The event types sent to it.
-    pub events: Vec<String>,
-    /// `active` or `disabled`.
-    pub status: String,
-    /// Until when the secret replaced by the last rotation still signs (a second `v1=`).
-    pub previous_secret_expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// One delivery of one event to one endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct WebhookDeliveryView {
-    pub id: Uuid,
-    /// The event's stable id (the body's `id` and the `MPS-Event-Id` header).
-    pub event_id: Uuid,
-    pub event_type: String,
-    /// `pending`, `delivered` or `failed` (gave up after the retry window).
-    pub status: String,
-    pub attempts: i32,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    pub last_status_code: Option<i32>,
-    pub last_error: Option<String>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
 
 const ENDPOINT_COLUMNS: &str = "id, url, event_types AS events, status::text AS status, \
      previous_secret_expires_at, created_at, updated_at";
@@ -176,20 +143,6 @@ pub const ENDPOINT_ORDER: SortKey = SortKey { at: "w.created_at", id: "w.id", id
 
 /// How delivery lists are ordered: newest first (index `webhook_deliveries_page_idx`, 0008).
 pub const DELIVERY_ORDER: SortKey = SortKey { at: "d.created_at", id: "d.id", id_type: "uuid", descending: true };
-
-impl WebhookEndpointView {
-    /// Its position in an endpoint list ([`ENDPOINT_ORDER`]).
-    pub fn page_key(&self) -> (DateTime<Utc>, String) {
-        (self.created_at, self.id.to_string())
-    }
-}
-
-impl WebhookDeliveryView {
-    /// Its position in a delivery list ([`DELIVERY_ORDER`]).
-    pub fn page_key(&self) -> (DateTime<Utc>, String) {
-        (self.created_at, self.id.to_string())
-    }
-}
 
 /// One of the owner's endpoints (another owner's is `None`).
 pub async fn find_webhook_endpoint(

@@ -8,24 +8,27 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::auth::{
+    ChangePasswordRequest, CodePurpose, LoginRequest, LoginResponse, MeResponse, SessionInfo, UserSummary,
+};
+use mps_api::error::ErrorCode;
+use mps_api::roles::{Role, StaffRole};
+
 use crate::auth::codes;
 use crate::auth::password::{check_new_password, hash_password, verify_password};
-use crate::auth::permissions::StaffRole;
 use crate::auth::session;
 use crate::auth::token::{AUDIENCE, Claims, ISSUER};
-use crate::auth::{AuthUser, ClientIp, Role};
+use crate::auth::{AuthUser, ClientIp};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::{self, LoginAccount};
 use crate::db::identities;
-use crate::db::phone_codes::{self, CodePurpose, CodeRefusal};
+use crate::db::phone_codes::{self, CodeRefusal};
 use crate::db::sessions::{self, Revoke, SessionRow};
 use crate::db::staff;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
 use crate::http::validate;
@@ -40,60 +43,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
 }
 
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct LoginRequest {
-    pub role: Role,
-    /// Member: phone or member_no (phone only with `otp`); merchant: code; admin: email.
-    pub identifier: String,
-    /// The password; exactly one of `password` and `otp` is given.
-    pub password: Option<String>,
-    /// Members only: a code sent to the phone by `POST /auth/otp` with purpose `login`.
-    pub otp: Option<String>,
-    /// Members only: the token of a WeChat sign-in answered `IDENTITY_NOT_LINKED`; a successful
-    /// login links that identity to the member.
-    pub link_token: Option<String>,
-    /// Merchants only, kept for older clients: a free-text cashier name, carried in the token and
-    /// tagged on transactions. With `username` it is refused: the staff member's name is used.
-    pub operator: Option<String>,
-    /// Merchants only: log in as this staff member of the merchant `identifier` names.
-    pub username: Option<String>,
-}
-
-/// The user a token speaks for.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UserSummary {
-    pub id: Uuid,
-    pub role: Role,
-    pub name: String,
-    pub permissions: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub merchant_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operator: Option<String>,
-    /// Merchants: the staff member logged in (absent for the merchant's own credentials).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub staff_id: Option<Uuid>,
-    /// Merchants: `owner`, `manager` or `cashier`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub staff_role: Option<StaffRole>,
-    /// Merchants: the one store this caller acts as, when restricted to one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_id: Option<Uuid>,
-}
-
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-    pub user: UserSummary,
-}
-
 const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 
-impl LoginRequest {
+/// The checks of [`LoginRequest`] (a wire type of `mps_api`), kept beside its handler.
+trait ValidLogin {
+    fn validate(&self) -> ApiResult<()>;
+}
+
+impl ValidLogin for LoginRequest {
     fn validate(&self) -> ApiResult<()> {
         let identifier = self.identifier.trim();
         if identifier.is_empty() || identifier.chars().count() > 254 {
@@ -160,11 +117,11 @@ impl LoginRequest {
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
               (status = 401, description = "INVALID_CREDENTIALS: unknown account, wrong password or inactive account",
-               body = crate::error::ErrorEnvelope),
+               body = mps_api::error::ErrorEnvelope),
               (status = 409, description = "DUPLICATE_EXTERNAL_IDENTITY: the linked identity belongs to another member",
-               body = crate::error::ErrorEnvelope),
+               body = mps_api::error::ErrorEnvelope),
               (status = 422, description = "VALIDATION_FAILED, INVALID_CODE, CODE_EXPIRED, CODE_LOCKED or INVALID_LINK_TOKEN",
-               body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -493,19 +450,6 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SessionInfo {
-    pub id: Uuid,
-    pub expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MeResponse {
-    pub user: UserSummary,
-    pub permissions: Vec<String>,
-    pub session: SessionInfo,
-}
-
 /// Who the token speaks for, its permissions and when the session ends.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse)))]
@@ -525,14 +469,6 @@ async fn me(user: AuthUser) -> AppJson<MeResponse> {
             store_id: user.store_id,
         },
     })
-}
-
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Deserialize, ToSchema)]
-pub struct ChangePasswordRequest {
-    pub old_password: String,
-    /// At least 8 characters.
-    pub new_password: String,
 }
 
 /// Change your own password; your other sessions end at once, this one stays. Wrong current

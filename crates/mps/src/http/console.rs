@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
 
-use crate::error::{ApiError, ErrorCode};
+use mps_api::error::ErrorCode;
+
+use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(RustEmbed)]

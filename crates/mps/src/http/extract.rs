@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::error::{ApiError, ErrorCode};
+use mps_api::error::ErrorCode;
+
+use crate::error::ApiError;
 
 /// JSON body extractor and responder.
 #[derive(Debug, Clone, Copy, Default)]
@@ -171,14 +173,4 @@ where
         let AppJson(value) = AppJson::<T>::from_request(Request::from_parts(parts, Body::from(bytes)), state).await?;
         Ok(OptionalJson(value))
     }
-}
-
-/// For `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>` field of a
-/// partial update: absent is `None`, `null` is `Some(None)`, a value is `Some(Some(value))`.
-pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }

@@ -5,7 +5,9 @@ use axum::http::request::Parts;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{ApiError, ErrorCode};
+use mps_api::error::ErrorCode;
+
+use crate::error::ApiError;
 
 /// A validated `Idempotency-Key`: 1–255 visible ASCII characters. Missing → 400
 /// `IDEMPOTENCY_KEY_REQUIRED`; malformed → 400 `INVALID_IDEMPOTENCY_KEY`.

@@ -7,10 +7,12 @@ use axum::extract::State;
 use chrono::DateTime;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::levels::{self, Level};
+use mps_api::admin::Level;
+use mps_api::pagination::{Page, PageParams};
+
+use crate::db::levels;
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppQuery};
-use crate::http::pagination::{Page, PageParams};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -29,7 +29,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument as _;
 
-use crate::error::{ApiError, ErrorCode};
+use mps_api::error::ErrorCode;
+
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The request id header, accepted from clients and always echoed.
@@ -123,7 +125,7 @@ fn render_error(response: Response, request_id: &str) -> Response {
             if is_json {
                 return response;
             }
-            let code = ErrorCode::for_status(status);
+            let code = ErrorCode::for_status(status.as_u16());
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 ApiError::new(code, "The request took too long and was abandoned; try again.")
             } else {

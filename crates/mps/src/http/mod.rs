@@ -38,7 +38,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "MPS — Member Payment System", description = "Stored-value membership cards: QR payments, refunds, recharges and settlements. Amounts are decimal strings with two places; errors use one envelope with a stable code."),
     servers((url = "/", description = "The server that serves this document")),
-    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    components(schemas(mps_api::error::ErrorEnvelope, mps_api::error::ErrorBody)),
     modifiers(&SecurityAddon),
     tags(
         (name = "auth", description = "Log in, log out, who am I, change password"),

@@ -5,49 +5,17 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::{ApiError, ErrorCode};
+use mps_api::error::ErrorCode;
+use mps_api::ops::{HealthResponse, HealthStatus, ReadyResponse, ServiceStatus, Services};
+
+use crate::error::ApiError;
 use crate::http::extract::AppJson;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready)).routes(routes!(metrics))
-}
-
-/// Overall state: `healthy`, `degraded` (Redis down) or `unhealthy` (database down).
-#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum HealthStatus {
-    Healthy,
-    Degraded,
-    Unhealthy,
-}
-
-/// State of one dependency.
-#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceStatus {
-    Up,
-    Down,
-    /// Not configured (`REDIS_URL` empty): caches and limits are per process.
-    Disabled,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Services {
-    pub database: ServiceStatus,
-    pub redis: ServiceStatus,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HealthResponse {
-    pub status: HealthStatus,
-    /// Version of the running binary.
-    pub version: String,
-    pub services: Services,
 }
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -80,12 +48,6 @@ async fn health(State(state): State<AppState>) -> Response {
     (code, AppJson(body)).into_response()
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReadyResponse {
-    /// `ready` while the process serves; `not_ready` while `DATABASE_URL` leads to a standby.
-    pub status: String,
-}
-
 /// Shallow readiness: the process is up and serving; no dependency is called on the request. A
 /// background watch (once a second) marks the process not ready while the primary's address
 /// leads to a server in recovery, mid-failover.
@@ -106,7 +68,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
-        (status = 404, description = "Metrics are disabled", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "Metrics are disabled", body = mps_api::error::ErrorEnvelope),
     ))]
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     if !state.config.metrics_enabled {

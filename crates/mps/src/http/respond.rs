@@ -45,7 +45,7 @@ fn idempotent<T: Serialize>(
 
 /// The response of an idempotent money operation, described by `op`: on a first execution that
 /// succeeded, `on_success` sees the result (metrics) and the card lists the operation made stale
-/// are dropped; the call is counted under `op.function`; replays carry `Idempotent-Replayed: true`.
+/// are dropped; the call is counted under `op.name`; replays carry `Idempotent-Replayed: true`.
 pub async fn money<T: Serialize>(
     state: &AppState,
     op: &Operation,
@@ -58,7 +58,7 @@ pub async fn money<T: Serialize>(
             crate::card_cache::invalidate(state, &moved.affected_members).await;
         }
     }
-    idempotent(state, op.function, outcome, StatusCode::CREATED)
+    idempotent(state, op.name, outcome, StatusCode::CREATED)
 }
 
 /// A plain money function's result: counted under `function`; the card lists it made stale are

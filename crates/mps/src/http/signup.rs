@@ -11,22 +11,26 @@ use std::time::Duration;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::auth::{
+    CodePurpose, LoginResponse, OtpRequest, OtpResponse, PasswordResetRequest, RegisterRequest, RegisterResponse,
+};
+use mps_api::domain::{CardView, MemberView};
+use mps_api::error::{ErrorCode, ErrorEnvelope};
+use mps_api::roles::Role;
 
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::session;
-use crate::auth::{ClientIp, Role, codes};
+use crate::auth::{ClientIp, codes};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::{self, LoginAccount};
 use crate::db::identities;
 use crate::db::members::{self, NewMember};
-use crate::db::phone_codes::{self, CodePurpose};
+use crate::db::phone_codes;
 use crate::db::sessions::{self, Revoke};
-use crate::domain::{CardView, MemberView};
-use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
-use crate::http::auth::{self as login, LoginResponse, UserSummary};
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth as login;
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
 use crate::http::validate;
@@ -36,21 +40,6 @@ use crate::state::{AppState, PausePoint};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(send_code)).routes(routes!(register)).routes(routes!(reset_password))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct OtpRequest {
-    /// An optional `+` and 5 to 20 digits.
-    pub phone: String,
-    pub purpose: CodePurpose,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct OtpResponse {
-    /// How long the code works, in seconds.
-    pub expires_in_seconds: u32,
-    /// How long before this phone may get another code, in seconds.
-    pub resend_after_seconds: u32,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -122,34 +111,12 @@ fn registration_closed() -> ApiError {
     ApiError::new(ErrorCode::RegistrationClosed, "Sign-up is closed; an admin can create your account.")
 }
 
-// No `Debug`: it holds secrets that must never reach a log.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct RegisterRequest {
-    pub phone: String,
-    /// The code sent by `POST /auth/otp` with purpose `register`.
-    pub code: String,
-    pub name: String,
-    /// At least 8 characters; without one the member signs in by phone code (or WeChat).
-    pub password: Option<String>,
-    pub email: Option<String>,
-    /// The token of a WeChat sign-in answered `IDENTITY_NOT_LINKED`: links that identity.
-    pub link_token: Option<String>,
+/// The checks of [`RegisterRequest`] (a wire type of `mps_api`), kept beside its handler.
+trait ValidRegistration {
+    fn validate(&self) -> ApiResult<(&str, &str, Option<&str>)>;
 }
 
-/// A new member signed in: the login shape plus the member and its card.
-// No `Debug`: it holds the token.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct RegisterResponse {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-    pub user: UserSummary,
-    pub member: MemberView,
-    /// The member's new standard card.
-    pub card: CardView,
-}
-
-impl RegisterRequest {
+impl ValidRegistration for RegisterRequest {
     fn validate(&self) -> ApiResult<(&str, &str, Option<&str>)> {
         let phone = validate::phone("phone", &self.phone)?;
         if !codes::is_code(self.code.trim()) {
@@ -276,16 +243,6 @@ pub(crate) async fn register_member(
         ..Default::default()
     };
     Ok(Registered { account, member, card, session })
-}
-
-// No `Debug`: it holds secrets that must never reach a log.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct PasswordResetRequest {
-    pub phone: String,
-    /// The code sent by `POST /auth/otp` with purpose `reset`.
-    pub code: String,
-    /// At least 8 characters.
-    pub new_password: String,
 }
 
 /// Set a new password with a code sent to the member's phone; every session of the member ends.

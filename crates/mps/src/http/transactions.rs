@@ -1,23 +1,18 @@
 //! `GET /transactions/{tx_no}`: one transaction, for those allowed to see it.
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use mps_api::error::ErrorCode;
+use mps_api::member::TransactionResponse;
+
 use crate::auth::AuthUser;
-use crate::domain::TransactionView;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppPath};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_transaction))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TransactionResponse {
-    pub transaction: TransactionView,
 }
 
 /// A transaction, visible to the members of its card, its merchant (a caller restricted to a

@@ -1,6 +1,8 @@
 //! Field checks shared by request types; each failure is a 422 naming the field.
 
-use crate::error::ApiError;
+use mps_api::admin::ActionRequest;
+
+use crate::error::{ApiError, ApiResult};
 
 /// A required, trimmed text of 1..=max characters without control characters.
 pub fn text<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, ApiError> {
@@ -49,4 +51,17 @@ pub fn merchant_code<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiErro
         return Err(ApiError::validation(field, "must be 3 to 20 letters and digits"));
     }
     Ok(value)
+}
+
+/// The reason of an [`ActionRequest`] (suspend, activate, close…), checked as every handler taking
+/// one checks it.
+pub trait ActionReason {
+    /// The validated reason, if any.
+    fn reason(&self) -> ApiResult<Option<&str>>;
+}
+
+impl ActionReason for ActionRequest {
+    fn reason(&self) -> ApiResult<Option<&str>> {
+        optional_text("reason", self.reason.as_deref(), 500)
+    }
 }

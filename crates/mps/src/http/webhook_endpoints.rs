@@ -3,13 +3,14 @@
 //! The handlers (and their OpenAPI descriptions) stay in `merchant/webhooks.rs` and
 //! `admin/webhooks.rs`.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
+use mps_api::error::ErrorCode;
+use mps_api::webhooks::{CreateWebhookRequest, WebhookDeliveryView, WebhookEndpointView, WebhookWithSecret};
+
 use crate::config::WebhookKey;
-use crate::db::webhooks::{self as store, Audit, EndpointOwner, WebhookDeliveryView, WebhookEndpointView};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::db::webhooks::{self as store, Audit, EndpointOwner};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::webhooks::{seal, target};
 
@@ -25,29 +26,6 @@ pub const PROGRAMME_EVENT_TYPES: &[&str] =
 
 /// Longest URL accepted (the column's limit).
 const MAX_URL_LEN: usize = 2048;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreateWebhookRequest {
-    /// Where events are POSTed: https:// (http:// only where `WEBHOOK_REQUIRE_HTTPS=false`), to a
-    /// public address.
-    pub url: String,
-    /// Event types to send, e.g. `["payment.succeeded", "refund.succeeded"]`.
-    pub events: Vec<String>,
-}
-
-/// An endpoint with its signing secret: the only time the secret is shown.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WebhookWithSecret {
-    pub endpoint: WebhookEndpointView,
-    /// Verifies `MPS-Signature`; store it now: it is never shown again.
-    pub secret: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RedeliverRequest {
-    /// The event to send again (its id is unchanged: receivers dedupe on it).
-    pub event_id: Uuid,
-}
 
 /// The key secrets are sealed with, or 503 when webhooks are not configured.
 fn secret_key(state: &AppState) -> ApiResult<&WebhookKey> {

@@ -9,49 +9,21 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use mps_api::error::ErrorCode;
+use mps_api::webhooks::{ChannelStatus, PaymentWebhook, WebhookResponse};
+
 use crate::db::money_ops;
-use crate::domain::TxStatus;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
 use crate::http::respond::moved;
-use crate::money::AmountInput;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(payment_webhook))
-}
-
-/// The channel's verdict on an order.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelStatus {
-    Succeeded,
-    Failed,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PaymentWebhook {
-    /// The recharge order (`RCG…`).
-    pub tx_no: String,
-    pub status: ChannelStatus,
-    /// What the channel collected; must equal the order's amount.
-    pub amount: AmountInput,
-    pub channel_ref: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WebhookResponse {
-    pub tx_no: String,
-    /// The order's status after this delivery.
-    pub status: TxStatus,
-    /// False when the order was already final and this delivery changed nothing.
-    pub changed: bool,
 }
 
 fn signature_valid(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
@@ -72,9 +44,9 @@ fn signature_valid(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     request_body = PaymentWebhook,
     params(("X-MPS-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
     responses((status = 200, body = WebhookResponse),
-              (status = 401, description = "INVALID_SIGNATURE", body = crate::error::ErrorEnvelope),
-              (status = 404, description = "TX_NOT_FOUND", body = crate::error::ErrorEnvelope),
-              (status = 503, description = "No webhook secret is configured", body = crate::error::ErrorEnvelope)))]
+              (status = 401, description = "INVALID_SIGNATURE", body = mps_api::error::ErrorEnvelope),
+              (status = 404, description = "TX_NOT_FOUND", body = mps_api::error::ErrorEnvelope),
+              (status = 503, description = "No webhook secret is configured", body = mps_api::error::ErrorEnvelope)))]
 async fn payment_webhook(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

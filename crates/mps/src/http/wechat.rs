@@ -11,20 +11,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::{ClientIp, Role, codes};
+use mps_api::auth::{LoginResponse, RegisterResponse, WechatSignInRequest};
+use mps_api::error::{ErrorCode, ErrorEnvelope};
+use mps_api::roles::Role;
+
+use crate::auth::{ClientIp, codes};
 use crate::db::audit::{self, Actor};
 use crate::db::credentials::LoginAccount;
 use crate::db::identities::{self, ProvenIdentity};
 use crate::db::members::NewMember;
-use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
-use crate::http::auth::{self as login, LoginResponse};
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth as login;
 use crate::http::extract::AppJson;
 use crate::http::middleware::RequestId;
-use crate::http::signup::{self, RegisterResponse};
+use crate::http::signup;
 use crate::http::validate;
 use crate::limits::Window;
 use crate::state::{AppState, PausePoint};
@@ -39,16 +41,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(wechat_sign_in))
 }
 
-// No `Debug`: the code is a credential while it lives.
-#[derive(Deserialize, ToSchema)]
-pub struct WechatSignInRequest {
-    /// The code `wx.login()` gave the mini-program.
-    pub code: String,
-    /// The name of the member, should this sign-in create one.
-    pub name: Option<String>,
+/// The checks of [`WechatSignInRequest`] (a wire type of `mps_api`), kept beside its handler.
+trait ValidWechatSignIn {
+    fn validate(&self) -> ApiResult<(&str, Option<&str>)>;
 }
 
-impl WechatSignInRequest {
+impl ValidWechatSignIn for WechatSignInRequest {
     fn validate(&self) -> ApiResult<(&str, Option<&str>)> {
         let code = self.code.trim();
         if code.is_empty() || code.len() > 128 || !code.bytes().all(|b| b.is_ascii_graphic()) {

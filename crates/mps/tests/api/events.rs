@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::helpers::{TestApp, new_key};
+use crate::helpers::{Shopping, TestApp, new_key};
 use crate::programme_support::tx_no;
 
 /// Every event, oldest first: (type, merchant_id as text, payload).
@@ -83,12 +83,7 @@ async fn each_movement_writes_one_event_with_ids_and_amounts_as_strings_and_no_p
 #[tokio::test]
 async fn a_refused_charge_and_a_rolled_back_charge_emit_nothing() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    let merchant = admin.create_merchant("Corner Shop").await;
-    admin.credit(&member.card_id, "20.00").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, merchant, shop, ana, .. } = app.shopping("20.00").await;
     let before = events(&app).await.len();
 
     shop.charge(&ana.qr(&member.card_id).await, "25.00").await.assert_error(409, "INSUFFICIENT_BALANCE");
@@ -99,7 +94,7 @@ async fn a_refused_charge_and_a_rolled_back_charge_emit_nothing() {
     let qr = ana.qr(&member.card_id).await;
     let mut tx = app.pool.begin().await.unwrap();
     let outcome: Value = sqlx::query_scalar(
-        "SELECT charge_by_qr($1::uuid, NULL, 'rollback-key', '\\x00'::bytea, $2, 5.00, NULL, NULL, 'req-rollback')",
+        "SELECT charge($1::uuid, NULL, 'rollback-key', '\\x00'::bytea, $2, 5.00, NULL, NULL, 'req-rollback')",
     )
     .bind(&merchant.id)
     .bind(Sha256::digest(qr.as_bytes()).to_vec())

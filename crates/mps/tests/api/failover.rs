@@ -37,7 +37,7 @@ async fn a_read_only_answer_is_503_in_the_envelope_never_500() {
     let error = sqlx::query("CREATE TABLE t (id int)").execute(&standby).await.expect_err("a standby refuses writes");
     let api_error = mps::db::map_sqlx_error(error);
     assert_eq!(api_error.status(), StatusCode::SERVICE_UNAVAILABLE, "25006 is 503: {}", api_error.message);
-    assert_eq!(api_error.code, mps::error::ErrorCode::Unavailable);
+    assert_eq!(api_error.code, mps_api::error::ErrorCode::Unavailable);
     standby.close().await;
 }
 

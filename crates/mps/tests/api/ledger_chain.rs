@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{INVARIANTS_SQL, TestApp, assert_books_balance, new_key};
+use crate::helpers::{INVARIANTS_SQL, Shopping, TestApp, assert_books_balance, new_key};
 use crate::programme_support::tx_no;
 
 async fn violations(app: &TestApp) -> Vec<(String, String, String)> {
@@ -28,12 +28,7 @@ async fn execute(app: &TestApp, sql: &'static str, parameters: &[&str]) {
 #[tokio::test]
 async fn card_views_show_the_balance_and_points_after_each_movement_and_the_rows_chain() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    let merchant = admin.create_merchant("Corner Shop").await;
-    admin.credit(&member.card_id, "100.00").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { admin, member, shop, ana, .. } = app.shopping("100.00").await;
     let paid = tx_no(&shop.charge(&ana.qr(&member.card_id).await, "40.00").await);
     shop.refund(&paid, "10.00").await;
     let topup = shop

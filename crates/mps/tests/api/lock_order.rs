@@ -1,6 +1,8 @@
 //! Charges against QR issue, QR revoke and card freeze (issue 13 §2): one lock order (card, then
 //! token) means no deadlock, and a deadlock or serialization failure that still happens is
 //! retried by the server and then answered 503, never 500.
+//! Revoke-all, which ends live QR rows without locking their cards, against a charge on either
+//! side of the claim (issue 16, third pass: the QR issue row is the token).
 //!
 //! Deadlocks are counted in `pg_stat_database.deadlocks` of the test's own database, read after
 //! the app's connections have closed (a backend reports its counters when it exits).
@@ -88,7 +90,7 @@ fn spawn(app: &TestApp, request: Request<Body>) -> tokio::task::JoinHandle<TestR
 }
 
 /// Waits until `n` statements of this database wait for a lock.
-async fn wait_for_lock_waiters(observer: &PgPool, database: &str, n: i64) {
+pub(crate) async fn wait_for_lock_waiters(observer: &PgPool, database: &str, n: i64) {
     for _ in 0..500 {
         let waiting: i64 =
             sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'")
@@ -101,7 +103,7 @@ async fn wait_for_lock_waiters(observer: &PgPool, database: &str, n: i64) {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("{n} statements never queued on the card's lock");
+    panic!("{n} statements never queued on a lock");
 }
 
 /// The deadlocks PostgreSQL has counted in `database`, once every connection of the app has
@@ -290,4 +292,74 @@ async fn a_charge_that_keeps_failing_to_serialize_answers_503_and_its_key_can_be
     assert_eq!(retried.status, 201, "the same key runs once the database answers: {}", retried.text);
     assert_eq!(retried.header("idempotent-replayed"), None, "the 503 stored no outcome under the key");
     assert_eq!(card_state(&app.pool, &parties.card_id).await.0, "999.99");
+}
+
+/// The QR row of the card's one issue: how it ended, whether it names a payment, whether it still
+/// holds the token's hash (migration 0015: the issue row is the token while it is live).
+async fn the_issue(app: &TestApp) -> (Option<String>, bool, bool) {
+    sqlx::query_as("SELECT end_reason::text, tx_id IS NOT NULL, token_hash IS NOT NULL FROM qr_issues")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Revoke-all locks live QR rows without their cards: it ends the token of a charge that is
+/// queued on the card's lock, and the charge, once it gets the card, finds its token ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoke_all_while_a_charge_waits_for_the_card_ends_the_token_and_the_charge_is_refused() {
+    let app = TestApp::new().await;
+    let parties = parties(&app).await;
+    let qr = issue_qr(&app, &parties).await;
+    let (database, observer) = (database_name(&app).await, quiet_pool(&server_url(), 1).await);
+
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM cards WHERE id = $1::uuid FOR UPDATE")
+        .bind(&parties.card_id)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let charge_response = spawn(&app, charge(&parties, &qr));
+    wait_for_lock_waiters(&observer, &database, 1).await;
+    let revoked = send(&app, request(Method::POST, "/admin/qr/revoke-all", &parties.admin, None)).await;
+    assert_eq!(revoked.status, 200, "revoke-all does not wait for the card: {}", revoked.text);
+    assert_eq!(revoked.json["revoked"], 1);
+    holder.rollback().await.unwrap();
+
+    charge_response.await.unwrap().assert_error(409, "QR_EXPIRED_OR_INVALID");
+    assert_eq!(the_issue(&app).await, (Some("revoked_all".into()), false, false));
+    assert_books_balance(&app.pool).await;
+}
+
+/// A token claimed by a charge whose transaction is still open: revoke-all queues on the QR row,
+/// and once the charge commits it finds the row ended (used) and leaves it so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoke_all_queued_behind_a_claimed_token_leaves_the_payment_and_its_used_token_alone() {
+    let app = TestApp::new().await;
+    let parties = parties(&app).await;
+    let qr = issue_qr(&app, &parties).await;
+    let (database, observer) = (database_name(&app).await, quiet_pool(&server_url(), 1).await);
+    let merchant_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM merchants ORDER BY created_at DESC LIMIT 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+
+    // The function the charge route calls, in a transaction held open after the claim.
+    let mut charging = app.pool.begin().await.unwrap();
+    let outcome: Value =
+        sqlx::query_scalar("SELECT charge($1, NULL, 'held-charge', '\\x00'::bytea, $2, 0.01, NULL, NULL, 'req-held')")
+            .bind(merchant_id)
+            .bind(<sha2::Sha256 as sha2::Digest>::digest(qr.as_bytes()).to_vec())
+            .fetch_one(&mut *charging)
+            .await
+            .unwrap();
+    assert_eq!(outcome["ok"], true, "the charge went through inside the transaction: {outcome}");
+    let revoke = spawn(&app, request(Method::POST, "/admin/qr/revoke-all", &parties.admin, None));
+    wait_for_lock_waiters(&observer, &database, 1).await;
+    charging.commit().await.unwrap();
+
+    let revoked = revoke.await.unwrap();
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(revoked.json["revoked"], 0, "the used token was no longer live");
+    assert_eq!(the_issue(&app).await, (Some("used".into()), true, false));
+    assert_books_balance(&app.pool).await;
 }

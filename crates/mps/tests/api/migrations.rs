@@ -26,7 +26,6 @@ async fn migrations_build_the_full_schema_on_an_empty_database_and_rerun_as_a_no
         "merchants",
         "point_ledger",
         "qr_issues",
-        "qr_tokens",
         "sessions",
         "settlements",
         "transactions",

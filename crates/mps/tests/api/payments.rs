@@ -121,7 +121,8 @@ async fn expired_and_revoked_tokens_are_refused() {
     let shop = app.merchant_client(&merchant).await;
     let qr = ana.qr(&member.card_id).await;
     sqlx::query(
-        "UPDATE qr_tokens SET issued_at = now() - interval '2 hours', expires_at = now() - interval '1 second'",
+        "UPDATE qr_issues SET issued_at = now() - interval '2 hours', expires_at = now() - interval '1 second' \
+         WHERE ended_at IS NULL",
     )
     .execute(&app.pool)
     .await
@@ -270,6 +271,19 @@ async fn the_best_corporate_discount_applies_and_a_payment_rounding_to_zero_is_r
     assert_eq!(cards.status, 200);
     let standard = cards.json["items"].as_array().unwrap().iter().find(|c| c["card_type"] == "standard").unwrap();
     assert_eq!(standard["effective_discount"], "0.800", "the best of the bindings");
+    // Admins see the price the owner pays: the card by id, and its row of the card list (the
+    // view prices with the same rule, inlined, as the charge's `effective_discount`).
+    let admin = app.admin().await;
+    let by_id = admin.get(&format!("/admin/cards/{}", member.card_id)).await;
+    assert_eq!(by_id.json["effective_discount"], "0.800", "{}", by_id.text);
+    let listed = admin.get("/admin/cards?card_type=standard").await;
+    let row = listed.json["items"].as_array().unwrap().iter().find(|c| c["id"] == member.card_id.as_str()).unwrap();
+    assert_eq!(row["effective_discount"], "0.800", "{}", listed.text);
+    let corporate = admin.get("/admin/cards?card_type=corporate").await;
+    let mut fixed: Vec<_> =
+        corporate.json["items"].as_array().unwrap().iter().map(|c| c["effective_discount"].clone()).collect();
+    fixed.sort_by_key(|d| d.to_string());
+    assert_eq!(fixed, ["0.800", "0.900", "0.950"], "a corporate card shows its own fixed discount");
     let shop = app.merchant_client(&merchant).await;
     let response = shop.charge(&ana.qr(&member.card_id).await, "10.00").await;
     assert_eq!(response.json["transaction"]["final_amount"], "8.00");

@@ -141,9 +141,7 @@ async fn money_paths_feed_the_payment_and_function_call_metrics() {
     shop.charge(&ana.qr(&member.card_id).await, "500.00").await;
     let metrics = app.get("/metrics").await.text;
     assert!(metrics.contains(r#"mps_payment_amount_bucket{le="100"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"mps_api_rpc_calls_total{function_name="charge_by_qr",status="ok"} 1"#));
-    assert!(
-        metrics.contains(r#"mps_api_rpc_calls_total{function_name="charge_by_qr",status="INSUFFICIENT_BALANCE"} 1"#)
-    );
+    assert!(metrics.contains(r#"mps_api_rpc_calls_total{function_name="charge",status="ok"} 1"#));
+    assert!(metrics.contains(r#"mps_api_rpc_calls_total{function_name="charge",status="INSUFFICIENT_BALANCE"} 1"#));
     assert!(metrics.contains(r#"mps_api_rpc_calls_total{function_name="issue_qr_token",status="ok"} 2"#));
 }

@@ -153,7 +153,7 @@ async fn a_suspended_members_card_takes_no_admin_credit_and_no_new_order() {
     let body = serde_json::json!({"card_id": member.card_id, "amount": "10.00", "payment_method": "wechat"});
     ana.post_idempotent("/member/recharge", &new_key(), body.clone()).await.assert_error(401, "UNAUTHENTICATED");
     let refused: serde_json::Value =
-        sqlx::query_scalar("SELECT create_recharge_order($1::uuid, 'k', '\\x00', $2::uuid, 10, 'wechat', NULL, 'r')")
+        sqlx::query_scalar("SELECT member_recharge($1::uuid, 'k', '\\x00', $2::uuid, 10, 'wechat', NULL, 'r')")
             .bind(&member.id)
             .bind(&member.card_id)
             .fetch_one(&app.pool)

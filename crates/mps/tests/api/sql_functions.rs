@@ -36,7 +36,7 @@ fn every_business_error_code_raised_in_sql_is_a_known_api_error_code() {
             for rest in text.split(marker).skip(1) {
                 let code = rest.split('\'').next().unwrap_or_default();
                 raised += 1;
-                if mps::error::ErrorCode::parse(code).is_none() {
+                if mps_api::error::ErrorCode::parse(code).is_none() {
                     unknown.push(format!("{file}: {code}"));
                 }
             }
@@ -83,6 +83,47 @@ async fn a_function_file_runs_again_only_when_its_text_differs_from_the_recorded
         .unwrap();
     mps::db::migrate(&pool).await.expect("a changed file is applied");
     assert!(exists().fetch_one(&pool).await.unwrap(), "the file whose text changed ran again");
+    drop(pool);
+    drop(db);
+}
+
+/// Issue 14 §3: one name per idempotent money operation. The SQL function has the operation's
+/// name, stores its idempotency records under that name (every `idempotency_*` call in its body
+/// names it as the scope), and the Rust wrapper calls it by that name; the fingerprint and the
+/// metric label take `Operation::name` by construction.
+#[tokio::test]
+async fn each_money_operation_has_one_name_for_function_scope_fingerprint_and_metric() {
+    let (db, pool) = TestDb::migrated().await;
+    let wrappers = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/db/money_ops.rs"))
+        .expect("money_ops.rs is readable");
+    for op in mps::db::money_ops::OPERATIONS {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            // `pg_catalog.charge("char", "char")` is PostgreSQL's own (`>=` on "char"): another arity.
+            "SELECT prosrc FROM pg_proc WHERE proname = $1 AND pronamespace = 'public'::regnamespace",
+        )
+        .bind(op.name)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(bodies.len(), 1, "one SQL function named {}", op.name);
+        // The scope is the second argument of every idempotency helper's call: `(actor, 'scope', …`.
+        let markers = [
+            "idempotency_lock(",
+            "idempotency_begin(",
+            "idempotency_finish(",
+            "idempotency_store(",
+            "idempotency_store_compact(",
+        ];
+        let scopes: Vec<&str> = markers
+            .iter()
+            .flat_map(|marker| bodies[0].split(marker).skip(1))
+            .map(|args| args.split_once(',').map_or("", |(_, rest)| rest.trim_start()))
+            .map(|rest| rest.strip_prefix('\'').and_then(|r| r.split('\'').next()).unwrap_or(rest))
+            .collect();
+        assert!(!scopes.is_empty(), "{} stores an idempotency record", op.name);
+        assert!(scopes.iter().all(|scope| *scope == op.name), "{} stores its records under {scopes:?}", op.name);
+        assert!(wrappers.contains(&format!("\"SELECT {}($1", op.name)), "the wrapper of {} calls it by name", op.name);
+    }
     drop(pool);
     drop(db);
 }

@@ -601,7 +601,7 @@ async fn charges_and_refunds_by_pos_key_record_the_key_and_its_terminal_for_merc
     let topup_body = json!({ "card_no": s.card.card_no, "amount": "4.00" });
     till.post_idempotent("/merchant/recharge", &new_key(), topup_body.clone()).await.assert_error(403, "FORBIDDEN");
     let topped: serde_json::Value = sqlx::query_scalar(
-        "SELECT merchant_topup($1::uuid, 'Till A', 'fn-topup', '\\x00'::bytea, $2, 2.00, 'req-fn', NULL, NULL, $3::uuid)",
+        "SELECT merchant_recharge($1::uuid, 'Till A', 'fn-topup', '\\x00'::bytea, $2, 2.00, 'req-fn', NULL, NULL, $3::uuid)",
     )
     .bind(&s.merchant.id)
     .bind(&s.card.card_no)
@@ -674,4 +674,183 @@ async fn charges_and_refunds_by_pos_key_record_the_key_and_its_terminal_for_merc
         violations.iter().any(|(invariant, subject, _)| invariant.contains("POS key") && *subject == payment),
         "{violations:?}"
     );
+}
+
+/// The staff member's status and whether an admin's suspension holds them, as stored.
+async fn staff_state(app: &TestApp, staff_id: &str) -> (String, bool) {
+    sqlx::query_as("SELECT status::text, suspended_by_admin FROM staff WHERE id = $1::uuid")
+        .bind(staff_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// The audit trail of one staff member's status: (action, actor role), oldest first.
+async fn status_audit(app: &TestApp, staff_id: &str) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT action, actor_role::text FROM audit_events \
+         WHERE object_type = 'staff' AND object_id = $1 AND action IN ('STAFF_SUSPEND', 'STAFF_ACTIVATE') ORDER BY id",
+    )
+    .bind(staff_id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Issue 18's gap: an admin's suspension of a staff member was lifted by the merchant itself.
+#[tokio::test]
+async fn an_admins_suspension_of_a_staff_member_is_lifted_only_by_an_admin() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let s = shop(&app, &admin).await;
+    let ann_id = hire(&s.owner, "ann", "cashier", None).await;
+    hire(&s.owner, "mgr", "manager", None).await;
+    let manager = staff_client(&app, &s.merchant, "mgr").await;
+    let admin_path = |action: &str| format!("/admin/merchants/{}/staff/{ann_id}/{action}", s.merchant.code);
+    let merchant_path = |action: &str| format!("/merchant/staff/{ann_id}/{action}");
+
+    assert_eq!(admin.post(&admin_path("suspend"), json!({ "reason": "fraud review" })).await.status, 200);
+    s.owner.post(&merchant_path("activate"), json!({})).await.assert_error(403, "SUSPENDED_BY_ADMIN");
+    manager.post(&merchant_path("activate"), json!({})).await.assert_error(403, "SUSPENDED_BY_ADMIN");
+    // The merchant's own suspension on top, or an edit, does not wash the admin's away.
+    assert_eq!(s.owner.post(&merchant_path("suspend"), json!({})).await.status, 200);
+    let renamed = s.owner.patch(&format!("/merchant/staff/{ann_id}"), json!({ "name": "Ann B" })).await;
+    assert_eq!(renamed.json["status"], "suspended", "{}", renamed.text);
+    s.owner.post(&merchant_path("activate"), json!({})).await.assert_error(403, "SUSPENDED_BY_ADMIN");
+    staff_login(&app, &s.merchant, "ann", PASSWORD).await.assert_error(401, "INVALID_CREDENTIALS");
+    assert_eq!(staff_state(&app, &ann_id).await, ("suspended".to_owned(), true));
+
+    let lifted = admin.post(&admin_path("activate"), json!({})).await;
+    assert_eq!(lifted.status, 200, "{}", lifted.text);
+    assert_eq!(lifted.json["status"], "active");
+    assert_eq!(staff_login(&app, &s.merchant, "ann", PASSWORD).await.status, 200, "ann logs in again");
+    assert_eq!(staff_state(&app, &ann_id).await, ("active".to_owned(), false));
+
+    // Lifted by an admin, the staff member is the merchant's to manage again.
+    assert_eq!(s.owner.post(&merchant_path("suspend"), json!({})).await.status, 200);
+    assert_eq!(s.owner.post(&merchant_path("activate"), json!({})).await.status, 200, "the merchant's own suspension");
+    let audit = status_audit(&app, &ann_id).await;
+    let expected = [
+        ("STAFF_SUSPEND", "admin"),
+        ("STAFF_SUSPEND", "merchant"),
+        ("STAFF_ACTIVATE", "admin"),
+        ("STAFF_SUSPEND", "merchant"),
+        ("STAFF_ACTIVATE", "merchant"),
+    ];
+    assert_eq!(audit, expected.map(|(a, r)| (a.to_owned(), r.to_owned())), "refused activations leave no event");
+}
+
+/// An owner's activation and an admin's suspension of one staff member, fired together, in both
+/// orders: the test holds the staff row's lock until both requests queue on it, in a chosen order.
+/// Whichever comes first, the admin's suspension is in force at the end and the audit log tells
+/// the same story as the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_owners_activation_racing_an_admins_suspension_leaves_the_admins_suspension_in_force() {
+    for owner_first in [true, false] {
+        let app = TestApp::new().await;
+        let admin = app.admin().await;
+        let s = shop(&app, &admin).await;
+        let ann_id = hire(&s.owner, "ann", "cashier", None).await;
+        assert_eq!(s.owner.post(&format!("/merchant/staff/{ann_id}/suspend"), json!({})).await.status, 200);
+        let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&app.pool).await.unwrap();
+        let observer = crate::helpers::quiet_pool(&crate::helpers::server_url(), 1).await;
+
+        let mut holder = app.pool.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM staff WHERE id = $1::uuid FOR UPDATE")
+            .bind(&ann_id)
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let (activate_path, suspend_path) = (
+            format!("/merchant/staff/{ann_id}/activate"),
+            format!("/admin/merchants/{}/staff/{ann_id}/suspend", s.merchant.code),
+        );
+        let activate = s.owner.post(&activate_path, json!({}));
+        let suspend = admin.post(&suspend_path, json!({}));
+        let wait = |n| crate::lock_order::wait_for_lock_waiters(&observer, &database, n);
+        let release = async {
+            wait(2).await;
+            holder.rollback().await.unwrap();
+        };
+        let (activated, suspended, ()) = if owner_first {
+            tokio::join!(
+                activate,
+                async {
+                    wait(1).await;
+                    suspend.await
+                },
+                release
+            )
+        } else {
+            let (suspended, activated, ()) = tokio::join!(
+                suspend,
+                async {
+                    wait(1).await;
+                    activate.await
+                },
+                release
+            );
+            (activated, suspended, ())
+        };
+        observer.close().await;
+
+        assert_eq!(suspended.status, 200, "the admin's suspension always goes through: {}", suspended.text);
+        let audit = status_audit(&app, &ann_id).await;
+        let pair = |a: &str, r: &str| (a.to_owned(), r.to_owned());
+        if owner_first {
+            assert_eq!(
+                activated.status, 200,
+                "first in line, the owner lifts their own suspension: {}",
+                activated.text
+            );
+            let expected =
+                [pair("STAFF_SUSPEND", "merchant"), pair("STAFF_ACTIVATE", "merchant"), pair("STAFF_SUSPEND", "admin")];
+            assert_eq!(audit, expected);
+        } else {
+            activated.assert_error(403, "SUSPENDED_BY_ADMIN");
+            assert_eq!(audit, [pair("STAFF_SUSPEND", "merchant"), pair("STAFF_SUSPEND", "admin")]);
+        }
+        assert_eq!(staff_state(&app, &ann_id).await, ("suspended".to_owned(), true), "owner first: {owner_first}");
+        s.owner
+            .post(&format!("/merchant/staff/{ann_id}/activate"), json!({}))
+            .await
+            .assert_error(403, "SUSPENDED_BY_ADMIN");
+    }
+}
+
+/// Members see which store served them, never which staff member or terminal.
+#[tokio::test]
+async fn members_never_see_the_staff_member_who_charged_them() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let s = shop(&app, &admin).await;
+    hire(&s.owner, "ann", "manager", None).await;
+    let ann = staff_client(&app, &s.merchant, "ann").await;
+    let charged = charge_at(&ann, &s.member, &s.card, "8.00", None).await;
+    assert_eq!(charged.status, 201, "{}", charged.text);
+    let payment = tx_no(&charged);
+    let refunded = ann.refund(&payment, "2.00").await;
+    assert_eq!(refunded.status, 201, "{}", refunded.text);
+    let ann_id =
+        charged.json["transaction"]["staff_id"].as_str().expect("the merchant sees its staff member").to_owned();
+
+    for (who, reader) in [("owner", &s.owner), ("admin", &admin)] {
+        let read = reader.get(&format!("/transactions/{payment}")).await;
+        assert_eq!(read.json["transaction"]["staff_id"], ann_id.as_str(), "{who}: {}", read.text);
+    }
+    let one = s.member.get(&format!("/transactions/{payment}")).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    let rows = [
+        s.member.get("/member/transactions").await.json["items"].clone(),
+        s.member.get(&format!("/member/cards/{}", s.card.card_id)).await.json["history"]["transactions"].clone(),
+        json!([one.json["transaction"]]),
+    ];
+    for list in rows {
+        let rows = list.as_array().unwrap();
+        assert!(rows.iter().any(|row| row["tx_no"] == payment.as_str()), "the payment is listed: {list}");
+        for row in rows {
+            assert!(row["staff_id"].is_null(), "members see no staff id: {row}");
+            assert!(!row.to_string().contains(&ann_id), "nor anywhere else in the row: {row}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, new_key};
+use crate::helpers::{Shopping, TestApp, new_key};
 use crate::programme_support::{backdate, tx_no};
 
 fn amount(value: &Value) -> Decimal {
@@ -14,12 +14,7 @@ fn amount(value: &Value) -> Decimal {
 #[tokio::test]
 async fn a_statement_of_a_window_equals_its_settlement_and_reconciles_opening_to_closing() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    let merchant = admin.create_merchant("Corner Shop").await;
-    admin.credit(&member.card_id, "1000.00").await;
-    let ana = app.member_client(&member).await;
-    let shop = app.merchant_client(&merchant).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("1000.00").await;
     let pay = |amount: &'static str, order: Option<&'static str>| {
         let (ana, shop, card) = (&ana, &shop, &member.card_id);
         async move {

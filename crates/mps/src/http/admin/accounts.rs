@@ -2,9 +2,10 @@
 //! reset, the search text check, and the handlers' common steps.
 
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::postgres::PgRow;
-use utoipa::ToSchema;
+
+use mps_api::admin::{ActionRequest, PasswordResetRequest};
 
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::session;
@@ -13,29 +14,8 @@ use crate::db::audit::Actor;
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
 use crate::http::validate;
+use crate::http::validate::ActionReason as _;
 use crate::state::AppState;
-
-/// The optional body of an action such as suspend or activate: none, `{}` or `{"reason": "…"}`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct ActionRequest {
-    /// Why, for the audit log (at most 500 characters).
-    pub reason: Option<String>,
-}
-
-impl ActionRequest {
-    /// The validated reason, if any.
-    pub fn reason(&self) -> ApiResult<Option<&str>> {
-        validate::optional_text("reason", self.reason.as_deref(), 500)
-    }
-}
-
-/// A new password set by an admin.
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Deserialize, ToSchema)]
-pub struct PasswordResetRequest {
-    /// At least 8 characters.
-    pub password: String,
-}
 
 /// The validated free-text search `q`: trimmed, blank meaning none.
 pub fn search_text(q: Option<&str>) -> ApiResult<Option<&str>> {

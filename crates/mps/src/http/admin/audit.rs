@@ -6,13 +6,15 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::admin::AuditEventView;
+use mps_api::pagination::{Page, PageParams};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::ReadAudit;
-use crate::db::audit::{self, AuditEventView, AuditFilter};
+use crate::db::audit::{self, AuditFilter};
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::filters::parse_date_bound;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::validate;
 use crate::state::AppState;
 

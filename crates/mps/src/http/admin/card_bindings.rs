@@ -4,20 +4,21 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::admin::{AddBindingRequest, ChangeRoleRequest, RemoveBindingRequest};
+use mps_api::domain::BindingView;
+use mps_api::member::BindingChange;
+use mps_api::pagination::{Page, PageParams};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageCards;
-use crate::db::bindings::{self, Binding, BindingActor, BindingChange};
-use crate::domain::{BindingRole, BindingView};
+use crate::db::bindings::{self, Binding, BindingActor};
 use crate::error::{ApiError, ApiResult};
 use crate::http::admin::credits::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::respond::moved;
 use crate::state::AppState;
 
@@ -47,19 +48,12 @@ async fn list_bindings(
     Ok(AppJson(Page::from_rows(items, &paging, total, |b: &BindingView| (b.created_at, b.member_id.to_string()))))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct AddBindingRequest {
-    pub member_id: Uuid,
-    /// `owner`, `admin`, `member` or `viewer`.
-    pub role: BindingRole,
-}
-
 /// Bind any member to a corporate card with any role (no binding password needed).
 #[utoipa::path(post, path = "/admin/cards/{id}/bindings", tag = "admin", security(("bearer" = [])),
     request_body = AddBindingRequest,
     params(("id" = String, Path, description = "Card id or card_no")),
     responses((status = 201, body = BindingChange),
-              (status = 409, description = "ALREADY_BOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "ALREADY_BOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn add_binding(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -73,19 +67,12 @@ async fn add_binding(
     Ok((StatusCode::CREATED, AppJson(moved(&state, "bind_card", bound).await?)))
 }
 
-/// Which binding to remove: `?member_id=` or a body `{"member_id": …}`.
-#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RemoveBindingRequest {
-    pub member_id: Option<Uuid>,
-}
-
 /// Remove a member's binding; the last owner can never be removed.
 #[utoipa::path(delete, path = "/admin/cards/{id}/bindings", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Card id or card_no"), RemoveBindingRequest),
     request_body = Option<RemoveBindingRequest>,
     responses((status = 200, body = BindingChange),
-              (status = 409, description = "CANNOT_REMOVE_LAST_OWNER", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "CANNOT_REMOVE_LAST_OWNER", body = mps_api::error::ErrorEnvelope)))]
 async fn remove_binding(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -105,17 +92,12 @@ async fn remove_binding(
     Ok(AppJson(moved(&state, "unbind_card", unbound).await?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ChangeRoleRequest {
-    pub role: BindingRole,
-}
-
 /// Change a binding's role; the last owner can never be downgraded.
 #[utoipa::path(patch, path = "/admin/cards/{id}/bindings/{member_id}", tag = "admin", security(("bearer" = [])),
     request_body = ChangeRoleRequest,
     params(("id" = String, Path, description = "Card id or card_no"), ("member_id" = Uuid, Path)),
     responses((status = 200, body = BindingChange),
-              (status = 409, description = "CANNOT_REMOVE_LAST_OWNER", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "CANNOT_REMOVE_LAST_OWNER", body = mps_api::error::ErrorEnvelope)))]
 async fn change_binding_role(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

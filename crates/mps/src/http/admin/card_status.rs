@@ -2,23 +2,23 @@
 
 use axum::Extension;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::admin::{ActionRequest, AdminCardView, BindingPasswordRequest, CardStatusRequest, CardStatusResponse};
+use mps_api::domain::CardStatus;
 
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::ManageCards;
-use crate::db::admin_cards::{self, AdminCardView, StatusMove};
-use crate::domain::CardStatus;
+use crate::db::admin_cards::{self, StatusMove};
 use crate::error::ApiResult;
-use crate::http::admin::accounts::ActionRequest;
 use crate::http::admin::cards::load_admin_card;
 use crate::http::admin::credits::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, OptionalJson};
 use crate::http::middleware::RequestId;
 use crate::http::respond::rpc;
 use crate::http::validate;
+use crate::http::validate::ActionReason as _;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,20 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unfreeze_card))
         .routes(routes!(set_card_status))
         .routes(routes!(set_binding_password))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CardStatusRequest {
-    /// `active`, `inactive` (frozen), `lost` or `closed`.
-    pub status: CardStatus,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CardStatusResponse {
-    pub card: AdminCardView,
-    /// The stored status before the move.
-    pub previous_status: Option<CardStatus>,
 }
 
 /// Runs one status move and answers with the card after it.
@@ -67,7 +53,7 @@ async fn move_status(
     request_body = Option<ActionRequest>,
     params(("id" = String, Path, description = "Card id or card_no")),
     responses((status = 200, body = CardStatusResponse),
-              (status = 409, description = "INVALID_STATUS_TRANSITION", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "INVALID_STATUS_TRANSITION", body = mps_api::error::ErrorEnvelope)))]
 async fn freeze_card(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -86,7 +72,7 @@ async fn freeze_card(
     request_body = Option<ActionRequest>,
     params(("id" = String, Path, description = "Card id or card_no")),
     responses((status = 200, body = CardStatusResponse),
-              (status = 409, description = "INVALID_STATUS_TRANSITION", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "INVALID_STATUS_TRANSITION", body = mps_api::error::ErrorEnvelope)))]
 async fn unfreeze_card(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -107,7 +93,7 @@ async fn unfreeze_card(
     params(("id" = String, Path, description = "Card id or card_no")),
     responses((status = 200, body = CardStatusResponse),
               (status = 409, description = "INVALID_STATUS_TRANSITION or CARD_HAS_BALANCE",
-               body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope)))]
 async fn set_card_status(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -118,13 +104,6 @@ async fn set_card_status(
     let reason = validate::optional_text("reason", request.reason.as_deref(), 500)?;
     let status_move = StatusMove { to: request.status, only_from: None, action: "CARD_STATUS_CHANGE", reason };
     move_status(&state, &admin, &id_or_no, status_move, &request_id).await
-}
-
-/// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Deserialize, ToSchema)]
-pub struct BindingPasswordRequest {
-    /// At least 8 characters; `null` removes it, so members can no longer join the card.
-    pub binding_password: Option<String>,
 }
 
 /// Set or remove a corporate card's binding password (stored as an argon2 hash, never shown).

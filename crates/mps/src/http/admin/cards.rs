@@ -3,28 +3,31 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
+
+use mps_api::admin::{AdminCardDetail, AdminCardView, CreateCardRequest, CreateCardResponse};
+use mps_api::domain::{CardStatus, CardType};
+use mps_api::error::ErrorCode;
+use mps_api::money::DecimalInput;
+use mps_api::pagination::{Page, PageParams};
 
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::ManageCards;
-use crate::db::admin_cards::{self, AdminCardView, CardSearch, NewCard};
-use crate::db::transactions::{self, CARD_HISTORY_ROWS, CardHistory};
-use crate::domain::{CardStatus, CardType, TransactionView};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::db::admin_cards::{self, CardSearch, NewCard};
+use crate::db::transactions::{self, CARD_HISTORY_ROWS};
+use crate::error::{ApiError, ApiResult};
 use crate::http::admin::accounts::search_text;
 use crate::http::admin::credits::resolve_card_id;
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::respond::rpc;
 use crate::http::validate;
-use crate::money::{AmountInput, DecimalInput};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,36 +41,12 @@ pub async fn load_admin_card(state: &AppState, card_id: Uuid) -> ApiResult<Admin
         .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."))
 }
 
-/// No `Debug`: it may hold a binding password, which must never reach a log.
-#[derive(Deserialize, ToSchema)]
-pub struct CreateCardRequest {
-    /// `corporate` or `voucher` (standard cards come with their member).
-    pub card_type: CardType,
-    pub owner_member_id: Uuid,
-    pub name: Option<String>,
-    /// Corporate only: the multiplier its members pay at, in [0.01, 1.00].
-    pub fixed_discount: Option<DecimalInput>,
-    /// Corporate only: what members must give to join the card (at least 8 characters).
-    pub binding_password: Option<String>,
-    /// Voucher only, required: the balance it is issued with.
-    pub initial_balance: Option<AmountInput>,
-    /// Optional expiry, in the future.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreateCardResponse {
-    pub card: AdminCardView,
-    /// A voucher's initial `manual` recharge.
-    pub initial_transaction: Option<TransactionView>,
-}
-
 /// Issue a corporate card (optional fixed discount and binding password) or a voucher (initial
 /// balance, optional expiry) to its owner.
 #[utoipa::path(post, path = "/admin/cards", tag = "admin", security(("bearer" = [])),
     request_body = CreateCardRequest,
     responses((status = 201, body = CreateCardResponse),
-              (status = 404, description = "MEMBER_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "MEMBER_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn create_card(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -181,13 +160,4 @@ async fn get_card(
     let card = load_admin_card(&state, card_id).await?;
     let history = transactions::card_history(&state.db, card_id, CARD_HISTORY_ROWS).await?;
     Ok(AppJson(AdminCardDetail { card, history }))
-}
-
-/// A card as admins see it, with its latest movements and points ledger rows.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdminCardDetail {
-    #[serde(flatten)]
-    pub card: AdminCardView,
-    /// The latest movements (with `balance_after`) and points ledger rows (with `points_after`).
-    pub history: CardHistory,
 }

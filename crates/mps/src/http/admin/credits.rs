@@ -3,21 +3,21 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::admin::{AdjustPointsRequest, AdjustPointsResponse, CreditRequest, RevokeAllResponse};
+use mps_api::error::ErrorCode;
+use mps_api::member::RechargeResponse;
+
 use crate::auth::Authorized;
 use crate::auth::permissions::{AdjustPoints, CreditCards, SystemMaintenance};
-use crate::db::money_ops::{self, ADMIN_CREDIT_CARD, CreditArgs, IdempotencyScope, PointsAdjustment};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::db::money_ops::{self, ADMIN_RECHARGE, CreditArgs, IdempotencyScope, PointsAdjustment};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::idempotency::{IdempotencyKey, fingerprint};
-use crate::http::member::recharge::RechargeResponse;
 use crate::http::middleware::RequestId;
 use crate::http::{respond, validate};
-use crate::money::AmountInput;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,12 +32,6 @@ pub async fn resolve_card_id(state: &AppState, id_or_no: &str) -> ApiResult<Uuid
     crate::db::bindings::card_id_by_no(&state.db, id_or_no.trim())
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::CardNotFound, "No card has this id or number."))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreditRequest {
-    pub amount: AmountInput,
-    pub reason: Option<String>,
 }
 
 /// Credit a standard card directly (payment method `manual`).
@@ -58,36 +52,18 @@ async fn credit_card(
     let reason = validate::optional_text("reason", request.reason.as_deref(), 500)?;
     let card_id = resolve_card_id(&state, &id_or_no).await?;
     let request = serde_json::json!({ "card_id": card_id, "amount": amount, "reason": reason });
-    let print = fingerprint(ADMIN_CREDIT_CARD.scope, &request);
+    let print = fingerprint(ADMIN_RECHARGE.name, &request);
     let scope = IdempotencyScope { actor_id: admin.id, key: &key, fingerprint: &print, request_id: &request_id };
     let args = CreditArgs { card_id, amount, reason };
-    let outcome = money_ops::admin_credit_card::<RechargeResponse>(&state.db, scope, args).await;
-    respond::money(&state, &ADMIN_CREDIT_CARD, outcome, |_| ()).await
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AdjustPointsRequest {
-    pub card_id: Uuid,
-    /// Points to add (positive) or remove (negative); never zero.
-    pub delta_points: i64,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AdjustPointsResponse {
-    pub card_id: Uuid,
-    pub card_no: String,
-    pub points_before: i64,
-    pub points_after: i64,
-    pub level_before: i32,
-    pub level_after: i32,
+    let outcome = money_ops::admin_recharge(&state.db, scope, args).await;
+    respond::money(&state, &ADMIN_RECHARGE, outcome, |_| ()).await
 }
 
 /// Add or remove points on a standard card; the level follows the new total.
 #[utoipa::path(post, path = "/admin/points/adjust", tag = "admin", security(("bearer" = [])),
     request_body = AdjustPointsRequest,
     responses((status = 200, body = AdjustPointsResponse),
-              (status = 409, description = "CARD_CLOSED", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "CARD_CLOSED", body = mps_api::error::ErrorEnvelope)))]
 async fn adjust_points(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -102,12 +78,6 @@ async fn adjust_points(
         PointsAdjustment { admin_id: admin.id, card_id: request.card_id, delta: request.delta_points, reason };
     let adjusted = money_ops::adjust_points(&state.db, adjustment, &request_id).await;
     Ok(AppJson(respond::moved::<AdjustPointsResponse>(&state, "adjust_points", adjusted).await?))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RevokeAllResponse {
-    /// How many live tokens were revoked.
-    pub revoked: i64,
 }
 
 /// Revoke every live QR token at once (e.g. after a suspected leak).

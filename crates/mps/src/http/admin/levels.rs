@@ -2,45 +2,22 @@
 
 use axum::Extension;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::admin::{LevelTableResponse, ReplaceLevelsRequest};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageLevels;
-use crate::db::levels::{self, Level, ProposedLevel};
+use crate::db::levels::{self, ProposedLevel};
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
 use crate::http::levels::invalidate_level_table;
 use crate::http::middleware::RequestId;
 use crate::http::respond::rpc;
-use crate::money::DecimalInput;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(replace_levels))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct LevelInput {
-    pub level: i32,
-    pub name: String,
-    pub min_points: i64,
-    /// Leave out (or `null`) on the last level to make it open-ended.
-    pub max_points: Option<i64>,
-    /// Multiplier in (0, 1] with at most 3 decimals, e.g. `"0.950"`.
-    pub discount: DecimalInput,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ReplaceLevelsRequest {
-    /// The whole new table: ranges from 0 upwards without gaps or overlaps.
-    pub levels: Vec<LevelInput>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LevelTableResponse {
-    pub levels: Vec<Level>,
 }
 
 /// Replace the level table. Cards keep their level until their points next change; an invalid
@@ -49,7 +26,7 @@ pub struct LevelTableResponse {
 #[utoipa::path(put, path = "/admin/levels", tag = "admin", security(("bearer" = [])),
     request_body = ReplaceLevelsRequest,
     responses((status = 200, body = LevelTableResponse),
-              (status = 422, description = "INVALID_LEVEL_TABLE", body = crate::error::ErrorEnvelope)))]
+              (status = 422, description = "INVALID_LEVEL_TABLE", body = mps_api::error::ErrorEnvelope)))]
 async fn replace_levels(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

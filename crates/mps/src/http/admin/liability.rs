@@ -6,12 +6,14 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::admin::{LiabilityGroup, LiabilityReport, ReportFormat};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ReadStatistics;
-use crate::db::liability::{self, LiabilityGroup, LiabilityReport};
+use crate::db::liability;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::filters::parse_date_bound;
@@ -19,15 +21,6 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(liability_report))
-}
-
-/// `json` (default) or `csv`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportFormat {
-    #[default]
-    Json,
-    Csv,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -47,7 +40,7 @@ pub struct LiabilityQuery {
 #[utoipa::path(get, path = "/admin/reports/liability", tag = "admin", security(("bearer" = [])),
     params(LiabilityQuery),
     responses((status = 200, description = "The report", content((LiabilityReport = "application/json"), (String = "text/csv"))),
-              (status = 422, description = "VALIDATION_FAILED", body = crate::error::ErrorEnvelope)))]
+              (status = 422, description = "VALIDATION_FAILED", body = mps_api::error::ErrorEnvelope)))]
 async fn liability_report(
     State(state): State<AppState>,
     _admin: Authorized<ReadStatistics>,

@@ -4,21 +4,27 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::admin::{
+    ActionRequest, CreateMemberRequest, CreateMemberResponse, ExternalIdentity, PasswordResetRequest,
+    UpdateMemberRequest,
+};
+use mps_api::domain::{MemberStatus, MemberView};
+use mps_api::error::ErrorEnvelope;
+use mps_api::pagination::{Page, PageParams};
 
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::{CreateMember, ReadMembers, SuspendMember, UpdateMember};
 use crate::db::account_admin::{self, AccountKey, AccountSearch, MEMBERS, StatusChange};
 use crate::db::members::{self, NewMember};
-use crate::domain::{CardView, MemberStatus, MemberView};
-use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::http::admin::accounts::{self, ActionRequest, PasswordResetRequest};
-use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson, present};
+use crate::error::{ApiError, ApiResult};
+use crate::http::admin::accounts;
+use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::validate;
 use crate::state::AppState;
 
@@ -31,37 +37,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_member_password))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ExternalIdentity {
-    /// e.g. `wechat`: lower-case letters, digits and `_`.
-    pub provider: String,
-    pub external_id: String,
-}
-
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct CreateMemberRequest {
-    pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    /// At least 8 characters; without one the member cannot log in until an admin sets it.
-    pub password: Option<String>,
-    pub external_identity: Option<ExternalIdentity>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreateMemberResponse {
-    pub member: MemberView,
-    /// The member's new standard card.
-    pub card: CardView,
-}
-
 /// Create a member and, in the same transaction, its standard card.
 #[utoipa::path(post, path = "/admin/members", tag = "admin", security(("bearer" = [])),
     request_body = CreateMemberRequest,
     responses((status = 201, body = CreateMemberResponse),
               (status = 409, description = "DUPLICATE_PHONE, DUPLICATE_EMAIL or DUPLICATE_EXTERNAL_IDENTITY",
-               body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope)))]
 async fn create_member(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -152,26 +133,13 @@ async fn get_member(
     Ok(AppJson(account_admin::find(&state.db, &MEMBERS, AccountKey::parse(&path.id_or_no)).await?))
 }
 
-/// A partial edit of a member: only the fields sent change.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateMemberRequest {
-    /// Cannot be `null`.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false)]
-    pub name: Option<Option<String>>,
-    /// `null` removes the phone number.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
-    /// `null` removes the email address.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
+/// The checks of [`UpdateMemberRequest`] (a wire type of `mps_api`), kept beside its handler.
+trait MemberChanges {
+    /// The validated columns to set.
+    fn changes(&self) -> ApiResult<Vec<(&'static str, Option<&str>)>>;
 }
 
-impl UpdateMemberRequest {
-    /// The validated columns to set.
+impl MemberChanges for UpdateMemberRequest {
     fn changes(&self) -> ApiResult<Vec<(&'static str, Option<&str>)>> {
         let mut changes = Vec::new();
         if let Some(name) = &self.name {

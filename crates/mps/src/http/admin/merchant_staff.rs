@@ -9,19 +9,23 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::admin::ActionRequest;
+use mps_api::domain::MerchantView;
+use mps_api::error::{ErrorCode, ErrorEnvelope};
+use mps_api::merchant::{KeyView, StaffStatus, StaffView};
+use mps_api::pagination::{Page, PageParams};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageMerchants;
 use crate::auth::session;
 use crate::db::account_admin::{self, AccountKey, MERCHANTS};
 use crate::db::audit::Actor;
-use crate::db::pos_keys::{self, KeyView};
-use crate::db::staff::{self, StaffAudit, StaffChange, StaffStatus, StaffView};
-use crate::domain::MerchantView;
-use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
-use crate::http::admin::accounts::ActionRequest;
+use crate::db::pos_keys;
+use crate::db::staff::{self, StaffAudit, StaffChange};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
+use crate::http::validate::ActionReason as _;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -100,7 +104,8 @@ async fn list_merchant_keys(
     Ok(AppJson(Page::from_rows(items, &paging, total, KeyView::page_key)))
 }
 
-/// Suspend a merchant's staff member: every session they have ends at once.
+/// Suspend a merchant's staff member: every session they have ends at once, and only an admin can
+/// reactivate them (the merchant's activation answers 403 `SUSPENDED_BY_ADMIN`).
 #[utoipa::path(post, path = "/admin/merchants/{id_or_code}/staff/{staff_id}/suspend", tag = "admin",
     security(("bearer" = [])), params(MerchantStaffPath), request_body = Option<ActionRequest>,
     responses((status = 200, body = StaffView),
@@ -115,8 +120,8 @@ async fn suspend_merchant_staff(
     set_staff_status(&state, &admin, &path, StaffStatus::Suspended, request.reason()?, &request_id).await
 }
 
-/// Reactivate a merchant's suspended staff member: they can log in again (the sessions ended by
-/// the suspension stay ended).
+/// Reactivate a merchant's suspended staff member, whoever suspended them: they can log in again
+/// (the sessions ended by the suspension stay ended). An admin's suspension is lifted only here.
 #[utoipa::path(post, path = "/admin/merchants/{id_or_code}/staff/{staff_id}/activate", tag = "admin",
     security(("bearer" = [])), params(MerchantStaffPath), request_body = Option<ActionRequest>,
     responses((status = 200, body = StaffView),

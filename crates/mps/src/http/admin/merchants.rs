@@ -4,21 +4,24 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::admin::{ActionRequest, CreateMerchantRequest, PasswordResetRequest, UpdateMerchantRequest};
+use mps_api::domain::{MerchantStatus, MerchantView};
+use mps_api::error::ErrorEnvelope;
+use mps_api::pagination::{Page, PageParams};
 
 use crate::auth::Authorized;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::auth::permissions::ManageMerchants;
 use crate::db::account_admin::{self, AccountKey, AccountSearch, MERCHANTS, StatusChange};
 use crate::db::merchants;
-use crate::domain::{MerchantStatus, MerchantView};
-use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::http::admin::accounts::{self, ActionRequest, PasswordResetRequest};
-use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson, present};
+use crate::error::{ApiError, ApiResult};
+use crate::http::admin::accounts;
+use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::validate;
 use crate::state::AppState;
 
@@ -31,22 +34,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_merchant_password))
 }
 
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct CreateMerchantRequest {
-    /// 3 to 20 letters and digits, unique regardless of case.
-    pub code: String,
-    pub name: String,
-    pub contact: Option<String>,
-    /// At least 8 characters.
-    pub password: String,
-}
-
 /// Create a merchant.
 #[utoipa::path(post, path = "/admin/merchants", tag = "admin", security(("bearer" = [])),
     request_body = CreateMerchantRequest,
     responses((status = 201, body = MerchantView),
-              (status = 409, description = "DUPLICATE_MERCHANT_CODE", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "DUPLICATE_MERCHANT_CODE", body = mps_api::error::ErrorEnvelope)))]
 async fn create_merchant(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -111,22 +103,13 @@ async fn get_merchant(
     Ok(AppJson(account_admin::find(&state.db, &MERCHANTS, AccountKey::parse(&path.id_or_code)).await?))
 }
 
-/// A partial edit of a merchant: only the fields sent change. The code never changes.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateMerchantRequest {
-    /// Cannot be `null`.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false)]
-    pub name: Option<Option<String>>,
-    /// `null` (or blank) removes the contact.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub contact: Option<Option<String>>,
+/// The checks of [`UpdateMerchantRequest`] (a wire type of `mps_api`), kept beside its handler.
+trait MerchantChanges {
+    /// The validated columns to set.
+    fn changes(&self) -> ApiResult<Vec<(&'static str, Option<&str>)>>;
 }
 
-impl UpdateMerchantRequest {
-    /// The validated columns to set.
+impl MerchantChanges for UpdateMerchantRequest {
     fn changes(&self) -> ApiResult<Vec<(&'static str, Option<&str>)>> {
         let mut changes = Vec::new();
         if let Some(name) = &self.name {

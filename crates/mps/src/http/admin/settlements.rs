@@ -3,17 +3,20 @@
 use axum::Extension;
 use axum::extract::State;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::admin::SettlementStatusRequest;
+use mps_api::merchant::{SettlementStatus, SettlementView};
+use mps_api::pagination::{Page, PageParams};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageSettlements;
-use crate::db::settlements::{self, SettlementFilter, SettlementStatus, SettlementView};
+use crate::db::settlements::{self, SettlementFilter};
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::respond::rpc;
 use crate::state::AppState;
 
@@ -45,18 +48,12 @@ async fn list_all_settlements(
     Ok(AppJson(Page::from_rows(items, &paging, total, SettlementView::page_key)))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SettlementStatusRequest {
-    /// pending → settled → paid, pending → failed → pending.
-    pub status: SettlementStatus,
-}
-
 /// Move a settlement along its state machine; any other move is 409 `INVALID_STATUS_TRANSITION`.
 #[utoipa::path(patch, path = "/admin/settlements/{id}", tag = "admin", security(("bearer" = [])),
     request_body = SettlementStatusRequest,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = SettlementView),
-              (status = 409, description = "INVALID_STATUS_TRANSITION", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "INVALID_STATUS_TRANSITION", body = mps_api::error::ErrorEnvelope)))]
 async fn update_settlement_status(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

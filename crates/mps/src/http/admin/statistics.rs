@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use chrono::Utc;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::admin::StatisticsResponse;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ReadStatistics;
-use crate::db::reports::{self, AccountCounts, CardCounts, Statistics, TodayFigures};
+use crate::db::reports::{self, Statistics};
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
 use crate::http::periods::{day_period, local_date};
@@ -23,21 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const CACHE_KEY: &str = "admin-statistics";
 const CACHE_TTL: Duration = Duration::from_secs(30);
-
-/// The figures (not flattened from [`Statistics`]: the cached copy is read back, and serde's
-/// flatten cannot read numbers under `arbitrary_precision`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct StatisticsResponse {
-    /// Members that are not deleted.
-    pub members: AccountCounts,
-    pub cards: CardCounts,
-    pub merchants: AccountCounts,
-    pub today: TodayFigures,
-    /// "Today" in the business time zone.
-    pub date: NaiveDate,
-    /// When these figures were counted (they may be up to 30 s old).
-    pub generated_at: DateTime<Utc>,
-}
 
 /// Members, cards and merchants by status; today's payments, refunds and recharges kept apart;
 /// QR codes issued and members created today.

@@ -9,16 +9,18 @@ use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::pagination::{Page, PageParams};
+use mps_api::webhooks::{
+    CreateWebhookRequest, RedeliverRequest, WebhookDeliveryView, WebhookEndpointView, WebhookWithSecret,
+};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageProgrammeWebhooks;
-use crate::db::webhooks::{self as store, Audit, EndpointOwner, WebhookDeliveryView, WebhookEndpointView};
+use crate::db::webhooks::{self as store, Audit, EndpointOwner};
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
-use crate::http::webhook_endpoints::{
-    self as shared, CreateWebhookRequest, PROGRAMME_EVENT_TYPES, RedeliverRequest, WebhookWithSecret,
-};
+use crate::http::webhook_endpoints::{self as shared, PROGRAMME_EVENT_TYPES};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,8 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/admin/webhooks", tag = "admin", security(("bearer" = [])),
     request_body = CreateWebhookRequest,
     responses((status = 201, body = WebhookWithSecret),
-              (status = 422, description = "VALIDATION_FAILED or WEBHOOK_URL_NOT_ALLOWED", body = crate::error::ErrorEnvelope),
-              (status = 503, description = "Webhooks are not configured", body = crate::error::ErrorEnvelope)))]
+              (status = 422, description = "VALIDATION_FAILED or WEBHOOK_URL_NOT_ALLOWED", body = mps_api::error::ErrorEnvelope),
+              (status = 503, description = "Webhooks are not configured", body = mps_api::error::ErrorEnvelope)))]
 async fn create_programme_webhook(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -68,7 +70,7 @@ async fn list_programme_webhooks(
 #[utoipa::path(get, path = "/admin/webhooks/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WebhookEndpointView),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn get_programme_webhook(
     State(state): State<AppState>,
     _admin: Authorized<ManageProgrammeWebhooks>,
@@ -81,7 +83,7 @@ async fn get_programme_webhook(
 #[utoipa::path(post, path = "/admin/webhooks/{id}/disable", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WebhookEndpointView),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn disable_programme_webhook(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -96,7 +98,7 @@ async fn disable_programme_webhook(
 #[utoipa::path(post, path = "/admin/webhooks/{id}/rotate-secret", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WebhookWithSecret),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn rotate_programme_webhook_secret(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -110,7 +112,7 @@ async fn rotate_programme_webhook_secret(
 #[utoipa::path(get, path = "/admin/webhooks/{id}/deliveries", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path), PageParams),
     responses((status = 200, body = Page<WebhookDeliveryView>),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn list_programme_webhook_deliveries(
     State(state): State<AppState>,
     _admin: Authorized<ManageProgrammeWebhooks>,
@@ -128,8 +130,8 @@ async fn list_programme_webhook_deliveries(
     params(("id" = Uuid, Path)),
     request_body = RedeliverRequest,
     responses((status = 202, body = WebhookDeliveryView),
-              (status = 404, description = "WEBHOOK_NOT_FOUND or EVENT_NOT_FOUND", body = crate::error::ErrorEnvelope),
-              (status = 409, description = "INVALID_STATUS_TRANSITION: the endpoint is disabled", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND or EVENT_NOT_FOUND", body = mps_api::error::ErrorEnvelope),
+              (status = 409, description = "INVALID_STATUS_TRANSITION: the endpoint is disabled", body = mps_api::error::ErrorEnvelope)))]
 async fn redeliver_programme_event(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

@@ -5,17 +5,18 @@ use std::time::Duration;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
+
+use mps_api::domain::CardView;
+use mps_api::error::ErrorCode;
+use mps_api::member::{BindRequest, BindingChange};
 
 use crate::auth::Authorized;
 use crate::auth::password::{MAX_PASSWORD_LEN, verify_password};
 use crate::auth::permissions::{BindCard, UnbindCard};
-use crate::db::bindings::{self, Binding, BindingActor, BindingChange};
-use crate::domain::{BindingRole, CardView};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::db::bindings::{self, Binding, BindingActor};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::middleware::RequestId;
 use crate::http::respond::moved;
@@ -30,43 +31,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Binding attempts a member may make per minute, against password guessing.
 const BINDING_ATTEMPTS: Window = Window { limit: 5, length: Duration::from_secs(60) };
 
-/// The roles a member may take on a card of someone else's.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MemberBindingRole {
-    /// Pays with the corporate discount on their own card.
-    Member,
-    /// Sees the card, no discount.
-    Viewer,
-}
-
-impl From<MemberBindingRole> for BindingRole {
-    fn from(role: MemberBindingRole) -> Self {
-        match role {
-            MemberBindingRole::Member => BindingRole::Member,
-            MemberBindingRole::Viewer => BindingRole::Viewer,
-        }
-    }
-}
-
-/// No `Debug`: it holds the binding password, which must never reach a log.
-#[derive(Deserialize, ToSchema)]
-pub struct BindRequest {
-    /// The card's number; or give `card_id`.
-    pub card_no: Option<String>,
-    pub card_id: Option<Uuid>,
-    pub role: MemberBindingRole,
-    pub binding_password: String,
-}
-
 /// Join a corporate card with its binding password (5 attempts per minute).
 #[utoipa::path(post, path = "/member/bindings", tag = "member", security(("bearer" = [])),
     request_body = BindRequest,
     responses((status = 201, body = CardView),
               (status = 409, description = "ALREADY_BOUND, CARD_NOT_ACTIVE, CARD_EXPIRED or CARD_CLOSED",
-               body = crate::error::ErrorEnvelope),
+               body = mps_api::error::ErrorEnvelope),
               (status = 422, description = "CARD_TYPE_NOT_SHAREABLE, INVALID_BINDING_PASSWORD or VALIDATION_FAILED",
-               body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope)))]
 async fn bind_card(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -123,7 +95,7 @@ impl<'a> CardRef<'a> {
 #[utoipa::path(delete, path = "/member/bindings/{card_id}", tag = "member", security(("bearer" = [])),
     params(("card_id" = Uuid, Path)),
     responses((status = 200, body = BindingChange),
-              (status = 409, description = "CANNOT_REMOVE_LAST_OWNER", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "CANNOT_REMOVE_LAST_OWNER", body = mps_api::error::ErrorEnvelope)))]
 async fn leave_card(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

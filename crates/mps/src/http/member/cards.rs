@@ -3,21 +3,24 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
+
+use mps_api::domain::{BindingRole, CardStatus, TransactionView, TxType};
+use mps_api::error::ErrorCode;
+use mps_api::member::{CardsSummary, LedgerEntry, MemberCardResponse, MemberCardsResponse};
+use mps_api::money::Money;
+use mps_api::pagination::{Page, PageParams};
 
 use crate::auth::permissions::{MemberReadTransactions, ReadCards};
 use crate::auth::{AuthUser, Authorized};
 use crate::card_cache::{self, Lookup};
-use crate::db::transactions::{self, CARD_HISTORY_ROWS, LedgerEntry, TxFilter, TxOwner};
-use crate::domain::{BindingRole, BindingView, CardStatus, CardView, TransactionView, TxType};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::db::transactions::{self, CARD_HISTORY_ROWS, TxFilter, TxOwner};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::filters::parse_date_bound;
-use crate::http::pagination::{Page, PageParams};
-use crate::money::Money;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,20 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_member_card))
         .routes(routes!(list_member_transactions))
         .routes(routes!(points_ledger))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CardsSummary {
-    pub total_cards: usize,
-    pub active_cards: usize,
-    pub total_balance: Money,
-    pub total_points: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MemberCardsResponse {
-    pub items: Vec<CardView>,
-    pub summary: CardsSummary,
 }
 
 /// Your cards — owned and actively bound — with the discount a payment would get now.
@@ -74,17 +63,6 @@ impl FromRequestParts<AppState> for CardListReader {
         let (user, lookup) = AuthUser::authenticate_with(parts, state, check).await?;
         Ok(CardListReader { member: Authorized::grant(user)?, lookup })
     }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MemberCardResponse {
-    #[serde(flatten)]
-    pub card: CardView,
-    /// Present when you own the card.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bindings: Option<Vec<BindingView>>,
-    /// The latest movements (with `balance_after`) and points ledger rows (with `points_after`).
-    pub history: transactions::CardHistory,
 }
 
 /// One of your cards with its latest movements; its bindings too when you own it.

@@ -3,26 +3,22 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::error::ErrorEnvelope;
+use mps_api::member::IdentityList;
+
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageIdentities;
-use crate::db::identities::{self, IdentityView};
-use crate::error::{ApiResult, ErrorEnvelope};
+use crate::db::identities;
+use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::middleware::RequestId;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_identities)).routes(routes!(unlink_identity))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct IdentityList {
-    pub items: Vec<IdentityView>,
 }
 
 /// Your linked external identities.

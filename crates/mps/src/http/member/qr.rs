@@ -4,17 +4,15 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::member::{IssueQrRequest, QrResponse, RevokeQrResponse};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::GenerateQr;
-use crate::db::money_ops::{self, MemberCard, NewQrToken};
-use crate::domain::CardType;
+use crate::db::money_ops::{self, IssuedToken, MemberCard, NewQrToken};
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::middleware::RequestId;
@@ -36,41 +34,12 @@ pub fn qr_hash(plain: &str) -> Vec<u8> {
     Sha256::digest(plain.trim().as_bytes()).to_vec()
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct IssueQrRequest {
-    pub card_id: Uuid,
-    /// Lifetime in seconds: default 900, clamped to [60, 3600] (configurable).
-    pub ttl_seconds: Option<i64>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct QrCard {
-    pub card_no: String,
-    pub card_type: CardType,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct QrResponse {
-    /// Show this as a QR code; it is single-use and never stored in clear.
-    pub qr_plain: String,
-    pub expires_at: DateTime<Utc>,
-    pub ttl_seconds: i64,
-    pub card: QrCard,
-}
-
-#[derive(Debug, Deserialize)]
-struct IssuedToken {
-    expires_at: DateTime<Utc>,
-    ttl_seconds: i64,
-    card: QrCard,
-}
-
 /// Show a payment QR for one of your standard or voucher cards; the card's previous token dies.
 #[utoipa::path(post, path = "/member/qr", tag = "member", security(("bearer" = [])),
     request_body = IssueQrRequest,
     responses((status = 201, body = QrResponse),
               (status = 409, description = "MEMBER_NOT_ACTIVE, CARD_NOT_ACTIVE, CARD_EXPIRED or CARD_CLOSED",
-               body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope)))]
 async fn issue_qr(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -97,13 +66,6 @@ async fn issue_qr(
     let response =
         QrResponse { qr_plain, expires_at: issued.expires_at, ttl_seconds: issued.ttl_seconds, card: issued.card };
     Ok((StatusCode::CREATED, AppJson(response)))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RevokeQrResponse {
-    pub card_no: String,
-    /// False when the card had no live token.
-    pub revoked: bool,
 }
 
 /// Revoke your card's live QR token at once.

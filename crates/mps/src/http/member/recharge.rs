@@ -3,56 +3,23 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
+
+use mps_api::member::{RechargeRequest, RechargeResponse};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::MemberRecharge;
-use crate::db::money_ops::{self, CREATE_RECHARGE_ORDER, IdempotencyScope, RechargeOrderArgs};
-use crate::domain::TransactionView;
+use crate::db::money_ops::{self, IdempotencyScope, MEMBER_RECHARGE, RechargeOrderArgs};
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
 use crate::http::idempotency::{IdempotencyKey, fingerprint};
 use crate::http::middleware::RequestId;
 use crate::http::respond;
 use crate::http::validate;
-use crate::money::AmountInput;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_recharge_order))
-}
-
-/// Channels a member can pay a recharge through.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, strum::IntoStaticStr)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum RechargeChannel {
-    Wechat,
-    Alipay,
-    Bank,
-}
-
-impl RechargeChannel {
-    fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RechargeRequest {
-    pub card_id: Uuid,
-    pub amount: AmountInput,
-    pub payment_method: RechargeChannel,
-    pub external_order_id: Option<String>,
-}
-
-/// Every recharge answers with its transaction.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RechargeResponse {
-    pub transaction: TransactionView,
 }
 
 /// Create a recharge order for your standard card (status `processing` until the channel confirms).
@@ -70,7 +37,7 @@ async fn create_recharge_order(
     let amount = request.amount.to_money("amount", state.config.max_amount)?;
     let external_order_id = validate::optional_text("external_order_id", request.external_order_id.as_deref(), 128)?;
     let print = fingerprint(
-        CREATE_RECHARGE_ORDER.scope,
+        MEMBER_RECHARGE.name,
         &serde_json::json!({ "card_id": request.card_id, "amount": amount, "payment_method": request.payment_method,
                              "external_order_id": external_order_id }),
     );
@@ -81,6 +48,6 @@ async fn create_recharge_order(
         payment_method: request.payment_method.as_str(),
         external_order_id,
     };
-    let outcome = money_ops::create_recharge_order::<RechargeResponse>(&state.db, scope, args).await;
-    respond::money(&state, &CREATE_RECHARGE_ORDER, outcome, |_| ()).await
+    let outcome = money_ops::member_recharge(&state.db, scope, args).await;
+    respond::money(&state, &MEMBER_RECHARGE, outcome, |_| ()).await
 }

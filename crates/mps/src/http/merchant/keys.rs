@@ -5,22 +5,25 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::error::{ErrorCode, ErrorEnvelope};
+use mps_api::merchant::{CreateKeyRequest, KeyView, KeyWithSecret, RotateKeyRequest};
+use mps_api::pagination::{Page, PageParams};
+
 use crate::auth::Authorized;
-use crate::auth::permissions::{KeyScope, ManageKeys};
+use crate::auth::permissions::ManageKeys;
 use crate::auth::pos_keys::{self, generate_prefix, generate_secret};
 use crate::db::audit::{self, Actor};
-use crate::db::pos_keys::{self as keys_db, KeyView, NewKey};
+use crate::db::pos_keys::{self as keys_db, NewKey};
 use crate::db::stores;
-use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::validate;
 use crate::state::AppState;
 
@@ -42,27 +45,6 @@ pub struct KeyPath {
 
 pub(crate) fn key_not_found() -> ApiError {
     ApiError::new(ErrorCode::KeyNotFound, "You have no POS key with this id.")
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreateKeyRequest {
-    pub name: String,
-    /// The store the key acts as, by code.
-    pub store: String,
-    /// At least one of `charge`, `refund`, `read`.
-    pub permissions: Vec<KeyScope>,
-    pub terminal_id: Option<String>,
-    /// RFC 3339; the key stops working then.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-// No `Debug`: it holds the key's secret, shown this once.
-/// A key with its secret: the only time the secret is shown.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct KeyWithSecret {
-    pub key: KeyView,
-    /// `mps_pos_<prefix>_<random>`: send as `Authorization: Bearer <secret>`. Shown once.
-    pub secret: String,
 }
 
 /// Create a POS key for one of your stores (owners); the answer holds its secret, shown once.
@@ -150,13 +132,6 @@ async fn revoke_key(
     let actor = Actor { id: Some(owner.id), role: "merchant" };
     let key = keys_db::revoke(&state.db, owner.id, path.key_id, (actor, owner.staff_id), &request_id).await?;
     Ok(AppJson(key.ok_or_else(key_not_found)?))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct RotateKeyRequest {
-    /// How long the old secret keeps working, in seconds (default 0: it stops at once; at most
-    /// 7 days).
-    pub overlap_seconds: Option<i64>,
 }
 
 const MAX_OVERLAP_SECONDS: i64 = 7 * 24 * 3600;

@@ -3,25 +3,24 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::member::RechargeResponse;
+use mps_api::merchant::{
+    ChargeRequest, ChargeResponse, RefundRequest, RefundResponse, TopupRequest, ValidateQrRequest, ValidatedQr,
+};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{Charge, MerchantRecharge, Refund, ValidateQr};
 use crate::db::money_ops::{
-    self, CHARGE_BY_QR, ChargeArgs, IdempotencyScope, MERCHANT_TOPUP, REFUND_PAYMENT, RefundArgs, TopupArgs,
+    self, CHARGE, ChargeArgs, IdempotencyScope, MERCHANT_RECHARGE, REFUND, RefundArgs, TopupArgs,
 };
-use crate::domain::{CardStatus, CardType, TransactionView, TxStatus};
 use crate::error::ApiResult;
 use crate::http::extract::AppJson;
 use crate::http::idempotency::{IdempotencyKey, fingerprint};
 use crate::http::member::qr::qr_hash;
-use crate::http::member::recharge::RechargeResponse;
 use crate::http::middleware::RequestId;
 use crate::http::{respond, validate};
-use crate::money::{AmountInput, Money};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,35 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refund))
         .routes(routes!(topup))
         .routes(routes!(validate_qr))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ChargeRequest {
-    /// The token shown by the member's QR code.
-    pub qr_plain: String,
-    /// Amount before discount.
-    pub amount: AmountInput,
-    /// Your order id: an order is charged at most once.
-    pub external_order_id: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub tag: Option<Value>,
-    /// The store charging, by code: by default your own store when you are restricted to one
-    /// (staff with a store, POS keys), else the merchant's default store.
-    pub store: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ChargedCard {
-    pub card_no: String,
-    pub card_type: CardType,
-    /// The card's level after this payment.
-    pub level: i32,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ChargeResponse {
-    pub transaction: TransactionView,
-    pub card: ChargedCard,
 }
 
 fn qr_text(qr_plain: &str) -> ApiResult<&str> {
@@ -85,7 +55,7 @@ async fn charge(
     let tag = request.tag.as_ref().filter(|t| !t.is_null());
     let store_id = super::stores::acting_store(&state, &merchant, request.store.as_deref()).await?;
     let print = fingerprint(
-        CHARGE_BY_QR.scope,
+        CHARGE.name,
         &serde_json::json!({ "token_sha256": hex::encode(&token_hash), "amount": amount,
                              "external_order_id": external_order_id, "tag": tag, "store_id": store_id }),
     );
@@ -103,32 +73,9 @@ async fn charge(
         staff_id,
         pos_key_id,
     };
-    let outcome = money_ops::charge_by_qr::<ChargeResponse>(&state.db, scope, args).await;
+    let outcome = money_ops::charge(&state.db, scope, args).await;
     let observe = |charged: &ChargeResponse| state.metrics.observe_payment(charged.transaction.final_amount);
-    respond::money(&state, &CHARGE_BY_QR, outcome, observe).await
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RefundRequest {
-    pub original_tx_no: String,
-    pub amount: AmountInput,
-    pub reason: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub tag: Option<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RefundedPayment {
-    pub tx_no: String,
-    pub status: TxStatus,
-    pub refunded_total: Money,
-    pub remaining_refundable: Money,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RefundResponse {
-    pub refund: TransactionView,
-    pub original: RefundedPayment,
+    respond::money(&state, &CHARGE, outcome, observe).await
 }
 
 /// Refund all or part of one of your payments; points are reversed in proportion. The refund
@@ -140,7 +87,7 @@ pub struct RefundResponse {
     params(("Idempotency-Key" = String, Header, description = "One key per refund; reuse it on every retry")),
     responses((status = 201, body = RefundResponse),
               (status = 403, description = "FORBIDDEN, REFUND_LIMIT_EXCEEDED or REFUND_NOT_SAME_DAY",
-               body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope)))]
 async fn refund(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -154,7 +101,7 @@ async fn refund(
     super::validate_tag(request.tag.as_ref())?;
     let tag = request.tag.as_ref().filter(|t| !t.is_null());
     let print = fingerprint(
-        REFUND_PAYMENT.scope,
+        REFUND.name,
         &serde_json::json!({ "original_tx_no": original_tx_no, "amount": amount, "reason": reason, "tag": tag }),
     );
     super::stores::check_refund_allowed(&state, &merchant, &original_tx_no, amount).await?;
@@ -163,17 +110,8 @@ async fn refund(
     let staff_id = merchant.staff_id;
     let pos_key_id = merchant.key_id;
     let args = RefundArgs { operator, original_tx_no: &original_tx_no, amount, reason, tag, staff_id, pos_key_id };
-    let outcome = money_ops::refund_payment::<RefundResponse>(&state.db, scope, args).await;
-    respond::money(&state, &REFUND_PAYMENT, outcome, |_| ()).await
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TopupRequest {
-    pub card_no: String,
-    pub amount: AmountInput,
-    /// The store topping up, by code, chosen as for a charge: by default your own store when you
-    /// are restricted to one, else the merchant's default store.
-    pub store: Option<String>,
+    let outcome = money_ops::refund(&state.db, scope, args).await;
+    respond::money(&state, &REFUND, outcome, |_| ()).await
 }
 
 /// Top up a standard card at the counter (cash), credited at once. The top-up records its store
@@ -183,8 +121,8 @@ pub struct TopupRequest {
     params(("Idempotency-Key" = String, Header, description = "Reuse it when retrying this request")),
     responses((status = 201, body = RechargeResponse),
               (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller named another store",
-               body = crate::error::ErrorEnvelope),
-              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn topup(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -196,7 +134,7 @@ async fn topup(
     let card_no = validate::text("card_no", &request.card_no, 40)?.to_ascii_uppercase();
     let store_id = super::stores::acting_store(&state, &merchant, request.store.as_deref()).await?;
     let print = fingerprint(
-        MERCHANT_TOPUP.scope,
+        MERCHANT_RECHARGE.name,
         &serde_json::json!({ "card_no": card_no, "amount": amount, "store_id": store_id }),
     );
     let scope = IdempotencyScope { actor_id: merchant.id, key: &key, fingerprint: &print, request_id: &request_id };
@@ -209,31 +147,15 @@ async fn topup(
         staff_id: merchant.staff_id,
         pos_key_id: merchant.key_id,
     };
-    let outcome = money_ops::merchant_topup::<RechargeResponse>(&state.db, scope, args).await;
-    respond::money(&state, &MERCHANT_TOPUP, outcome, |_| ()).await
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ValidateQrRequest {
-    pub qr_plain: String,
-}
-
-/// What a merchant may see of a QR's card before charging; never the balance.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ValidatedQr {
-    pub card_no: String,
-    pub card_type: CardType,
-    pub level: i32,
-    pub status: CardStatus,
-    /// When the token expires.
-    pub expires_at: chrono::DateTime<chrono::Utc>,
+    let outcome = money_ops::merchant_recharge(&state.db, scope, args).await;
+    respond::money(&state, &MERCHANT_RECHARGE, outcome, |_| ()).await
 }
 
 /// Check a QR token without charging it.
 #[utoipa::path(post, path = "/merchant/qr/validate", tag = "merchant", security(("bearer" = [])),
     request_body = ValidateQrRequest,
     responses((status = 200, body = ValidatedQr),
-              (status = 409, description = "QR_EXPIRED_OR_INVALID or MERCHANT_NOT_ACTIVE", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "QR_EXPIRED_OR_INVALID or MERCHANT_NOT_ACTIVE", body = mps_api::error::ErrorEnvelope)))]
 async fn validate_qr(
     State(state): State<AppState>,
     merchant: Authorized<ValidateQr>,

@@ -6,20 +6,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Months, Utc};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::error::ErrorCode;
+use mps_api::merchant::{SettlementMode, SettlementRequest, SettlementStatus, SettlementView};
+use mps_api::pagination::{Page, PageParams};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::{GenerateSettlement, ReadSettlements};
-use crate::db::settlements::{
-    self, SettlementFilter, SettlementMode, SettlementPeriod, SettlementStatus, SettlementView,
-};
+use crate::db::settlements::{self, SettlementFilter, SettlementPeriod};
 use crate::db::stores;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::periods::{self, Period, day_period, local_date, month_period};
 use crate::http::respond::rpc;
 use crate::state::AppState;
@@ -28,21 +29,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(generate_settlement, list_settlements)).routes(routes!(get_settlement))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SettlementRequest {
-    pub mode: SettlementMode,
-    /// `t_plus_1`: the local day to settle, YYYY-MM-DD (default: yesterday).
-    pub date: Option<String>,
-    /// `monthly`: the local month to settle, YYYY-MM (default: last month).
-    pub month: Option<String>,
-    /// `realtime`: inclusive start, RFC 3339.
-    pub period_start: Option<String>,
-    /// `realtime`: exclusive end, RFC 3339.
-    pub period_end: Option<String>,
+/// The checks of [`SettlementRequest`] (a wire type of `mps_api`), kept beside its handler.
+trait SettlementFields {
+    /// Refuses the fields the mode does not use, so a request cannot mean two periods.
+    fn only(&self, used: &[&str]) -> ApiResult<()>;
 }
 
-impl SettlementRequest {
-    /// Refuses the fields the mode does not use, so a request cannot mean two periods.
+impl SettlementFields for SettlementRequest {
     fn only(&self, used: &[&str]) -> ApiResult<()> {
         let given = [
             ("date", self.date.is_some()),
@@ -104,8 +97,8 @@ fn explicit_period(request: &SettlementRequest) -> ApiResult<Period> {
 #[utoipa::path(post, path = "/merchant/settlements", tag = "merchant", security(("bearer" = [])),
     request_body = SettlementRequest,
     responses((status = 201, body = SettlementView),
-              (status = 409, description = "SETTLEMENT_ALREADY_EXISTS", body = crate::error::ErrorEnvelope),
-              (status = 422, description = "PERIOD_NOT_CLOSED or VALIDATION_FAILED", body = crate::error::ErrorEnvelope)))]
+              (status = 409, description = "SETTLEMENT_ALREADY_EXISTS", body = mps_api::error::ErrorEnvelope),
+              (status = 422, description = "PERIOD_NOT_CLOSED or VALIDATION_FAILED", body = mps_api::error::ErrorEnvelope)))]
 async fn generate_settlement(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

@@ -7,22 +7,27 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::admin::ActionRequest;
+use mps_api::error::{ErrorCode, ErrorEnvelope};
+use mps_api::merchant::{CreateStaffRequest, StaffPasswordRequest, StaffStatus, StaffView, UpdateStaffRequest};
+use mps_api::pagination::{Page, PageParams};
+use mps_api::roles::StaffRole;
+
 use crate::auth::password::{check_new_password, hash_password};
-use crate::auth::permissions::{ManageManagers, ManageStaff, Permission as _, StaffRole};
+use crate::auth::permissions::{ManageManagers, ManageStaff, Permission as _};
 use crate::auth::{AuthUser, Authorized, session};
 use crate::db::audit::{self, Actor};
-use crate::db::staff::{self, NewStaff, StaffAudit, StaffChange, StaffStatus, StaffView};
+use crate::db::staff::{self, NewStaff, StaffAudit, StaffChange};
 use crate::db::stores;
-use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
-use crate::http::admin::accounts::ActionRequest;
-use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson, present};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::validate;
+use crate::http::validate::ActionReason as _;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -101,19 +106,6 @@ fn username(value: &str) -> ApiResult<&str> {
     Ok(value)
 }
 
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Deserialize, ToSchema)]
-pub struct CreateStaffRequest {
-    /// Unique within the merchant regardless of case; logs in with the merchant's code.
-    pub username: String,
-    pub name: String,
-    pub role: StaffRole,
-    /// Restrict the staff member to this store (by code).
-    pub store: Option<String>,
-    /// At least 8 characters.
-    pub password: String,
-}
-
 /// Add a staff member (owners: any role; managers: cashiers; a store-restricted manager: cashiers
 /// of their store, which `store` defaults to).
 #[utoipa::path(post, path = "/merchant/staff", tag = "merchant", security(("bearer" = [])),
@@ -179,16 +171,6 @@ async fn get_staff(
     Ok(AppJson(member))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct UpdateStaffRequest {
-    pub name: Option<String>,
-    pub role: Option<StaffRole>,
-    /// A store code; `null` lifts the restriction.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub store: Option<Option<String>>,
-}
-
 /// Edit a staff member; a new role or store ends their sessions.
 #[utoipa::path(patch, path = "/merchant/staff/{staff_id}", tag = "merchant", security(("bearer" = [])),
     params(StaffPath), request_body = UpdateStaffRequest,
@@ -237,10 +219,12 @@ async fn suspend_staff(
     set_status(&state, &caller, path.staff_id, StaffStatus::Suspended, request.reason()?, &request_id).await
 }
 
-/// Activate a suspended staff member.
+/// Activate a staff member the merchant suspended; one an admin suspended stays suspended until an
+/// admin reactivates them.
 #[utoipa::path(post, path = "/merchant/staff/{staff_id}/activate", tag = "merchant", security(("bearer" = [])),
     params(StaffPath), request_body = Option<ActionRequest>,
     responses((status = 200, body = StaffView),
+              (status = 403, description = "Wrong role or missing permission; SUSPENDED_BY_ADMIN: only an admin lifts an admin's suspension", body = ErrorEnvelope),
               (status = 404, description = "STAFF_NOT_FOUND", body = ErrorEnvelope)))]
 async fn activate_staff(
     State(state): State<AppState>,
@@ -267,13 +251,6 @@ async fn set_status(
     let (member, revoked) = staff::change_staff(&state.db, caller.id, staff_id, change, None, audit, allowed).await?;
     session::publish_revocations(state, &revoked).await;
     Ok(AppJson(member))
-}
-
-// No `Debug`: it holds a secret that must never reach a log.
-#[derive(Deserialize, ToSchema)]
-pub struct StaffPasswordRequest {
-    /// At least 8 characters.
-    pub password: String,
 }
 
 /// Set a staff member's password; their sessions end.

@@ -8,31 +8,24 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt as _, stream};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::merchant::{StatementFormat, StatementMovement, StatementTotalsView, StatementView};
+use mps_api::money::SignedMoney;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ReadStatements;
-use crate::db::statements::{self, StatementMovement, StatementTotals};
+use crate::db::statements;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AppQuery;
 use crate::http::filters::parse_date_bound;
-use crate::money::SignedMoney;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(merchant_statement))
-}
-
-/// `json` (default) or `csv`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum StatementFormat {
-    #[default]
-    Json,
-    Csv,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -49,36 +42,6 @@ pub struct StatementQuery {
     /// its store, and another store is 403 `STORE_NOT_ALLOWED`). The stores' statements add up
     /// to the merchant's.
     pub store: Option<String>,
-}
-
-/// The JSON statement (streamed in this shape).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StatementView {
-    pub merchant_code: String,
-    /// The store this statement is of; `null`: the whole merchant.
-    pub store_code: Option<String>,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    /// Payments − refunds − counter top-ups before `from`.
-    pub opening_total: SignedMoney,
-    /// opening_total + totals.net_amount.
-    pub closing_total: SignedMoney,
-    pub totals: StatementTotalsView,
-    /// Every movement of the window, oldest first.
-    pub movements: Vec<StatementMovement>,
-}
-
-/// The window's totals, counted as settlements count them.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StatementTotalsView {
-    #[serde(flatten)]
-    pub counts: StatementTotals,
-    /// Reserved: always `0.00` today. MPS charges merchants no fees yet; the column is there so
-    /// statement consumers need not change when fees exist.
-    #[schema(example = "0.00")]
-    pub fee_amount: SignedMoney,
-    /// payments − refunds − top-ups − fees (fees: 0.00 today).
-    pub net_amount: SignedMoney,
 }
 
 /// The CSV columns, in order.
@@ -109,9 +72,9 @@ const CSV_HEADER: [&str; 14] = [
     params(StatementQuery),
     responses((status = 200, description = "The statement", content((StatementView = "application/json"), (String = "text/csv"))),
               (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller asked for another store",
-               body = crate::error::ErrorEnvelope),
-              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope),
-              (status = 422, description = "VALIDATION_FAILED", body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = mps_api::error::ErrorEnvelope),
+              (status = 422, description = "VALIDATION_FAILED", body = mps_api::error::ErrorEnvelope)))]
 async fn merchant_statement(
     State(state): State<AppState>,
     merchant: Authorized<ReadStatements>,

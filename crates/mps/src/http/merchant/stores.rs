@@ -5,21 +5,24 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
+
+use mps_api::error::{ErrorCode, ErrorEnvelope};
+use mps_api::merchant::{
+    CreateStoreRequest, MerchantSettings, StoreStatus, StoreView, UpdateSettingsRequest, UpdateStoreRequest,
+};
+use mps_api::money::{AmountInput, Money};
+use mps_api::pagination::{Page, PageParams};
 
 use crate::auth::permissions::{ManageMerchantSettings, ManageStores, Permission as _, ReadSummary, RefundAny};
 use crate::auth::{AuthUser, Authorized};
 use crate::db::audit::{self, Actor};
-use crate::db::stores::{self, MerchantSettings, NewStore, StoreChange, StoreStatus, StoreView};
-use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
-use crate::http::extract::{AppJson, AppPath, AppQuery, present};
+use crate::db::stores::{self, NewStore, StoreChange};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::validate;
-use crate::money::{AmountInput, Money};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -76,16 +79,6 @@ pub async fn check_refund_allowed(state: &AppState, caller: &AuthUser, tx_no: &s
     }
     let zone = state.config.business_timezone.name();
     stores::check_restricted_refund(&state.db, caller.id, tx_no, amount, (caller.store_id, limited), zone).await
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateStoreRequest {
-    /// 1 to 20 letters, digits, `_` or `-`; unique within the merchant regardless of case.
-    pub code: String,
-    pub name: String,
-    pub address: Option<String>,
-    /// IANA time zone of the store's days (default: `BUSINESS_TIMEZONE`).
-    pub time_zone: Option<String>,
 }
 
 fn store_code(field: &str, code: &str) -> ApiResult<String> {
@@ -155,21 +148,6 @@ async fn list_stores(
     Ok(AppJson(Page::from_rows(items, &paging, total, StoreView::page_key)))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct UpdateStoreRequest {
-    pub name: Option<String>,
-    /// `null` clears it.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub address: Option<Option<String>>,
-    /// `null` clears it (back to `BUSINESS_TIMEZONE`).
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub time_zone: Option<Option<String>>,
-    /// `closed`: no new transactions; the books keep it.
-    pub status: Option<StoreStatus>,
-}
-
 /// Edit, close or reopen a store (owners).
 #[utoipa::path(patch, path = "/merchant/stores/{store_id}", tag = "merchant", security(("bearer" = [])),
     params(("store_id" = Uuid, Path, description = "The store's id")), request_body = UpdateStoreRequest,
@@ -220,12 +198,6 @@ async fn get_settings(
     Ok(AppJson(stores::merchant_settings(&state.db, owner.id).await?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct UpdateSettingsRequest {
-    /// The most a cashier or POS key may refund at once; `0` stops them refunding.
-    pub cashier_refund_limit: AmountInput,
-}
-
 /// Set your cashier refund limit (owners).
 #[utoipa::path(put, path = "/merchant/settings", tag = "merchant", security(("bearer" = [])),
     request_body = UpdateSettingsRequest,
@@ -266,5 +238,5 @@ fn refund_limit(input: &AmountInput, max: rust_decimal::Decimal) -> ApiResult<Mo
     {
         return Ok(Money::ZERO);
     }
-    input.to_money("cashier_refund_limit", max)
+    Ok(input.to_money("cashier_refund_limit", max)?)
 }

@@ -1,10 +1,12 @@
 //! `GET /merchant/daily-summary`: a merchant's local day, with one bucket per local hour.
 
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use chrono::{Timelike as _, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+use mps_api::merchant::{DailySummaryResponse, DaySummary, HourSummary};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ReadSummary;
@@ -14,7 +16,6 @@ use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::periods::{self, day_period, local_date};
 use crate::http::respond::rpc;
-use crate::money::{Money, SignedMoney};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -28,37 +29,6 @@ pub struct DailySummaryQuery {
     pub date: Option<String>,
     /// One store's day, by code (default: the whole merchant; a store-restricted caller: its store).
     pub store: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DaySummary {
-    /// Payments made (completed, or refunded since).
-    pub payment_count: i64,
-    /// Completed refunds, whichever day their payment was.
-    pub refund_count: i64,
-    pub payment_amount: Money,
-    pub refund_amount: Money,
-    /// payments − refunds (counter top-ups are not sales and are left out).
-    pub net_amount: SignedMoney,
-}
-
-/// Payments in one local hour.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HourSummary {
-    /// The local clock hour, 0–23; on the day clocks go back one hour appears twice.
-    pub hour: u32,
-    /// The bucket's first instant (tells the two equal hours of that day apart).
-    pub start: DateTime<Utc>,
-    pub count: i64,
-    pub amount: Money,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DailySummaryResponse {
-    pub date: NaiveDate,
-    pub summary: DaySummary,
-    /// One bucket per local hour: 24, or 23/25 on clock-change days.
-    pub hourly: Vec<HourSummary>,
 }
 
 /// Your day: payments, refunds and net, and payments per local hour.

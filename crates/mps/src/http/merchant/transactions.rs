@@ -5,14 +5,15 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use mps_api::domain::{TransactionView, TxType};
+use mps_api::pagination::{Page, PageParams};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::MerchantReadTransactions;
 use crate::db::transactions::{self, TxFilter, TxOwner};
-use crate::domain::{TransactionView, TxType};
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::filters::parse_date_bound;
-use crate::http::pagination::{Page, PageParams};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,8 +39,8 @@ pub struct MerchantTxQuery {
     params(MerchantTxQuery, PageParams),
     responses((status = 200, body = Page<TransactionView>),
               (status = 403, description = "STORE_NOT_ALLOWED: a store-restricted caller asked for another store",
-               body = crate::error::ErrorEnvelope),
-              (status = 404, description = "STORE_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+               body = mps_api::error::ErrorEnvelope),
+              (status = 404, description = "STORE_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn list_merchant_transactions(
     State(state): State<AppState>,
     merchant: Authorized<MerchantReadTransactions>,

@@ -7,13 +7,17 @@ use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use mps_api::pagination::{Page, PageParams};
+use mps_api::webhooks::{
+    CreateWebhookRequest, RedeliverRequest, WebhookDeliveryView, WebhookEndpointView, WebhookWithSecret,
+};
+
 use crate::auth::Authorized;
 use crate::auth::permissions::ManageWebhooks;
-use crate::db::webhooks::{self as store, Audit, EndpointOwner, WebhookDeliveryView, WebhookEndpointView};
+use crate::db::webhooks::{self as store, Audit, EndpointOwner};
 use crate::error::ApiResult;
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::middleware::RequestId;
-use crate::http::pagination::{Page, PageParams};
 use crate::http::webhook_endpoints as shared;
 use crate::state::AppState;
 
@@ -27,16 +31,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(redeliver_webhook_event))
 }
 
-pub use crate::http::webhook_endpoints::{
-    CreateWebhookRequest, MERCHANT_EVENT_TYPES, RedeliverRequest, WebhookWithSecret,
-};
+pub use crate::http::webhook_endpoints::MERCHANT_EVENT_TYPES;
 
 /// Register an endpoint for your events. The answer carries the signing secret, once.
 #[utoipa::path(post, path = "/merchant/webhooks", tag = "merchant", security(("bearer" = [])),
     request_body = CreateWebhookRequest,
     responses((status = 201, body = WebhookWithSecret),
-              (status = 422, description = "VALIDATION_FAILED or WEBHOOK_URL_NOT_ALLOWED", body = crate::error::ErrorEnvelope),
-              (status = 503, description = "Webhooks are not configured", body = crate::error::ErrorEnvelope)))]
+              (status = 422, description = "VALIDATION_FAILED or WEBHOOK_URL_NOT_ALLOWED", body = mps_api::error::ErrorEnvelope),
+              (status = 503, description = "Webhooks are not configured", body = mps_api::error::ErrorEnvelope)))]
 async fn create_webhook_endpoint(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -67,7 +69,7 @@ async fn list_webhook_endpoints(
 #[utoipa::path(get, path = "/merchant/webhooks/{id}", tag = "merchant", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WebhookEndpointView),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn get_webhook_endpoint(
     State(state): State<AppState>,
     merchant: Authorized<ManageWebhooks>,
@@ -80,7 +82,7 @@ async fn get_webhook_endpoint(
 #[utoipa::path(post, path = "/merchant/webhooks/{id}/disable", tag = "merchant", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WebhookEndpointView),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn disable_webhook_endpoint(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -95,7 +97,7 @@ async fn disable_webhook_endpoint(
 #[utoipa::path(post, path = "/merchant/webhooks/{id}/rotate-secret", tag = "merchant", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WebhookWithSecret),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn rotate_webhook_secret(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -109,7 +111,7 @@ async fn rotate_webhook_secret(
 #[utoipa::path(get, path = "/merchant/webhooks/{id}/deliveries", tag = "merchant", security(("bearer" = [])),
     params(("id" = Uuid, Path), PageParams),
     responses((status = 200, body = Page<WebhookDeliveryView>),
-              (status = 404, description = "WEBHOOK_NOT_FOUND", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND", body = mps_api::error::ErrorEnvelope)))]
 async fn list_webhook_deliveries(
     State(state): State<AppState>,
     merchant: Authorized<ManageWebhooks>,
@@ -127,8 +129,8 @@ async fn list_webhook_deliveries(
     params(("id" = Uuid, Path)),
     request_body = RedeliverRequest,
     responses((status = 202, body = WebhookDeliveryView),
-              (status = 404, description = "WEBHOOK_NOT_FOUND or EVENT_NOT_FOUND", body = crate::error::ErrorEnvelope),
-              (status = 409, description = "INVALID_STATUS_TRANSITION: the endpoint is disabled", body = crate::error::ErrorEnvelope)))]
+              (status = 404, description = "WEBHOOK_NOT_FOUND or EVENT_NOT_FOUND", body = mps_api::error::ErrorEnvelope),
+              (status = 409, description = "INVALID_STATUS_TRANSITION: the endpoint is disabled", body = mps_api::error::ErrorEnvelope)))]
 async fn redeliver_webhook_event(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,

@@ -7,19 +7,24 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ErrorCode, InputError};
 
 /// A positive or zero amount of money with exactly two decimal places.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, sqlx::Type)]
-#[sqlx(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(transparent))]
 pub struct Money(Decimal);
 
 /// Why a text is not an acceptable amount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoneyError {
+    /// Not plain decimal text (a sign, an exponent, whitespace, no digits, too many digits).
     NotADecimal,
+    /// More than two decimal places once trailing zeros are dropped.
     TooManyDecimals,
+    /// Zero.
     NotPositive,
+    /// Above the configured maximum, which it carries.
     AboveMaximum(Money),
 }
 
@@ -35,6 +40,7 @@ impl std::fmt::Display for MoneyError {
 }
 
 impl Money {
+    /// `0.00`.
     pub const ZERO: Money = Money(Decimal::ZERO);
 
     /// Wraps a decimal already known to be an amount (e.g. read from `numeric(12,2)`).
@@ -87,6 +93,7 @@ impl Money {
         Ok(money)
     }
 
+    /// The amount as a decimal with two places.
     pub fn amount(self) -> Decimal {
         self.0
     }
@@ -137,14 +144,15 @@ impl utoipa::ToSchema for Money {}
 pub struct AmountInput(String);
 
 impl AmountInput {
+    /// The text as a client would send it.
     pub fn new(text: impl Into<String>) -> Self {
         AmountInput(text.into())
     }
 
     /// Validates the amount against the configured maximum; `field` names it in the error.
-    pub fn to_money(&self, field: &str, max: Decimal) -> Result<Money, ApiError> {
+    pub fn to_money(&self, field: &str, max: Decimal) -> Result<Money, InputError> {
         Money::parse_with_max(&self.0, max).map_err(|problem| {
-            ApiError::new(ErrorCode::InvalidAmount, format!("`{field}` {problem}"))
+            InputError::new(ErrorCode::InvalidAmount, format!("`{field}` {problem}"))
                 .with_details(serde_json::json!({ "fields": { field: problem.to_string() } }))
         })
     }
@@ -192,20 +200,21 @@ impl utoipa::ToSchema for AmountInput {}
 pub struct DecimalInput(String);
 
 impl DecimalInput {
+    /// The text as a client would send it.
     pub fn new(text: impl Into<String>) -> Self {
         DecimalInput(text.into())
     }
 
     /// Parses plain decimal text (digits, an optional fraction; no sign, exponent or surrounding
     /// whitespace) exactly; anything else is a 422 `VALIDATION_FAILED` naming `field`.
-    pub fn parse(&self, field: &str) -> Result<Decimal, ApiError> {
+    pub fn parse(&self, field: &str) -> Result<Decimal, InputError> {
         let text = self.0.as_str();
         let (int_part, frac_part) = text.split_once('.').unwrap_or((text, ""));
         let digits = |s: &str| !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(int_part) || (text.contains('.') && !digits(frac_part)) {
-            return Err(ApiError::validation(field, "must be a decimal such as \"0.95\" (no sign or exponent)"));
+            return Err(InputError::validation(field, "must be a decimal such as \"0.95\" (no sign or exponent)"));
         }
-        text.parse().map_err(|_| ApiError::validation(field, "must be a decimal such as \"0.95\""))
+        text.parse().map_err(|_| InputError::validation(field, "must be a decimal such as \"0.95\""))
     }
 }
 
@@ -229,17 +238,20 @@ impl utoipa::PartialSchema for DecimalInput {
 impl utoipa::ToSchema for DecimalInput {}
 
 /// A price multiplier in (0, 1] with three decimal places, e.g. `0.950`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
-#[sqlx(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(transparent))]
 pub struct Discount(Decimal);
 
 impl Discount {
+    /// Wraps a multiplier already known to be in (0, 1] (e.g. read from `numeric(4,3)`).
     pub fn from_decimal(value: Decimal) -> Discount {
         let mut value = value;
         value.rescale(3);
         Discount(value)
     }
 
+    /// The multiplier as a decimal with three places.
     pub fn value(self) -> Decimal {
         self.0
     }
@@ -287,17 +299,20 @@ impl utoipa::PartialSchema for Discount {
 impl utoipa::ToSchema for Discount {}
 
 /// An amount that may be negative, such as a settlement's net; two decimal places on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, sqlx::Type)]
-#[sqlx(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(transparent))]
 pub struct SignedMoney(Decimal);
 
 impl SignedMoney {
+    /// Wraps a decimal amount, rescaled to two places.
     pub fn from_decimal(value: Decimal) -> SignedMoney {
         let mut value = value;
         value.rescale(2);
         SignedMoney(value)
     }
 
+    /// The amount as a decimal with two places.
     pub fn amount(self) -> Decimal {
         self.0
     }

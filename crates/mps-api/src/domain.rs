@@ -9,14 +9,20 @@ use uuid::Uuid;
 
 use crate::money::{Discount, Money};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type, IntoStaticStr)]
-#[sqlx(type_name = "member_status", rename_all = "lowercase")]
+/// A member's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoStaticStr)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "member_status", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum MemberStatus {
+    /// `active`.
     Active,
+    /// `inactive`.
     Inactive,
+    /// `suspended`.
     Suspended,
+    /// `deleted`.
     Deleted,
 }
 
@@ -27,12 +33,16 @@ impl MemberStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type, IntoStaticStr)]
-#[sqlx(type_name = "merchant_status", rename_all = "lowercase")]
+/// A merchant's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoStaticStr)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "merchant_status", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum MerchantStatus {
+    /// `active`.
     Active,
+    /// `suspended`.
     Suspended,
 }
 
@@ -43,79 +53,125 @@ impl MerchantStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "card_type", rename_all = "lowercase")]
+/// The kind of card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "card_type", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum CardType {
+    /// `standard`.
     Standard,
+    /// `voucher`.
     Voucher,
+    /// `corporate`.
     Corporate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "card_status", rename_all = "lowercase")]
+/// A card's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "card_status", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum CardStatus {
+    /// `active`.
     Active,
     /// Frozen.
     Inactive,
+    /// `lost`.
     Lost,
+    /// `expired`.
     Expired,
+    /// `closed`.
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "binding_role", rename_all = "lowercase")]
+/// A member's role on a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "binding_role", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum BindingRole {
+    /// `owner`.
     Owner,
+    /// `admin`.
     Admin,
+    /// `member`.
     Member,
+    /// `viewer`.
     Viewer,
 }
 
 /// A binding of a card, shown to its owner.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct BindingView {
+    /// The bound member's id (UUID).
     pub member_id: Uuid,
+    /// The bound member's number.
     pub member_no: String,
+    /// The bound member's name.
     pub name: String,
+    /// The member's role on the card.
     pub role: BindingRole,
+    /// When the binding was made (RFC 3339, UTC).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A member as admins see it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct MemberView {
+    /// The member's id (UUID).
     pub id: Uuid,
+    /// The member's number.
     pub member_no: String,
+    /// The member's name.
     pub name: String,
+    /// The member's phone, if any.
     pub phone: Option<String>,
+    /// The member's email, if any.
     pub email: Option<String>,
+    /// The member's status.
     pub status: MemberStatus,
+    /// When the member was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
 
 /// A merchant as admins see it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct MerchantView {
+    /// The merchant's id (UUID).
     pub id: Uuid,
+    /// The merchant's code.
     pub code: String,
+    /// The merchant's name.
     pub name: String,
+    /// How to reach the merchant, if given.
     pub contact: Option<String>,
+    /// The merchant's status.
     pub status: MerchantStatus,
+    /// When the merchant was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
 
 /// A card as its members (or admins) see it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct CardView {
+    /// The card's id (UUID).
     pub id: Uuid,
+    /// The card's number.
     pub card_no: String,
+    /// The card's type.
     pub card_type: CardType,
+    /// The card's name.
     pub name: String,
+    /// The card's balance: a decimal string in the card's currency.
     pub balance: Money,
+    /// The card's points.
     pub points: i64,
+    /// The card's level.
     pub level: i32,
     /// The card's level discount.
     pub discount: Discount,
@@ -123,71 +179,108 @@ pub struct CardView {
     pub effective_discount: Discount,
     /// The corporate card's fixed discount, if any.
     pub fixed_discount: Option<Discount>,
+    /// The card's status.
     pub status: CardStatus,
+    /// When the card expires (RFC 3339, UTC); null: never.
     pub expires_at: Option<DateTime<Utc>>,
     /// The caller's binding role (`null` for admins who are not bound).
     pub role: Option<BindingRole>,
+    /// When the card was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoStaticStr, sqlx::Type)]
-#[sqlx(type_name = "tx_type", rename_all = "lowercase")]
+/// The kind of transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoStaticStr)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "tx_type", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum TxType {
+    /// `payment`.
     Payment,
+    /// `refund`.
     Refund,
+    /// `recharge`.
     Recharge,
 }
 
 impl TxType {
+    /// The type as stored and sent: `payment`, `refund`, `recharge`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "tx_status", rename_all = "lowercase")]
+/// A transaction's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "tx_status", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum TxStatus {
+    /// `processing`.
     Processing,
+    /// `completed`.
     Completed,
+    /// `failed`.
     Failed,
+    /// `cancelled`.
     Cancelled,
+    /// `refunded`.
     Refunded,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "payment_method", rename_all = "lowercase")]
+/// How a transaction was paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "payment_method", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum PaymentMethod {
+    /// `balance`.
     Balance,
+    /// `cash`.
     Cash,
+    /// `wechat`.
     Wechat,
+    /// `alipay`.
     Alipay,
+    /// `bank`.
     Bank,
+    /// `manual`.
     Manual,
 }
 
 /// A transaction as clients see it (decoded from `transaction_views` JSON, or from the plain
 /// columns of `db::transactions::TX_COLUMNS` in lists).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct TransactionView {
+    /// The transaction's id (UUID).
     pub id: Uuid,
+    /// The transaction's number.
     pub tx_no: String,
+    /// The transaction's type.
     pub tx_type: TxType,
+    /// The card's id (UUID).
     pub card_id: Uuid,
+    /// The card's number.
     pub card_no: String,
+    /// The merchant's code, when a merchant took part.
     pub merchant_code: Option<String>,
+    /// The amount before discount: a decimal string.
     pub raw_amount: Money,
     /// The multiplier used, e.g. `0.950`.
     pub discount_applied: Discount,
+    /// The amount after discount: a decimal string.
     pub final_amount: Money,
+    /// Points it earned.
     pub points_earned: i64,
+    /// The transaction's status.
     pub status: TxStatus,
+    /// How it was paid.
     pub payment_method: PaymentMethod,
     /// For refunds: the payment refunded.
     pub original_tx_no: Option<String>,
+    /// The external order id given with it, if any.
     pub external_order_id: Option<String>,
     /// Free-form JSON; a merchant's operator (cashier) is recorded under `operator`.
     #[schema(value_type = Option<Object>)]
@@ -196,6 +289,7 @@ pub struct TransactionView {
     pub operator: Option<String>,
     /// For payments: how much has been refunded so far.
     pub refunded_total: Option<Money>,
+    /// When it was made (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
     /// The card's balance right after this movement, written with the transaction: on payments,
     /// refunds and completed recharges (null on a recharge order until it is confirmed, and on
@@ -206,7 +300,8 @@ pub struct TransactionView {
     #[serde(default)]
     pub store_code: Option<String>,
     /// Charges and refunds: the merchant's staff member who made it (null: the merchant's own
-    /// credentials, a POS key, or a transaction recorded before staff existed).
+    /// credentials, a POS key, or a transaction recorded before staff existed). Shown to the
+    /// merchant and admins; always null to members.
     #[serde(default)]
     pub staff_id: Option<Uuid>,
     /// Merchant transactions made with a POS key: the key (null: a session, or a transaction
@@ -219,8 +314,10 @@ pub struct TransactionView {
 }
 
 impl TransactionView {
-    /// As a member sees it: which POS key (terminal) a merchant used is the merchant's business.
+    /// As a member sees it: which staff member or POS key (terminal) a merchant used is the
+    /// merchant's business.
     pub fn for_member(mut self) -> TransactionView {
+        self.staff_id = None;
         self.pos_key_id = None;
         self.terminal_id = None;
         self
