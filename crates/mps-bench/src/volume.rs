@@ -213,23 +213,28 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
     parallel_step(pool, &mut steps, "payments and counter top-ups (in parallel)", writers).await?;
     // Refunds read the payments; the point ledger (payments only) and the statistics' counters
     // do not need the refunds, so they run beside them.
-    parallel_step(pool, &mut steps, "refunds, point ledger, counters (in parallel)", vec![
-        "INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role, created_at) \
+    parallel_step(
+        pool,
+        &mut steps,
+        "refunds, point ledger, counters (in parallel)",
+        vec![
+            "INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role, created_at) \
          SELECT card_id, id, points_earned, points_earned, 'payment', merchant_id, 'merchant', created_at \
          FROM transactions WHERE tx_type = 'payment' AND points_earned > 0 AND tx_no > 'PAY'"
-            .to_owned(),
-        refund_rows(refunds),
-        // The statistics' counters of members, cards and merchants (migration 0016), off too
-        // while loading: rebuilt from every row, as the aggregates are. The aggregates are cleared
-        // here, before the next step rebuilds them by merchant range.
-        "DELETE FROM status_counts; \
+                .to_owned(),
+            refund_rows(refunds),
+            // The statistics' counters of members, cards and merchants (migration 0016), off too
+            // while loading: rebuilt from every row, as the aggregates are. The aggregates are cleared
+            // here, before the next step rebuilds them by merchant range.
+            "DELETE FROM status_counts; \
          INSERT INTO status_counts (subject, status, card_type, shard, n) \
          SELECT 'member', status::text, '', 0, count(*) FROM members GROUP BY status \
          UNION ALL SELECT 'merchant', status::text, '', 0, count(*) FROM merchants GROUP BY status \
          UNION ALL SELECT 'card', status::text, card_type::text, 0, count(*) FROM cards GROUP BY status, card_type; \
          DELETE FROM merchant_activity"
-            .to_owned(),
-    ])
+                .to_owned(),
+        ],
+    )
     .await?;
     // The audit rows and the aggregates read every merchant transaction, refunds included. The
     // aggregates are built by merchant range, one connection per range.
@@ -289,7 +294,8 @@ const AGGREGATE_RANGES: u32 = 2;
 /// `parts` ranges of `merchant_id` covering every uuid, as SQL conditions (split on the first
 /// 32 bits: the seeded merchants' ids are random).
 fn merchant_ranges(parts: u32) -> Vec<String> {
-    let bound = |i: u32| format!("'{:08x}-0000-0000-0000-000000000000'::uuid", u64::from(i) * (1u64 << 32) / u64::from(parts));
+    let bound =
+        |i: u32| format!("'{:08x}-0000-0000-0000-000000000000'::uuid", u64::from(i) * (1u64 << 32) / u64::from(parts));
     (0..parts)
         .map(|i| match (i, i + 1 == parts) {
             (0, true) => "true".to_owned(),
@@ -636,10 +642,13 @@ mod tests {
     #[test]
     fn merchant_ranges_cover_every_uuid_once() {
         assert_eq!(merchant_ranges(1), vec!["true".to_owned()]);
-        assert_eq!(merchant_ranges(2), vec![
-            "merchant_id < '80000000-0000-0000-0000-000000000000'::uuid".to_owned(),
-            "merchant_id >= '80000000-0000-0000-0000-000000000000'::uuid".to_owned(),
-        ]);
+        assert_eq!(
+            merchant_ranges(2),
+            vec![
+                "merchant_id < '80000000-0000-0000-0000-000000000000'::uuid".to_owned(),
+                "merchant_id >= '80000000-0000-0000-0000-000000000000'::uuid".to_owned(),
+            ]
+        );
         assert_eq!(
             merchant_ranges(4)[1],
             "merchant_id >= '40000000-0000-0000-0000-000000000000'::uuid \
