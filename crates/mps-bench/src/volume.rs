@@ -257,7 +257,7 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
         vec![
             "VACUUM (ANALYZE) transactions".to_owned(),
             "VACUUM (ANALYZE) point_ledger, merchant_activity".to_owned(),
-            "VACUUM (ANALYZE) audit_events, members, cards, card_bindings, merchants".to_owned(),
+            "VACUUM (ANALYZE) audit_events, members, cards, card_bindings, merchants, stores".to_owned(),
         ],
     )
     .await?;

@@ -37,24 +37,33 @@ fn decode(raw: serde_json::Value) -> Result<Vec<TransactionView>, ApiError> {
     serde_json::from_value(raw).map_err(|e| ApiError::internal(format!("transaction view: {e}")))
 }
 
-/// The columns of `transaction_views` as `TransactionView` decodes them, plain (no JSON): a list
-/// page is rendered by serde in Rust, not by `to_jsonb` per row and `jsonb_agg` in PostgreSQL
-/// then parsed back (issue 15). Keep in step with the view (sql/functions/payments.sql); the
-/// list tests compare a list's rows with the single-transaction answer, which reads the view.
-/// `card_no` names where the card number comes from (`c.card_no`, or the page's own column).
-fn tx_columns(card_no: &str) -> String {
-    format!(
-        "t.id, t.tx_no, t.tx_type, t.card_id, {card_no} AS card_no, m.code AS merchant_code, t.raw_amount, \
-         t.discount_applied, t.final_amount, t.points_earned, t.status, t.payment_method, o.tx_no AS original_tx_no, \
+/// `SELECT` and the columns of `transaction_views` as `TransactionView` decodes them, plain (no
+/// JSON): a list page is rendered by serde in Rust, not by `to_jsonb` per row and `jsonb_agg` in
+/// PostgreSQL then parsed back (issue 15). Keep in step with the view
+/// (sql/functions/payments.sql); the list tests compare a list's rows with the single-transaction
+/// answer, which reads the view. `card_no` is where the card number comes from; `merchant`, when
+/// every row is that merchant's, has its code read once instead of per row. The names a row
+/// refers to are read by scalar subqueries, one primary-key probe each for the page's rows only:
+/// as joins, the planner may hash a whole table for a page of 51 rows (it read all 10,010 stores
+/// for the busy merchant's page at 10M, issue 15 fifth pass).
+fn push_tx_columns(qb: &mut QueryBuilder<Postgres>, card_no: &str, merchant: Option<Uuid>) {
+    qb.push(format_args!("SELECT t.id, t.tx_no, t.tx_type, t.card_id, {card_no} AS card_no, "));
+    match merchant {
+        Some(merchant) => qb.push("(SELECT m.code FROM merchants m WHERE m.id = ").push_bind(merchant).push(")"),
+        None => qb.push("(SELECT m.code FROM merchants m WHERE m.id = t.merchant_id)"),
+    };
+    qb.push(
+        " AS merchant_code, t.raw_amount, t.discount_applied, t.final_amount, t.points_earned, t.status, \
+         t.payment_method, (SELECT o.tx_no FROM transactions o WHERE o.id = t.original_tx_id) AS original_tx_no, \
          t.external_order_id, t.tag, t.operator, \
-         CASE WHEN t.tx_type = 'payment' THEN t.refunded_total END AS refunded_total, \
-         t.created_at, t.balance_after, st.code AS store_code, t.staff_id, t.pos_key_id, k.terminal_id"
-    )
+         CASE WHEN t.tx_type = 'payment' THEN t.refunded_total END AS refunded_total, t.created_at, t.balance_after, \
+         (SELECT st.code FROM stores st WHERE st.id = t.store_id) AS store_code, t.staff_id, t.pos_key_id, \
+         (SELECT k.terminal_id FROM pos_keys k WHERE k.id = t.pos_key_id) AS terminal_id",
+    );
 }
 
-/// The joins `tx_columns` reads besides the card and the merchant, onto a page of rows `t`.
-const TX_OTHER_JOINS: &str = "LEFT JOIN stores st ON st.id = t.store_id \
-     LEFT JOIN transactions o ON o.id = t.original_tx_id LEFT JOIN pos_keys k ON k.id = t.pos_key_id";
+/// A row's card number, read for the page's rows only.
+const CARD_NO: &str = "(SELECT c.card_no FROM cards c WHERE c.id = t.card_id)";
 
 /// The order of transaction lists: newest first, by `(created_at, id)`.
 pub const TX_ORDER: SortKey = SortKey { at: "t.created_at", id: "t.id", id_type: "uuid", descending: true };
@@ -86,11 +95,10 @@ fn push_tx_filters(qb: &mut QueryBuilder<Postgres>, filter: &TxFilter) {
 /// them, so neither reads more than a page per card whatever the history holds.
 ///
 /// A page by cursor (or the first) reads its rows from that range directly and looks the
-/// merchant (a merchant's list) or the cards (a member's) up once, not per row: at 10M
-/// transactions this halved the buffers a page touches (issue 15, fifth pass: 827 → 303 for the
-/// busy merchant's first page, 791 → 341 for the busy card's member). A page by `offset` (kept
-/// for old clients, at most `MAX_OFFSET`) first skips along the index alone, then fetches its
-/// rows by id, as before.
+/// merchant (a merchant's list) or the cards (a member's) up once, not per row (issue 15, fifth
+/// pass: at 10M, a page touches about half the buffers it did). A page by `offset` (kept for
+/// old clients, at most `MAX_OFFSET`) first skips along the index alone, then fetches its rows
+/// by id, as before.
 pub async fn list_transactions(
     db: &PgPool,
     owner: TxOwner,
@@ -100,42 +108,37 @@ pub async fn list_transactions(
     let mut qb = QueryBuilder::new("");
     match (owner, paging.offset == 0) {
         (TxOwner::Merchant(merchant), true) => {
-            qb.push(format_args!(
-                "SELECT {} FROM (SELECT t.* FROM transactions t WHERE t.merchant_id = ",
-                tx_columns("c.card_no")
-            ));
-            qb.push_bind(merchant);
+            push_tx_columns(&mut qb, CARD_NO, Some(merchant));
+            qb.push(" FROM (SELECT t.* FROM transactions t WHERE t.merchant_id = ").push_bind(merchant);
             push_tx_filters(&mut qb, &filter);
             TX_ORDER.push_after(&mut qb, paging);
             TX_ORDER.push_order_limit(&mut qb, paging);
-            // Every row is this merchant's: its code is read once.
-            qb.push(") t JOIN cards c ON c.id = t.card_id LEFT JOIN merchants m ON m.id = ").push_bind(merchant);
+            qb.push(") t");
         }
         (TxOwner::Member(member), true) => {
-            qb.push(format_args!(
-                "SELECT {} FROM (SELECT t.*, c.card_no AS page_card_no ",
-                tx_columns("t.page_card_no")
-            ));
-            qb.push("FROM card_bindings b JOIN cards c ON c.id = b.card_id CROSS JOIN LATERAL (");
+            // The member's few cards are joined once, each card's page carrying its number.
+            push_tx_columns(&mut qb, "t.page_card_no", None);
+            qb.push(" FROM (SELECT t.*, c.card_no AS page_card_no FROM card_bindings b ");
+            qb.push("JOIN cards c ON c.id = b.card_id CROSS JOIN LATERAL (");
             qb.push("SELECT t.* FROM transactions t WHERE t.card_id = b.card_id");
             push_tx_filters(&mut qb, &filter);
             TX_ORDER.push_after(&mut qb, paging);
             TX_ORDER.push_order_limit(&mut qb, paging);
             push_member_cards(&mut qb, member, &filter);
             TX_ORDER.push_order_limit(&mut qb, paging);
-            qb.push(") t LEFT JOIN merchants m ON m.id = t.merchant_id");
+            qb.push(") t");
         }
         (TxOwner::Merchant(merchant), false) => {
-            qb.push(format_args!("SELECT {} FROM (", tx_columns("c.card_no")));
-            qb.push("SELECT t.id FROM transactions t WHERE t.merchant_id = ").push_bind(merchant);
+            push_tx_columns(&mut qb, CARD_NO, Some(merchant));
+            qb.push(" FROM (SELECT t.id FROM transactions t WHERE t.merchant_id = ").push_bind(merchant);
             push_tx_filters(&mut qb, &filter);
             TX_ORDER.push_after(&mut qb, paging);
             TX_ORDER.push_order_limit(&mut qb, paging);
-            qb.push(BY_ID_JOINS);
+            qb.push(") p JOIN transactions t ON t.id = p.id");
         }
         (TxOwner::Member(member), false) => {
-            qb.push(format_args!("SELECT {} FROM (", tx_columns("c.card_no")));
-            qb.push("SELECT t.id, t.created_at FROM card_bindings b CROSS JOIN LATERAL (");
+            push_tx_columns(&mut qb, CARD_NO, None);
+            qb.push(" FROM (SELECT t.id, t.created_at FROM card_bindings b CROSS JOIN LATERAL (");
             qb.push("SELECT t.id, t.created_at FROM transactions t WHERE t.card_id = b.card_id");
             push_tx_filters(&mut qb, &filter);
             TX_ORDER.push_after(&mut qb, paging);
@@ -144,11 +147,9 @@ pub async fn list_transactions(
             qb.push(" LIMIT ").push_bind(paging.fetch_limit() + paging.offset);
             push_member_cards(&mut qb, member, &filter);
             TX_ORDER.push_order_limit(&mut qb, paging);
-            qb.push(BY_ID_JOINS);
+            qb.push(") p JOIN transactions t ON t.id = p.id");
         }
     }
-    qb.push(" ");
-    qb.push(TX_OTHER_JOINS);
     qb.push(" ORDER BY t.created_at DESC, t.id DESC");
     let mut items: Vec<TransactionView> = qb.build_query_as().fetch_all(db).await?;
     if let TxOwner::Member(_) = owner {
@@ -157,10 +158,6 @@ pub async fn list_transactions(
     let total = if paging.count { count_transactions(db, owner, &filter).await? } else { None };
     Ok((items, total))
 }
-
-/// A page by offset: the ids `p`, then their rows, cards and merchants.
-const BY_ID_JOINS: &str = ") p JOIN transactions t ON t.id = p.id JOIN cards c ON c.id = t.card_id \
-     LEFT JOIN merchants m ON m.id = t.merchant_id";
 
 /// `) t WHERE` the binding is the member's live one (and of the card asked for).
 fn push_member_cards(qb: &mut QueryBuilder<Postgres>, member: Uuid, filter: &TxFilter) {
