@@ -93,6 +93,57 @@ async fn every_list_walks_by_cursor_to_the_same_rows_as_one_page() {
     assert_walk_matches_one_page(&admin, "/levels", "level").await;
 }
 
+/// A transaction list's page by cursor reads its rows from the page index and its names (card,
+/// merchant, store, original) once per page or per row; a page by offset skips along the index
+/// and fetches its rows by id (issue 15, fifth pass). Both answer the same rows, every field.
+#[tokio::test]
+async fn transaction_pages_by_offset_and_by_cursor_hold_the_same_rows() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let ana = admin.create_member("Ana").await;
+    let shop = admin.create_merchant("Shop").await;
+    admin.credit(&ana.card_id, "100.00").await;
+    let member = app.member_client(&ana).await;
+    let till = app.merchant_client(&shop).await;
+    let mut tx_no = String::new();
+    for amount in ["1.00", "2.00", "3.00"] {
+        let paid = till.charge(&member.qr(&ana.card_id).await, amount).await;
+        assert_eq!(paid.status, 201, "{}", paid.text);
+        tx_no = paid.json["transaction"]["tx_no"].as_str().expect("a payment has a number").to_owned();
+    }
+    assert_eq!(till.refund(&tx_no, "1.00").await.status, 201, "a refund names its original");
+    for (client, path) in [(&member, "/member/transactions"), (&till, "/merchant/transactions")] {
+        let whole = client.get(&format!("{path}?limit=100")).await.json["items"].clone();
+        let rows = whole.as_array().expect("items");
+        assert!(rows.len() >= 4, "{path}: payments and the refund: {whole}");
+        assert!(rows.iter().any(|r| r["original_tx_no"] == json!(tx_no)), "{path}: the refund names its original");
+        assert!(rows.iter().all(|r| r["card_no"].is_string()), "{path}: {whole}");
+        let at_the_till = |r: &&Value| r["merchant_code"].is_string() && r["store_code"].is_string();
+        assert_eq!(rows.iter().filter(at_the_till).count(), 4, "{path}: payments and refund name shop and store");
+        let walked: Vec<Value> = walk_items(client, path).await;
+        assert_eq!(&walked, rows, "{path}: by cursor, one at a time");
+        for (i, row) in rows.iter().enumerate() {
+            let page = client.get(&format!("{path}?limit=1&offset={i}")).await;
+            assert_eq!(page.json["items"][0], *row, "{path}: offset {i}");
+        }
+    }
+}
+
+/// Every item of a list, walked by cursor one at a time.
+async fn walk_items(client: &Client<'_>, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut url = format!("{path}?limit=1");
+    for _ in 0..100 {
+        let page = client.get(&url).await;
+        items.extend(page.json["items"].as_array().expect("items").iter().cloned());
+        match page.json["pagination"]["next_cursor"].as_str() {
+            Some(cursor) => url = format!("{path}?limit=1&cursor={cursor}"),
+            None => return items,
+        }
+    }
+    panic!("{path} did not end within 100 pages");
+}
+
 #[tokio::test]
 async fn paging_while_rows_are_added_skips_and_repeats_nothing() {
     let app = TestApp::new().await;
