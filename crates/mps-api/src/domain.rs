@@ -250,7 +250,7 @@ pub enum PaymentMethod {
 }
 
 /// A transaction as clients see it (decoded from `transaction_views` JSON, or from the plain
-/// columns of `db::transactions::tx_columns` in lists).
+/// columns of `db::transactions::push_tx_columns` in lists).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct TransactionView {
