@@ -252,7 +252,7 @@ BEGIN
             v_final, v_points, 'completed', 'balance', p_idempotency_key, p_external_order_id, v_tag,
             p_merchant_id, 'merchant', v_balance, p_store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
-    PERFORM emit_tx_event('payment.succeeded', v_tx, v_card.card_no);
+    PERFORM emit_tx_event(v_tx);
 
     IF v_points > 0 THEN
         INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role)
@@ -391,7 +391,7 @@ BEGIN
             'completed', 'balance', v_original.id, p_idempotency_key, p_reason, v_tag, p_merchant_id, 'merchant',
             v_balance, v_original.store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
-    PERFORM emit_tx_event('refund.succeeded', v_tx, v_card.card_no);
+    PERFORM emit_tx_event(v_tx);
     IF v_reverse > 0 THEN
         INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role)
         VALUES (v_card.id, v_tx.id, -v_reverse, v_card.points - v_reverse, 'refund_reverse', p_merchant_id,

@@ -44,7 +44,7 @@ BEGIN
             CASE WHEN p_operator IS NULL THEN NULL ELSE jsonb_build_object('operator', p_operator) END,
             p_actor_id, p_actor_role, v_balance, p_store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
-    PERFORM emit_tx_event('recharge.succeeded', v_tx, p_card.card_no);
+    PERFORM emit_tx_event(v_tx);
     IF p_audit THEN
         INSERT INTO audit_events (actor_id, actor_role, action, object_type, object_id, context, request_id)
         VALUES (p_actor_id, p_actor_role, 'RECHARGE', 'transaction', v_tx.id::text,
@@ -152,7 +152,7 @@ BEGIN
     UPDATE transactions SET status = 'completed', channel_ref = p_channel_ref, balance_after = v_balance,
                             updated_at = now()
     WHERE id = v_order.id;
-    PERFORM emit_tx_event('recharge.succeeded', t, v_card.card_no) FROM transactions t WHERE t.id = v_order.id;
+    PERFORM emit_tx_event(t) FROM transactions t WHERE t.id = v_order.id;
     PERFORM audit(NULL, 'system', 'RECHARGE', 'transaction', v_order.id::text,
                   jsonb_build_object('tx_no', p_tx_no, 'amount', v_order.raw_amount::text, 'channel_ref', p_channel_ref,
                                      'member_id', v_order.actor_id, 'member_status', v_member_status),
