@@ -207,6 +207,7 @@ DECLARE
     v_outcome jsonb;
     v_status merchant_status;
     v_card cards;
+    v_result jsonb;
 BEGIN
     v_outcome := idempotency_lock(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint);
     IF v_outcome IS NOT NULL THEN
@@ -230,12 +231,15 @@ BEGIN
         v_outcome := coalesce(card_not_rechargeable_error(v_card, false, p_request_id),
                               owner_not_active_error(v_card.id, p_request_id));
     END;
-    IF v_outcome IS NULL THEN
-        v_outcome := ok_outcome(credit_card(v_card, p_amount, 'cash', p_merchant_id, p_operator, p_idempotency_key,
-                                            NULL, p_merchant_id, 'merchant', p_request_id, true, p_store_id,
-                                            p_staff_id, p_pos_key_id), p_request_id);
+    IF v_outcome IS NOT NULL THEN
+        RETURN idempotency_store(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint, v_outcome);
     END IF;
-    RETURN idempotency_store(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint, v_outcome);
+    v_result := credit_card(v_card, p_amount, 'cash', p_merchant_id, p_operator, p_idempotency_key, NULL,
+                            p_merchant_id, 'merchant', p_request_id, true, p_store_id, p_staff_id, p_pos_key_id);
+    RETURN idempotency_store_compact(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint,
+        jsonb_build_object('ok', true, 'request_id', p_request_id, 'tx', v_result #> '{transaction,id}',
+                           'members', v_result -> 'affected_members'),
+        ok_outcome(v_result, p_request_id));
 END $$;
 
 -- An admin's direct credit (payment method `manual`), idempotently per (admin, key). Admins may
@@ -250,6 +254,7 @@ AS $$
 DECLARE
     v_outcome jsonb;
     v_card cards;
+    v_result jsonb;
 BEGIN
     v_outcome := idempotency_lock(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint);
     IF v_outcome IS NOT NULL THEN
@@ -262,11 +267,15 @@ BEGIN
         v_outcome := coalesce(card_not_rechargeable_error(v_card, true, p_request_id),
                               owner_not_active_error(v_card.id, p_request_id));
     END IF;
-    IF v_outcome IS NULL THEN
-        v_outcome := ok_outcome(credit_card(v_card, p_amount, 'manual', NULL, NULL, p_idempotency_key, p_reason,
-                                            p_admin_id, 'admin', p_request_id), p_request_id);
+    IF v_outcome IS NOT NULL THEN
+        RETURN idempotency_store(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint, v_outcome);
     END IF;
-    RETURN idempotency_store(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint, v_outcome);
+    v_result := credit_card(v_card, p_amount, 'manual', NULL, NULL, p_idempotency_key, p_reason, p_admin_id, 'admin',
+                            p_request_id);
+    RETURN idempotency_store_compact(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint,
+        jsonb_build_object('ok', true, 'request_id', p_request_id, 'tx', v_result #> '{transaction,id}',
+                           'members', v_result -> 'affected_members'),
+        ok_outcome(v_result, p_request_id));
 END $$;
 
 -- An admin's points adjustment, with a ledger row and the level recomputed.
