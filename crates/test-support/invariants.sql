@@ -207,6 +207,15 @@ SELECT 'an event names an existing merchant', e.id::text, e.merchant_id::text
 FROM events e
 WHERE e.merchant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = e.merchant_id)
 UNION ALL
+-- Issue 16, fourth pass (migration 0018): a delivery's event is a row of `events` or a committed
+-- money movement (`event_log`), and the endpoint it goes to belongs to the event's merchant (the
+-- programme's endpoints to the events of no merchant).
+SELECT 'a webhook delivery names an event of its endpoint''s owner', d.id::text, d.event_id::text
+FROM webhook_deliveries d
+JOIN webhook_endpoints w ON w.id = d.endpoint_id
+WHERE NOT EXISTS (SELECT 1 FROM event_log e
+                  WHERE e.id = d.event_id AND e.merchant_id IS NOT DISTINCT FROM w.merchant_id)
+UNION ALL
 SELECT 'a QR issue names an existing member', q.id::text, q.member_id::text
 FROM qr_issues q WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = q.member_id)
 UNION ALL

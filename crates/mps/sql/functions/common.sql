@@ -63,10 +63,10 @@ BEGIN
     RETURN v_outcome || '{"replayed": true}';
 END $$;
 
--- Stores the compact record of a successful charge or refund — the transaction's id and the few
--- values of the answer that the rows do not keep as they were (issue 16: the whole answer was the
--- largest row a payment wrote) — and returns the full outcome. A replay rebuilds the identical
--- answer from it (idempotency_expand, sql/functions/payments.sql).
+-- Stores the compact record of a successful charge, refund, counter top-up or admin credit — the
+-- transaction's id and the few values of the answer that the rows do not keep as they were (issue 16:
+-- the whole answer was the largest row a payment wrote) — and returns the full outcome. A replay
+-- rebuilds the identical answer from it (idempotency_expand, sql/functions/payments.sql).
 CREATE OR REPLACE FUNCTION idempotency_store_compact(p_actor_id uuid, p_operation text, p_key text,
                                                      p_fingerprint bytea, p_stored jsonb, p_outcome jsonb)
 RETURNS jsonb

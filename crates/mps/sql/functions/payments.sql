@@ -252,7 +252,7 @@ BEGIN
             v_final, v_points, 'completed', 'balance', p_idempotency_key, p_external_order_id, v_tag,
             p_merchant_id, 'merchant', v_balance, p_store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
-    PERFORM emit_tx_event('payment.succeeded', v_tx, v_card.card_no);
+    PERFORM emit_tx_event(v_tx);
 
     IF v_points > 0 THEN
         INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role)
@@ -391,7 +391,7 @@ BEGIN
             'completed', 'balance', v_original.id, p_idempotency_key, p_reason, v_tag, p_merchant_id, 'merchant',
             v_balance, v_original.store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
-    PERFORM emit_tx_event('refund.succeeded', v_tx, v_card.card_no);
+    PERFORM emit_tx_event(v_tx);
     IF v_reverse > 0 THEN
         INSERT INTO point_ledger (card_id, tx_id, delta, points_after, reason, actor_id, actor_role)
         VALUES (v_card.id, v_tx.id, -v_reverse, v_card.points - v_reverse, 'refund_reverse', p_merchant_id,
@@ -418,7 +418,8 @@ BEGIN
         v_outcome);
 END $$;
 
--- The answer of a charge or a refund, rebuilt for a replay from its compact idempotency record
+-- The answer of a charge, a refund, a counter top-up or an admin credit, rebuilt for a replay from
+-- its compact idempotency record
 -- (idempotency_store_compact, sql/functions/common.sql) exactly as it was first sent (SPEC §2: a
 -- replay returns the original status and body, even after the payment was refunded). What the
 -- rows keep unchanged is read from them (the transaction, its card's number and type, the
@@ -438,6 +439,12 @@ BEGIN
     SELECT * INTO v_tx FROM transactions WHERE id = (p_stored ->> 'tx')::uuid;
     SELECT * INTO v_card FROM cards WHERE id = v_tx.card_id;
     SELECT code INTO v_merchant_code FROM merchants WHERE id = v_tx.merchant_id;
+    IF p_operation IN ('merchant_recharge', 'admin_recharge') THEN
+        -- A counter top-up's or an admin credit's row is completed when written and never changes.
+        RETURN ok_outcome(jsonb_build_object(
+            'transaction', tx_json(v_tx, v_card.card_no, v_merchant_code, NULL),
+            'affected_members', p_stored -> 'members'), p_stored ->> 'request_id');
+    END IF;
     IF p_operation = 'charge' THEN
         v_tx.status := 'completed';
         v_tx.refunded_total := 0;

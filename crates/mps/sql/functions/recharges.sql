@@ -44,7 +44,7 @@ BEGIN
             CASE WHEN p_operator IS NULL THEN NULL ELSE jsonb_build_object('operator', p_operator) END,
             p_actor_id, p_actor_role, v_balance, p_store_id, p_staff_id, p_pos_key_id)
     RETURNING * INTO v_tx;
-    PERFORM emit_tx_event('recharge.succeeded', v_tx, p_card.card_no);
+    PERFORM emit_tx_event(v_tx);
     IF p_audit THEN
         INSERT INTO audit_events (actor_id, actor_role, action, object_type, object_id, context, request_id)
         VALUES (p_actor_id, p_actor_role, 'RECHARGE', 'transaction', v_tx.id::text,
@@ -152,7 +152,7 @@ BEGIN
     UPDATE transactions SET status = 'completed', channel_ref = p_channel_ref, balance_after = v_balance,
                             updated_at = now()
     WHERE id = v_order.id;
-    PERFORM emit_tx_event('recharge.succeeded', t, v_card.card_no) FROM transactions t WHERE t.id = v_order.id;
+    PERFORM emit_tx_event(t) FROM transactions t WHERE t.id = v_order.id;
     PERFORM audit(NULL, 'system', 'RECHARGE', 'transaction', v_order.id::text,
                   jsonb_build_object('tx_no', p_tx_no, 'amount', v_order.raw_amount::text, 'channel_ref', p_channel_ref,
                                      'member_id', v_order.actor_id, 'member_status', v_member_status),
@@ -207,6 +207,7 @@ DECLARE
     v_outcome jsonb;
     v_status merchant_status;
     v_card cards;
+    v_result jsonb;
 BEGIN
     v_outcome := idempotency_lock(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint);
     IF v_outcome IS NOT NULL THEN
@@ -230,12 +231,15 @@ BEGIN
         v_outcome := coalesce(card_not_rechargeable_error(v_card, false, p_request_id),
                               owner_not_active_error(v_card.id, p_request_id));
     END;
-    IF v_outcome IS NULL THEN
-        v_outcome := ok_outcome(credit_card(v_card, p_amount, 'cash', p_merchant_id, p_operator, p_idempotency_key,
-                                            NULL, p_merchant_id, 'merchant', p_request_id, true, p_store_id,
-                                            p_staff_id, p_pos_key_id), p_request_id);
+    IF v_outcome IS NOT NULL THEN
+        RETURN idempotency_store(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint, v_outcome);
     END IF;
-    RETURN idempotency_store(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint, v_outcome);
+    v_result := credit_card(v_card, p_amount, 'cash', p_merchant_id, p_operator, p_idempotency_key, NULL,
+                            p_merchant_id, 'merchant', p_request_id, true, p_store_id, p_staff_id, p_pos_key_id);
+    RETURN idempotency_store_compact(p_merchant_id, 'merchant_recharge', p_idempotency_key, p_fingerprint,
+        jsonb_build_object('ok', true, 'request_id', p_request_id, 'tx', v_result #> '{transaction,id}',
+                           'members', v_result -> 'affected_members'),
+        ok_outcome(v_result, p_request_id));
 END $$;
 
 -- An admin's direct credit (payment method `manual`), idempotently per (admin, key). Admins may
@@ -250,6 +254,7 @@ AS $$
 DECLARE
     v_outcome jsonb;
     v_card cards;
+    v_result jsonb;
 BEGIN
     v_outcome := idempotency_lock(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint);
     IF v_outcome IS NOT NULL THEN
@@ -262,11 +267,15 @@ BEGIN
         v_outcome := coalesce(card_not_rechargeable_error(v_card, true, p_request_id),
                               owner_not_active_error(v_card.id, p_request_id));
     END IF;
-    IF v_outcome IS NULL THEN
-        v_outcome := ok_outcome(credit_card(v_card, p_amount, 'manual', NULL, NULL, p_idempotency_key, p_reason,
-                                            p_admin_id, 'admin', p_request_id), p_request_id);
+    IF v_outcome IS NOT NULL THEN
+        RETURN idempotency_store(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint, v_outcome);
     END IF;
-    RETURN idempotency_store(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint, v_outcome);
+    v_result := credit_card(v_card, p_amount, 'manual', NULL, NULL, p_idempotency_key, p_reason, p_admin_id, 'admin',
+                            p_request_id);
+    RETURN idempotency_store_compact(p_admin_id, 'admin_recharge', p_idempotency_key, p_fingerprint,
+        jsonb_build_object('ok', true, 'request_id', p_request_id, 'tx', v_result #> '{transaction,id}',
+                           'members', v_result -> 'affected_members'),
+        ok_outcome(v_result, p_request_id));
 END $$;
 
 -- An admin's points adjustment, with a ledger row and the level recomputed.

@@ -1,6 +1,7 @@
 //! Webhook endpoints — a merchant's, or the programme's (`merchant_id` NULL: its operators',
 //! registered by admins) — and their deliveries (issue 19): management, the delivery worker's
-//! claims and results. Events themselves are written by the SQL money functions
+//! claims and results. Events themselves are written by the SQL money functions (a money movement's
+//! event is its own transaction row; the view `event_log` shows every event)
 //! (`sql/functions/events.sql`).
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,7 @@ const ENDPOINT_COLUMNS: &str = "id, url, event_types AS events, status::text AS 
 const DELIVERY_SELECT: &str = "SELECT d.id, d.event_id, e.type AS event_type, d.status::text AS status, d.attempts, \
      CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.last_attempt_at, \
      d.last_status_code, d.last_error, d.delivered_at, d.created_at \
-     FROM webhook_deliveries d JOIN events e ON e.id = d.event_id";
+     FROM webhook_deliveries d CROSS JOIN LATERAL event_by_id(d.event_id) e";
 
 /// Whose endpoints: a merchant's (its events), or the programme's (the events of no merchant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,7 +249,7 @@ pub async fn redeliver_webhook_event(
     let mut tx = db.begin().await?;
     let id: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO webhook_deliveries (event_id, endpoint_id) \
-         SELECT e.id, w.id FROM events e JOIN webhook_endpoints w ON w.merchant_id IS NOT DISTINCT FROM e.merchant_id \
+         SELECT e.id, w.id FROM event_by_id($2) e JOIN webhook_endpoints w ON w.merchant_id IS NOT DISTINCT FROM e.merchant_id \
          WHERE e.id = $2 AND w.id = $3 AND e.merchant_id IS NOT DISTINCT FROM $1 AND w.status = 'active' \
          RETURNING id",
     )
@@ -309,7 +310,7 @@ pub async fn claim_due_deliveries(
                 e.created_at AS event_created_at, e.payload, w.id AS endpoint_id, w.url, w.secret_sealed, \
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret_sealed END \
                     AS previous_secret_sealed \
-         FROM claimed c JOIN events e ON e.id = c.event_id JOIN webhook_endpoints w ON w.id = c.endpoint_id",
+         FROM claimed c CROSS JOIN LATERAL event_by_id(c.event_id) e JOIN webhook_endpoints w ON w.id = c.endpoint_id",
     )
     .bind(limit)
     .bind(lease_seconds)

@@ -9,7 +9,7 @@ use crate::programme_support::tx_no;
 
 /// Every event, oldest first: (type, merchant_id as text, payload).
 async fn events(app: &TestApp) -> Vec<(String, Option<String>, Value)> {
-    sqlx::query_as("SELECT type, merchant_id::text, payload FROM events ORDER BY created_at, id")
+    sqlx::query_as("SELECT type, merchant_id::text, payload FROM event_log ORDER BY created_at, id")
         .fetch_all(&app.pool)
         .await
         .expect("events readable")
@@ -102,7 +102,7 @@ async fn a_refused_charge_and_a_rolled_back_charge_emit_nothing() {
     .await
     .unwrap();
     assert!(outcome.to_string().contains("PAY"), "the charge ran inside the transaction: {outcome}");
-    let inside: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE type = 'payment.succeeded'")
+    let inside: i64 = sqlx::query_scalar("SELECT count(*) FROM event_log WHERE type = 'payment.succeeded'")
         .fetch_one(&mut *tx)
         .await
         .unwrap();

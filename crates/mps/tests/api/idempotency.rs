@@ -69,6 +69,49 @@ async fn a_rebuilt_replay_is_byte_identical_after_the_rows_changed() {
     assert!(stored < 300, "compact records, not the whole answer: {stored} bytes");
 }
 
+/// A counter top-up and an admin credit store the compact record too (issue 16, fourth pass): the
+/// replay, rebuilt from the transaction row, is the very bytes first sent after the card moved on.
+#[tokio::test]
+async fn a_rebuilt_top_up_or_admin_credit_replay_is_byte_identical_after_the_card_changed() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let member = admin.create_member("Ana").await;
+    let merchant = admin.create_merchant("Shop").await;
+    let shop = app.merchant_client(&merchant).await;
+    let ana = app.member_client(&member).await;
+
+    let credit = serde_json::json!({"amount": "2000.00", "reason": "goodwill"});
+    let credit_path = format!("/admin/cards/{}/recharge", member.card_id);
+    let first_credit = admin.post_idempotent(&credit_path, "a-1", credit.clone()).await;
+    assert_eq!(first_credit.status, 201, "{}", first_credit.text);
+    let top_up = serde_json::json!({"card_no": member.card_no, "amount": "30.00"});
+    let first_top_up = shop.post_idempotent("/merchant/recharge", "t-1", top_up.clone()).await;
+    assert_eq!(first_top_up.status, 201, "{}", first_top_up.text);
+    assert_eq!(first_top_up.json["transaction"]["balance_after"], "2030.00", "{}", first_top_up.text);
+    // The card moves on: balance, points and level change after both answers were sent.
+    assert_eq!(shop.charge(&ana.qr(&member.card_id).await, "1200.00").await.status, 201);
+
+    let replay_credit = admin.post_idempotent(&credit_path, "a-1", credit).await;
+    assert_eq!(replay_credit.status, 201);
+    assert_eq!(replay_credit.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay_credit.text, first_credit.text, "the admin credit as first answered");
+    let replay_top_up = shop.post_idempotent("/merchant/recharge", "t-1", top_up).await;
+    assert_eq!(replay_top_up.status, 201);
+    assert_eq!(replay_top_up.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay_top_up.text, first_top_up.text, "the top-up as first answered");
+    assert_eq!(card_state(&app.pool, &member.card_id).await.0, "830.00", "credited once, topped up once");
+
+    let stored: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT operation, octet_length(outcome::text) FROM idempotency_keys \
+         WHERE operation IN ('merchant_recharge', 'admin_recharge') ORDER BY operation",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored.iter().all(|(_, bytes)| *bytes < 300), "compact records, not the whole answer: {stored:?}");
+}
+
 #[tokio::test]
 async fn a_business_error_is_stored_and_replayed_with_the_original_request_id() {
     let app = TestApp::new().await;

@@ -285,7 +285,7 @@ async fn the_lists_of_staff_keys_and_webhooks_walk_by_cursor_and_refuse_other_cu
     for _ in 0..3 {
         sqlx::query(
             "INSERT INTO webhook_deliveries (event_id, endpoint_id) \
-             SELECT e.id, $1::uuid FROM events e WHERE e.merchant_id = $2::uuid LIMIT 1",
+             SELECT e.id, $1::uuid FROM event_log e WHERE e.merchant_id = $2::uuid LIMIT 1",
         )
         .bind(&endpoint)
         .bind(&shop.id)

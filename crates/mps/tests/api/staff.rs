@@ -573,7 +573,7 @@ async fn charges_and_refunds_by_pos_key_record_the_key_and_its_terminal_for_merc
     assert_eq!(replay.text, refunded.text, "the refund as first answered");
     // The merchant's webhook events name the key and its terminal too.
     let events: Vec<serde_json::Value> = sqlx::query_scalar(
-        "SELECT payload -> 'transaction' FROM events WHERE type IN ('payment.succeeded', 'refund.succeeded') \
+        "SELECT payload -> 'transaction' FROM event_log WHERE type IN ('payment.succeeded', 'refund.succeeded') \
          AND payload -> 'transaction' ->> 'tx_no' IN ($1, $2) ORDER BY created_at",
     )
     .bind(&payment)

@@ -53,7 +53,7 @@ async fn counter_top_ups_record_the_acting_store_and_staff_member_like_charges()
     let stores: Vec<&str> = rows.iter().map(|(code, _)| code.as_str()).collect();
     assert_eq!(stores, ["A", "B", "MAIN"], "the books record where each top-up was made");
     let event: serde_json::Value = sqlx::query_scalar(
-        "SELECT payload FROM events WHERE type = 'recharge.succeeded' AND merchant_id IS NOT NULL ORDER BY created_at LIMIT 1",
+        "SELECT payload FROM event_log WHERE type = 'recharge.succeeded' AND merchant_id IS NOT NULL ORDER BY created_at LIMIT 1",
     )
     .fetch_one(&app.pool)
     .await

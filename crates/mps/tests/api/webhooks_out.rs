@@ -177,7 +177,7 @@ async fn a_receiver_failing_its_first_tries_gets_the_signed_event_acknowledged_o
     assert_eq!(requests.len(), 4, "three failures, then the acknowledgement");
     let acknowledged: Vec<_> = requests.iter().filter(|r| r.answered == StatusCode::OK).collect();
     assert_eq!(acknowledged.len(), 1, "acknowledged exactly once");
-    let event_id: String = sqlx::query_scalar("SELECT id::text FROM events WHERE type = 'payment.succeeded'")
+    let event_id: String = sqlx::query_scalar("SELECT id::text FROM event_log WHERE type = 'payment.succeeded'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -309,12 +309,21 @@ async fn endpoints_are_the_merchants_own_and_a_disabled_one_gets_nothing_but_an_
     let s = shop(&app).await;
     let receiver = Receiver::start(0).await;
     let (endpoint, _) = s.register(&receiver.url).await;
-    s.pay("2.00").await;
+    let payment_no = s.pay("2.00").await;
     deliver_all(&[&app]).await;
-    let event_id: String = sqlx::query_scalar("SELECT id::text FROM events WHERE type = 'payment.succeeded'")
+    let event_id: String = sqlx::query_scalar("SELECT id::text FROM event_log WHERE type = 'payment.succeeded'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    let payment_id: String = sqlx::query_scalar("SELECT id::text FROM transactions WHERE tx_no = $1")
+        .bind(&payment_no)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(event_id, payment_id, "a movement's event is its transaction row (issue 16, fourth pass)");
+    // Refunded in full before the redelivery: the event still shows the payment as it happened.
+    let refund = s.shop.refund(&payment_no, "2.00").await;
+    assert_eq!(refund.status, 201, "{}", refund.text);
 
     let admin = app.admin().await;
     let other = app.merchant_client(&admin.create_merchant("Other").await).await;
@@ -331,6 +340,9 @@ async fn endpoints_are_the_merchants_own_and_a_disabled_one_gets_nothing_but_an_
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].headers["mps-event-id"], requests[1].headers["mps-event-id"], "the same event id");
+    assert_eq!(requests[0].body, requests[1].body, "the same body, byte for byte, after the payment was refunded");
+    let body: Value = serde_json::from_slice(&requests[1].body).unwrap();
+    assert_eq!(body["data"]["transaction"]["status"], "completed", "{body}");
 
     let disabled = s.shop.post(&format!("/merchant/webhooks/{endpoint}/disable"), json!({})).await;
     assert_eq!((disabled.status.as_u16(), &disabled.json["status"]), (200, &json!("disabled")), "{}", disabled.text);
@@ -415,7 +427,7 @@ async fn card_events_go_signed_to_the_programmes_endpoints_and_never_to_a_mercha
     let frozen_id = frozen["id"].as_str().unwrap();
     let again = admin.post(&format!("/admin/webhooks/{endpoint}/redeliver"), json!({ "event_id": frozen_id })).await;
     assert_eq!(again.status, 202, "{}", again.text);
-    let payment_event: String = sqlx::query_scalar("SELECT id::text FROM events WHERE type = 'payment.succeeded'")
+    let payment_event: String = sqlx::query_scalar("SELECT id::text FROM event_log WHERE type = 'payment.succeeded'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -460,4 +472,78 @@ async fn card_events_go_signed_to_the_programmes_endpoints_and_never_to_a_mercha
             ("WEBHOOK_DISABLE", "admin")
         ]
     );
+}
+
+/// Issue 16, fourth pass: a movement's event is its transaction row, so parallel refunds racing
+/// for one payment get exactly one event each when they commit and none when refused, each
+/// delivered once by two replicas, and the books balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_refunds_get_one_event_each_exactly_when_they_commit_delivered_once_by_two_replicas() {
+    let app = std::sync::Arc::new(TestApp::with_vars(FAST).await);
+    let replica = app.sibling(FAST).await;
+    let s = shop(&app).await;
+    let receiver = Receiver::start(0).await;
+    let created = s
+        .shop
+        .post("/merchant/webhooks", json!({ "url": receiver.url, "events": ["payment.succeeded", "refund.succeeded"] }))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let paid = s.pay("20.00").await;
+
+    // 24 refunds of 1.00 against 20.00, all at once: twenty commit, four are refused.
+    let handles: Vec<_> = (0..24)
+        .map(|_| {
+            let (app, token, paid) = (app.clone(), s.shop.token.clone(), paid.clone());
+            tokio::spawn(async move {
+                let request = axum::http::Request::post("/merchant/refund")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", crate::helpers::new_key())
+                    .body(axum::body::Body::from(json!({"original_tx_no": paid, "amount": "1.00"}).to_string()))
+                    .unwrap();
+                app.send(request).await
+            })
+        })
+        .collect();
+    let mut refunded = 0;
+    for handle in handles {
+        let response = handle.await.unwrap();
+        match response.status.as_u16() {
+            201 => refunded += 1,
+            // Refused once the payment is refunded in full.
+            _ => assert_eq!(response.error_code(), "NOT_REFUNDABLE", "{}", response.text),
+        }
+    }
+    assert_eq!(refunded, 20);
+    let (one, two) = ([&*app], [&replica]);
+    tokio::join!(deliver_all(&one), deliver_all(&two));
+
+    let mut movements: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM transactions WHERE tx_type IN ('payment', 'refund') ORDER BY id::text",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut events: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM event_log WHERE type IN ('payment.succeeded', 'refund.succeeded') ORDER BY id::text",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(movements.len(), 21, "the payment and twenty refunds");
+    assert_eq!(events, movements, "one event per committed movement, with its id");
+    let mut sent: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(body["data"]["transaction"]["status"], "completed", "{body}");
+            r.headers["mps-event-id"].to_str().unwrap().to_owned()
+        })
+        .collect();
+    sent.sort();
+    events.dedup();
+    movements.dedup();
+    assert_eq!(sent, movements, "each event sent exactly once across the two replicas");
+    crate::helpers::assert_books_balance(&app.pool).await;
 }
