@@ -7,7 +7,9 @@
 #   --quick   a few seconds per scenario (about 3 minutes once the release build exists)
 #   (none)    the full run recorded in docs/benchmarks.md, with the volume scenario (issue 15:
 #             10M transactions seeded on top of the small data set; scale it with
-#             --volume-transactions/--volume-members/--volume-merchants; not in CI)
+#             --volume-transactions/--volume-members/--volume-merchants; not in CI), run on a
+#             PostgreSQL of the harness' own with the settings docs/operations.md recommends
+#             (--private-postgres: data directory under target/, removed afterwards)
 #   target/release/mps-bench --help lists the rest (concurrency, scenarios, --server-env NAME=VALUE).
 set -euo pipefail
 
@@ -19,7 +21,7 @@ cd "$ROOT"
 "$ROOT/scripts/ensure-services.sh" >&2
 ensure_commands pgbench:postgresql-client redis-server:redis-server
 cargo build --release --bins --quiet
-volume=(--volume)
+volume=(--volume --private-postgres)
 for arg in "$@"; do
     case "$arg" in --quick | --volume) volume=() ;; esac
 done

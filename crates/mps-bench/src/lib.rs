@@ -13,6 +13,7 @@
 pub mod http;
 pub mod load;
 pub mod pgbench;
+pub mod private_pg;
 pub mod report;
 pub mod seed;
 pub mod server;
@@ -82,6 +83,17 @@ pub struct Options {
     /// Days the volume history spreads over, ending now.
     #[arg(long, default_value_t = 90)]
     pub volume_days: u64,
+    /// Run against a PostgreSQL of the harness' own (data directory under `target/`, a port of
+    /// `MPS_BENCH_PORT_BASE`'s range, stopped and removed afterwards) configured as
+    /// docs/operations.md recommends for production ("PostgreSQL settings"), instead of the
+    /// server `--database-url` names (whose database name is kept). The shared cluster's settings
+    /// are never changed.
+    #[arg(long)]
+    pub private_postgres: bool,
+    /// Settings of the private PostgreSQL beyond the recommended ones, `name=value` (repeatable;
+    /// later ones win), e.g. `shared_buffers=128MB` to compare with the Debian default.
+    #[arg(long = "private-postgres-setting", value_name = "NAME=VALUE")]
+    pub private_postgres_settings: Vec<String>,
     /// Extra server environment, `NAME=value` (e.g. DB_MAX_CONNECTIONS=32), for experiments.
     #[arg(long = "server-env", value_name = "NAME=VALUE")]
     pub server_env: Vec<String>,
@@ -231,7 +243,17 @@ fn scenario(
 }
 
 /// The whole run; returns the summary it also wrote to `options.out`.
-pub async fn run(options: Options) -> anyhow::Result<Summary> {
+pub async fn run(mut options: Options) -> anyhow::Result<Summary> {
+    // Declared first, dropped last: the private server outlives every connection to it.
+    let private = if options.private_postgres {
+        let dir = std::env::current_dir()?.join("target").join(format!("bench-postgres-{}", std::process::id()));
+        let pg = private_pg::PrivatePostgres::start(&dir, server::free_port()?, &options.private_postgres_settings)?;
+        options.database_url = pg.url_for(&options.database_url)?;
+        eprintln!("mps-bench: private PostgreSQL in {} on port {}: {}", dir.display(), pg.port, pg.settings.join(" "));
+        Some(pg)
+    } else {
+        None
+    };
     let plan = Plan::for_options(&options);
     let wants = |s: &str| options.scenarios.iter().any(|x| x == s);
     let binary = match &options.server {
@@ -408,6 +430,13 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
             env["LOGIN_IP_RATE_LIMIT"],
             dataset.members.len() + dataset.merchants.len()
         ),
+        match &private {
+            Some(pg) => format!(
+                "PostgreSQL of the harness' own (--private-postgres; docs/operations.md, PostgreSQL settings): {}",
+                pg.settings.join(" ")
+            ),
+            None => format!("PostgreSQL at {} with its own settings", options.database_url),
+        },
         format!(
             "LOG_LEVEL={}: {}",
             env["LOG_LEVEL"],
@@ -450,10 +479,12 @@ async fn volume_scenario(
     scenarios: &mut Vec<Scenario>,
 ) -> anyhow::Result<Vec<report::Target>> {
     let addr = server.addr;
+    // Each read is warmed right before its window, for as long on the small set as on the volume
+    // history (sixth pass: a 1-s warm-up left the first read after the seed refilling caches).
     let (warmup, window) = if options.quick {
-        (Duration::from_secs(1), Duration::from_secs(2))
+        (Duration::from_secs(3), Duration::from_secs(5))
     } else {
-        (Duration::from_secs(1), Duration::from_secs(5))
+        (Duration::from_secs(5), Duration::from_secs(10))
     };
     let c = 16;
     let readers = volume::Readers {
@@ -478,6 +509,9 @@ async fn volume_scenario(
             eprintln!("mps-bench: volume seeded in {} s: {figures:?}", figures.total_seconds);
             seeded = Some(figures);
         }
+        // Both sets start their reads from a checkpoint: the seed's (or the small set's) dirty
+        // buffers are written before, not during, the windows.
+        sqlx::query("CHECKPOINT").execute(pool).await.context("CHECKPOINT before the reads")?;
         let mut ops = Vec::new();
         for read in volume::reads(addr, &readers).await? {
             eprintln!("mps-bench: {set} data set: {} at {c} connections", read.name);
@@ -485,9 +519,16 @@ async fn volume_scenario(
         }
         let (settle_ms, settled) = volume::monthly_settlement(addr, &readers.merchant, months_back).await?;
         eprintln!("mps-bench: {set} data set: payment pair at {c} connections");
+        tokio::time::sleep(volume::STATS_FLUSH).await;
+        let before = volume::pg_counters(pool).await?;
         let pair = load::payment(addr, actors, c, Window { warmup: plan.warmup, measure: plan.payment }).await?;
+        tokio::time::sleep(volume::STATS_FLUSH).await;
+        let counted = volume::per_charge(&before, &volume::pg_counters(pool).await?);
+        eprintln!("mps-bench: {set} data set: payment pair: {counted}");
         ops.push(("payment pair".to_owned(), pair.pair));
-        let note = format!("monthly settlement of the busy merchant: {settle_ms:.1} ms for {settled} payments");
+        let note = format!(
+            "monthly settlement of the busy merchant: {settle_ms:.1} ms for {settled} payments; payment pair {counted}"
+        );
         let operations = ops.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         scenarios.push(scenario(&format!("volume_{set}"), c, "payment pair", operations, None, 0.0, Some(note)));
         settlement = (settle_ms, settled);

@@ -44,6 +44,14 @@ pub struct SeedFigures {
     pub audit_rows: i64,
 }
 
+/// One member in this many is bound to a corporate card.
+const CORPORATE_EVERY: u64 = 100;
+
+/// Corporate cards of the volume history: one per thousand members (1,000 for 1M), at least one.
+fn corporate_cards(members: u64) -> u64 {
+    (members / 1000).max(1)
+}
+
 /// The tables the seeding loads, biggest first: their secondary indexes are built after the load
 /// (in this order, so the longest builds start first).
 const LOADED_TABLES: [&str; 7] =
@@ -157,9 +165,13 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
                  ALTER TABLE vol_cards ADD PRIMARY KEY (n); \
                  CREATE UNLOGGED TABLE vol_merchants AS \
                  SELECT g AS n, gen_random_uuid() AS id, gen_random_uuid() AS store_id FROM generate_series(1, {n}) g; \
-                 ALTER TABLE vol_merchants ADD PRIMARY KEY (n)",
+                 ALTER TABLE vol_merchants ADD PRIMARY KEY (n); \
+                 CREATE UNLOGGED TABLE vol_corporate AS \
+                 SELECT g AS n, gen_random_uuid() AS card_id FROM generate_series(1, {k}) g; \
+                 ALTER TABLE vol_corporate ADD PRIMARY KEY (n)",
                 m = scale.members,
                 n = scale.merchants,
+                k = corporate_cards(scale.members),
                 member_id = seeded_id(4, "n", "created_at"),
                 card_id = seeded_id(5, "n", "created_at"),
                 binding_id = seeded_id(6, "n", "created_at"),
@@ -176,7 +188,7 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
     drop(conn);
     // Members, cards, owner bindings and merchants with their stores read only the staging tables:
     // one connection each (the foreign-key checks are off, so the order does not matter).
-    parallel_step(pool, &mut steps, "members, cards, owner bindings, merchants (in parallel)", vec![
+    parallel_step(pool, &mut steps, "members, cards, owner and corporate bindings, merchants (in parallel)", vec![
         format!(
             "INSERT INTO members (id, name, password_hash, created_at, updated_at) \
              SELECT member_id, 'Volume member ' || n, {hash_literal}, created_at, created_at FROM vol_cards"
@@ -188,6 +200,21 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
         "INSERT INTO card_bindings (id, card_id, member_id, role, created_at) \
          SELECT binding_id, card_id, member_id, 'owner', created_at FROM vol_cards"
             .to_owned(),
+        // Corporate cards (sixth pass): every hundredth member is bound to one of them, the first
+        // of each card's members as its owner, so that the corporate discount every charge and
+        // every admin card row looks up has real rows to find.
+        format!(
+            "INSERT INTO cards (id, card_no, card_type, name, balance, fixed_discount, created_at, updated_at) \
+             SELECT card_id, business_number('COR', nextval('card_no_seq'), 8), 'corporate', \
+                    'Volume corporate card ' || n, 0, 0.90, now() - interval '401 days', now() - interval '401 days' \
+             FROM vol_corporate; \
+             INSERT INTO card_bindings (id, card_id, member_id, role, created_at) \
+             SELECT gen_random_uuid(), c.card_id, v.member_id, \
+                    CASE WHEN v.n / {CORPORATE_EVERY} <= {k} THEN 'owner' ELSE 'member' END::binding_role, v.created_at \
+             FROM vol_cards v JOIN vol_corporate c ON c.n = (v.n / {CORPORATE_EVERY} - 1) % {k} + 1 \
+             WHERE v.n % {CORPORATE_EVERY} = 0",
+            k = corporate_cards(scale.members),
+        ),
         format!(
             "INSERT INTO merchants (id, code, name, password_hash, created_at) \
              SELECT id, 'VOL' || lpad(n::text, 6, '0'), 'Volume shop ' || n, {hash_literal}, now() - interval '400 days' \
@@ -261,7 +288,7 @@ pub async fn seed(pool: &PgPool, dataset: &Dataset, scale: Scale) -> anyhow::Res
         ],
     )
     .await?;
-    sqlx::raw_sql("DROP TABLE vol_cards, vol_merchants, vol_indexes").execute(pool).await?;
+    sqlx::raw_sql("DROP TABLE vol_cards, vol_merchants, vol_corporate, vol_indexes").execute(pool).await?;
     let count = |sql: &'static str| async move {
         sqlx::query_scalar::<_, i64>(sql).bind(big_merchant).bind(big_card).fetch_one(pool).await
     };
@@ -628,6 +655,97 @@ pub fn targets(scenarios: &[crate::report::Scenario], seeded: &SeedFigures, sett
     ]
 }
 
+/// What PostgreSQL has counted so far (cumulative statistics views): the numerator of the per-charge
+/// figures the payment pair reports, so that a difference between the small data set and the
+/// volume history can be told apart (buffer reads, WAL, full-page images, backend writes).
+#[derive(Debug, Clone, Default)]
+pub struct PgCounters {
+    /// Rows inserted into `transactions`: one per charge (warm-up included).
+    pub charges: i64,
+    pub blks_read: i64,
+    pub blks_hit: i64,
+    pub wal_records: i64,
+    pub wal_fpi: i64,
+    pub wal_bytes: i64,
+    /// Dirty buffers a backend wrote itself to free a buffer (`pg_stat_bgwriter`).
+    pub buffers_backend: i64,
+    pub buffers_alloc: i64,
+    pub checkpoints: i64,
+    /// Per table and index: blocks read from outside shared buffers, and hits.
+    pub relations: std::collections::BTreeMap<String, (i64, i64)>,
+}
+
+/// Backends flush their statistics when idle at most every 10 s (`PGSTAT_IDLE_INTERVAL`): wait
+/// that long so a snapshot holds everything done before it.
+pub const STATS_FLUSH: Duration = Duration::from_secs(11);
+
+/// A snapshot of [`PgCounters`] for the database `pool` is connected to.
+pub async fn pg_counters(pool: &PgPool) -> anyhow::Result<PgCounters> {
+    let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT coalesce((SELECT n_tup_ins FROM pg_stat_user_tables WHERE relid = 'transactions'::regclass), 0), \
+                d.blks_read, d.blks_hit, w.wal_records, w.wal_fpi, w.wal_bytes::bigint, \
+                b.buffers_backend, b.buffers_alloc, b.checkpoints_timed + b.checkpoints_req \
+           FROM pg_stat_database d, pg_stat_wal w, pg_stat_bgwriter b \
+          WHERE d.datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await
+    .context("cannot read the statistics views")?;
+    let relations: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT relname::text, coalesce(heap_blks_read, 0), coalesce(heap_blks_hit, 0) FROM pg_statio_user_tables \
+         UNION ALL \
+         SELECT indexrelname::text, coalesce(idx_blks_read, 0), coalesce(idx_blks_hit, 0) FROM pg_statio_user_indexes",
+    )
+    .fetch_all(pool)
+    .await
+    .context("cannot read pg_statio_user_tables/indexes")?;
+    Ok(PgCounters {
+        charges: row.0,
+        blks_read: row.1,
+        blks_hit: row.2,
+        wal_records: row.3,
+        wal_fpi: row.4,
+        wal_bytes: row.5,
+        buffers_backend: row.6,
+        buffers_alloc: row.7,
+        checkpoints: row.8,
+        relations: relations.into_iter().map(|(name, read, hit)| (name, (read, hit))).collect(),
+    })
+}
+
+/// The difference `after - before` per charge, as one line: buffer reads and hits, WAL bytes,
+/// records and full-page images, backend writes and allocations, and the relations read most.
+pub fn per_charge(before: &PgCounters, after: &PgCounters) -> String {
+    let charges = (after.charges - before.charges).max(1);
+    let per = |a: i64, b: i64| (a - b) as f64 / charges as f64;
+    let mut reads: Vec<(f64, f64, &str)> = after
+        .relations
+        .iter()
+        .map(|(name, (read, hit))| {
+            let (r0, h0) = before.relations.get(name).copied().unwrap_or_default();
+            (per(*read, r0), per(*hit, h0), name.as_str())
+        })
+        .filter(|(read, _, _)| *read > 0.0)
+        .collect();
+    reads.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let most: Vec<String> =
+        reads.iter().take(8).map(|(read, hit, name)| format!("{name} {read:.2} read / {hit:.1} hit")).collect();
+    format!(
+        "per charge ({charges} charges, warm-up included): shared blocks read {:.2}, hit {:.1}; WAL {:.0} B in \
+         {:.1} records, {:.2} full-page images; backend writes {:.2}, buffer allocations {:.2}; checkpoints in \
+         between {}; most read: {}",
+        per(after.blks_read, before.blks_read),
+        per(after.blks_hit, before.blks_hit),
+        per(after.wal_bytes, before.wal_bytes),
+        per(after.wal_records, before.wal_records),
+        per(after.wal_fpi, before.wal_fpi),
+        per(after.buffers_backend, before.buffers_backend),
+        per(after.buffers_alloc, before.buffers_alloc),
+        after.checkpoints - before.checkpoints,
+        if most.is_empty() { "nothing".to_owned() } else { most.join(", ") }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,7 +782,7 @@ mod tests {
         let float = Money::parse_text("500.00").unwrap();
         let dataset = crate::seed::seed(&app.pool, 3, 2, float).await.unwrap();
         let scale = Scale {
-            members: 40,
+            members: 200,
             merchants: 4,
             transactions: 2_000,
             big_merchant_percent: 20,
@@ -689,6 +807,24 @@ mod tests {
             .fetch_one(&app.pool)
             .await
             .unwrap();
-        assert!(members > 40, "the counters include the loaded members: {members}");
+        assert!(members > 200, "the counters include the loaded members: {members}");
+        // Every hundredth member is bound to a corporate card (200 members: one card, its owner
+        // and one member), and the charge's pricing finds their discount.
+        let bound: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+            "SELECT b.member_id, b.role::text FROM card_bindings b JOIN cards c ON c.id = b.card_id \
+             WHERE c.card_type = 'corporate' ORDER BY b.role",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(bound.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(), ["owner", "member"]);
+        for (member, _) in &bound {
+            let discount: Option<String> = sqlx::query_scalar("SELECT member_corporate_discount($1)::text")
+                .bind(member)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            assert_eq!(discount.as_deref(), Some("0.90"));
+        }
     }
 }
