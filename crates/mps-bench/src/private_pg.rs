@@ -76,3 +76,35 @@ impl Drop for PrivatePostgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The private server runs with the recommended settings (extra ones winning), durable, on
+    /// the port it was given, and leaves nothing behind.
+    #[test]
+    fn a_private_postgres_has_the_recommended_settings_and_is_removed_after() {
+        let scratch = test_support::process::Scratch::new("private-pg");
+        let dir = scratch.0.join("bench-postgres");
+        let port = crate::server::free_port().unwrap();
+        // A small buffer pool for the test (later settings win over the recommended ones).
+        let pg = PrivatePostgres::start(&dir, port, &["shared_buffers=32MB".to_owned()]).unwrap();
+        let node = pg.node.as_ref().unwrap();
+        assert_eq!(node.psql("SHOW shared_buffers"), "32MB");
+        assert_eq!(node.psql("SHOW fsync"), "on");
+        assert_eq!(node.psql("SHOW wal_compression"), "lz4");
+        assert_eq!(node.psql("SHOW max_wal_size"), "8GB");
+        assert!(
+            pg.settings
+                .iter()
+                .any(|s| s.starts_with("shared_buffers=") && s.ends_with("MB") && s != "shared_buffers=32MB")
+        );
+        assert_eq!(
+            pg.url_for("postgres://postgres@127.0.0.1:5432/mps_bench_x").unwrap(),
+            format!("postgres://postgres@127.0.0.1:{port}/mps_bench_x")
+        );
+        drop(pg);
+        assert!(!dir.exists(), "the data directory is removed");
+    }
+}
