@@ -725,15 +725,20 @@ pub fn per_charge(before: &PgCounters, after: &PgCounters) -> String {
             let (r0, h0) = before.relations.get(name).copied().unwrap_or_default();
             (per(*read, r0), per(*hit, h0), name.as_str())
         })
-        .filter(|(read, _, _)| *read > 0.0)
+        .filter(|(read, hit, _)| *read > 0.0 || *hit > 0.0)
         .collect();
+    let show = |list: &[(f64, f64, &str)]| -> Vec<String> {
+        list.iter().take(8).map(|(read, hit, name)| format!("{name} {read:.2} read / {hit:.1} hit")).collect()
+    };
+    reads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let hits = show(&reads);
     reads.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let most: Vec<String> =
-        reads.iter().take(8).map(|(read, hit, name)| format!("{name} {read:.2} read / {hit:.1} hit")).collect();
+    reads.retain(|(read, _, _)| *read > 0.0);
+    let most = show(&reads);
     format!(
         "per charge ({charges} charges, warm-up included): shared blocks read {:.2}, hit {:.1}; WAL {:.0} B in \
          {:.1} records, {:.2} full-page images; backend writes {:.2}, buffer allocations {:.2}; checkpoints in \
-         between {}; most read: {}",
+         between {}; most read: {}; most hit: {}",
         per(after.blks_read, before.blks_read),
         per(after.blks_hit, before.blks_hit),
         per(after.wal_bytes, before.wal_bytes),
@@ -742,7 +747,8 @@ pub fn per_charge(before: &PgCounters, after: &PgCounters) -> String {
         per(after.buffers_backend, before.buffers_backend),
         per(after.buffers_alloc, before.buffers_alloc),
         after.checkpoints - before.checkpoints,
-        if most.is_empty() { "nothing".to_owned() } else { most.join(", ") }
+        if most.is_empty() { "nothing".to_owned() } else { most.join(", ") },
+        hits.join(", ")
     )
 }
 
