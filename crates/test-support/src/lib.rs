@@ -519,9 +519,16 @@ pub struct Shopping<'a> {
 impl TestApp {
     /// A new [`Shopping`] cast whose member's card holds `balance`.
     pub async fn shopping(&self, balance: &str) -> Shopping<'_> {
+        let cast = self.shopping_with_an_empty_card().await;
+        cast.admin.credit(&cast.member.card_id, balance).await;
+        cast
+    }
+
+    /// A new [`Shopping`] cast whose member's card holds nothing yet (for tests whose first
+    /// credit is itself under test).
+    pub async fn shopping_with_an_empty_card(&self) -> Shopping<'_> {
         let admin = self.admin().await;
         let member = admin.create_member("Ana").await;
-        admin.credit(&member.card_id, balance).await;
         let merchant = admin.create_merchant("Shop").await;
         let shop = self.merchant_client(&merchant).await;
         let ana = self.member_client(&member).await;

@@ -30,12 +30,7 @@ async fn a_replay_answers_the_original_result_even_after_the_token_is_gone_and_t
 #[tokio::test]
 async fn a_rebuilt_replay_is_byte_identical_after_the_rows_changed() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    admin.credit(&member.card_id, "5000.00").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let ana = app.member_client(&member).await;
+    let Shopping { member, shop, ana, .. } = app.shopping("5000.00").await;
 
     // 1,200 points: the card reaches level 1 with this payment (priced at level 0).
     let charge = serde_json::json!({"qr_plain": ana.qr(&member.card_id).await, "amount": "1200.00",
@@ -74,11 +69,7 @@ async fn a_rebuilt_replay_is_byte_identical_after_the_rows_changed() {
 #[tokio::test]
 async fn a_rebuilt_top_up_or_admin_credit_replay_is_byte_identical_after_the_card_changed() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let ana = app.member_client(&member).await;
+    let Shopping { admin, member, shop, ana, .. } = app.shopping_with_an_empty_card().await;
 
     let credit = serde_json::json!({"amount": "2000.00", "reason": "goodwill"});
     let credit_path = format!("/admin/cards/{}/recharge", member.card_id);
@@ -115,11 +106,7 @@ async fn a_rebuilt_top_up_or_admin_credit_replay_is_byte_identical_after_the_car
 #[tokio::test]
 async fn a_business_error_is_stored_and_replayed_with_the_original_request_id() {
     let app = TestApp::new().await;
-    let admin = app.admin().await;
-    let member = admin.create_member("Ana").await;
-    let merchant = admin.create_merchant("Shop").await;
-    let shop = app.merchant_client(&merchant).await;
-    let ana = app.member_client(&member).await;
+    let Shopping { admin, member, shop, ana, .. } = app.shopping_with_an_empty_card().await;
     let body = serde_json::json!({"qr_plain": ana.qr(&member.card_id).await, "amount": "10.00"});
     let refused = shop.post_idempotent("/merchant/charge", "k-1", body.clone()).await;
     refused.assert_error(409, "INSUFFICIENT_BALANCE");
