@@ -6,7 +6,8 @@
 # Usage: scripts/bench.sh [--quick] [mps-bench options…]
 #   --quick   a few seconds per scenario (about 3 minutes once the release build exists)
 #   (none)    the full run recorded in docs/benchmarks.md, with the volume scenario (issue 15:
-#             10M transactions seeded on top of the small data set; scale it with
+#             10M transactions seeded into a copy of the small data set, the payment pair
+#             alternating between the two; scale it with
 #             --volume-transactions/--volume-members/--volume-merchants; not in CI), run on a
 #             PostgreSQL of the harness' own with the settings docs/operations.md recommends
 #             (--private-postgres: data directory under target/, removed afterwards)

@@ -273,7 +273,7 @@ pub async fn run(mut options: Options) -> anyhow::Result<Summary> {
     let config = Config::from_lookup(|k| env.get(k).cloned()).context("the server environment is invalid")?;
     eprintln!("mps-bench: recreating {} and seeding", options.database_url);
     seed::reset_database(&config).await?;
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&options.database_url).await?;
+    let mut pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&options.database_url).await?;
     let float = Money::parse_text(CARD_FLOAT).map_err(|e| anyhow::anyhow!("{e}"))?;
     let dataset = seed::seed(&pool, options.members, options.merchants, float).await?;
     pgbench::install_variants(&pool).await?;
@@ -282,7 +282,7 @@ pub async fn run(mut options: Options) -> anyhow::Result<Summary> {
     let cache = mps::cache::Cache::new(&config)?;
 
     eprintln!("mps-bench: starting {} on {}", binary.display(), config.listen_addr());
-    let server = ServerProcess::start(&binary, &env, &out.join("server.log")).await?;
+    let mut server = ServerProcess::start(&binary, &env, &out.join("server.log")).await?;
     let addr = server.addr;
     let mut scenarios = Vec::new();
 
@@ -350,7 +350,11 @@ pub async fn run(mut options: Options) -> anyhow::Result<Summary> {
     }
     let mut volume_targets = Vec::new();
     if options.volume {
-        volume_targets = volume_scenario(&options, &plan, &pool, &dataset, &server, &actors, &mut scenarios).await?;
+        let launch = (binary.as_path(), &env, out.as_path());
+        let (built, targets) =
+            volume_scenario(&options, &plan, &mut pool, &dataset, &mut server, launch, &actors).await?;
+        scenarios.extend(built);
+        volume_targets = targets;
     }
     drop(server);
     let _ = cache.delete_all_with_prefix().await;
@@ -467,78 +471,146 @@ pub async fn run(mut options: Options) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
+/// How many times the payment pair runs on each data set, the two sets alternating (small,
+/// volume, small, …): the ratio the target reads is the median of the rounds' ratios, so that a
+/// drift of the machine over the run (the seventh pass saw ±14% between two windows on
+/// statements whose tables do not grow) weighs on both sides alike instead of on one.
+const PAIR_ROUNDS: usize = 5;
+
 /// The volume scenario: the same reads, reports, settlement and payment pair on the small data
-/// set and on the volume history seeded on top of it; the targets, evaluated.
+/// set and on the volume history seeded on a copy of it; the two scenarios and the issue's
+/// targets, evaluated.
+///
+/// The small set is copied (`CREATE DATABASE … TEMPLATE`) before the history is seeded into the
+/// copy, and a second server serves the copy, so that the payment pair alternates between the
+/// two sets, round by round, in one run.
 async fn volume_scenario(
     options: &Options,
     plan: &Plan,
-    pool: &sqlx::PgPool,
+    pool: &mut sqlx::PgPool,
     dataset: &seed::Dataset,
-    server: &ServerProcess,
+    server: &mut ServerProcess,
+    launch: (&Path, &BTreeMap<String, String>, &Path),
     actors: &Arc<load::Actors>,
-    scenarios: &mut Vec<Scenario>,
-) -> anyhow::Result<Vec<report::Target>> {
-    let addr = server.addr;
+) -> anyhow::Result<(Vec<Scenario>, Vec<report::Target>)> {
+    let (binary, env, out) = launch;
     // Each read is warmed right before its window, for as long on the small set as on the volume
     // history (sixth pass: a 1-s warm-up left the first read after the seed refilling caches).
-    let (warmup, window) = if options.quick {
-        (Duration::from_secs(3), Duration::from_secs(5))
+    let timing = if options.quick {
+        (16, Duration::from_secs(3), Duration::from_secs(5))
     } else {
-        (Duration::from_secs(5), Duration::from_secs(10))
+        (16, Duration::from_secs(5), Duration::from_secs(10))
     };
-    let c = 16;
+    let c = timing.0;
     let readers = volume::Readers {
         merchant: actors.merchants.first().context("no merchant")?.clone(),
         member: actors.members.first().context("no member")?.1.clone(),
-        admin: volume::admin_token(addr).await?,
+        admin: volume::admin_token(server.addr).await?,
         big_card: dataset.members.first().context("no member")?.card_id,
     };
-    let mut seeded = None;
-    let mut settlement = (0.0, 0);
-    for (set, months_back) in [("small", 2), ("volume", 1)] {
-        if set == "volume" {
-            let scale = volume::Scale {
-                members: options.volume_members,
-                merchants: options.volume_merchants,
-                transactions: options.volume_transactions,
-                big_merchant_percent: 20,
-                big_card_permille: 10,
-                days: options.volume_days,
-            };
-            let figures = volume::seed(pool, dataset, scale).await?;
-            eprintln!("mps-bench: volume seeded in {} s: {figures:?}", figures.total_seconds);
-            seeded = Some(figures);
+
+    // The reads and the settlement of the small set, then its copy: no connection may be open to
+    // a template, so its server and the harness' pool close for the copy and open again after.
+    let (mut small_ops, mut small_notes, _) =
+        reads_and_settlement("small", server.addr, pool, &readers, 2, timing).await?;
+    server.stop();
+    pool.close().await;
+    let small_url = options.database_url.clone();
+    let volume_url = volume::copy_database(&small_url, "_volume").await?;
+    *pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&small_url).await?;
+    let mut small_env = env.clone();
+    small_env.insert("API_PORT".into(), server::free_port()?.to_string());
+    *server = ServerProcess::start(binary, &small_env, &out.join("server-small.log")).await?;
+
+    let volume_pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&volume_url).await?;
+    let scale = volume::Scale {
+        members: options.volume_members,
+        merchants: options.volume_merchants,
+        transactions: options.volume_transactions,
+        big_merchant_percent: 20,
+        big_card_permille: 10,
+        days: options.volume_days,
+    };
+    let seeded = volume::seed(&volume_pool, dataset, scale).await?;
+    eprintln!("mps-bench: volume seeded in {} s: {seeded:?}", seeded.total_seconds);
+    // The copy's server: its own port and Redis prefix (the two sets' cards share ids but not
+    // balances, so their caches must not meet), the same JWT secret (the actors' tokens).
+    let mut volume_env = env.clone();
+    volume_env.insert("API_PORT".into(), server::free_port()?.to_string());
+    volume_env.insert("DATABASE_URL".into(), volume_url.clone());
+    let prefix = format!("{}volume:", env.get("REDIS_KEY_PREFIX").map_or("", String::as_str));
+    volume_env.insert("REDIS_KEY_PREFIX".into(), prefix);
+    let volume_server = ServerProcess::start(binary, &volume_env, &out.join("server-volume.log")).await?;
+    let (mut volume_ops, mut volume_notes, settlement) =
+        reads_and_settlement("volume", volume_server.addr, &volume_pool, &readers, 1, timing).await?;
+
+    // The payment pair, alternating between the sets. Each window's per-charge counters are read
+    // right before and after it (the WAL and bgwriter counters are the cluster's: only one set
+    // works at a time, and every window ends with the wait that lets backends flush theirs).
+    let sets = [("small", server.addr, &*pool), ("volume", volume_server.addr, &volume_pool)];
+    let mut pairs = [Vec::new(), Vec::new()];
+    let mut counted = [Vec::new(), Vec::new()];
+    tokio::time::sleep(volume::STATS_FLUSH).await;
+    for round in 1..=PAIR_ROUNDS {
+        for (i, (set, addr, db)) in sets.iter().enumerate() {
+            eprintln!("mps-bench: {set} data set: payment pair at {c} connections, round {round} of {PAIR_ROUNDS}");
+            let before = volume::pg_counters(db).await?;
+            let pair = load::payment(*addr, actors, c, Window { warmup: plan.warmup, measure: plan.payment }).await?;
+            tokio::time::sleep(volume::STATS_FLUSH).await;
+            let line = volume::per_charge(&before, &volume::pg_counters(db).await?);
+            eprintln!("mps-bench: {set} data set: payment pair round {round}: {line}");
+            counted[i].push(format!("payment pair round {round}: {line}"));
+            pairs[i].push((volume::pair_round(round), pair.pair));
         }
-        // Both sets start their reads from a checkpoint: the seed's (or the small set's) dirty
-        // buffers are written before, not during, the windows.
-        sqlx::query("CHECKPOINT").execute(pool).await.context("CHECKPOINT before the reads")?;
-        let mut ops = Vec::new();
-        for read in volume::reads(addr, &readers).await? {
-            eprintln!("mps-bench: {set} data set: {} at {c} connections", read.name);
-            ops.push((read.name.clone(), volume::measure(addr, &read, c, warmup, window).await?));
-        }
-        let (settle_ms, settled) = volume::monthly_settlement(addr, &readers.merchant, months_back).await?;
-        eprintln!("mps-bench: {set} data set: payment pair at {c} connections");
-        tokio::time::sleep(volume::STATS_FLUSH).await;
-        let before = volume::pg_counters(pool).await?;
-        let pair = load::payment(addr, actors, c, Window { warmup: plan.warmup, measure: plan.payment }).await?;
-        tokio::time::sleep(volume::STATS_FLUSH).await;
-        let counted = volume::per_charge(&before, &volume::pg_counters(pool).await?);
-        eprintln!("mps-bench: {set} data set: payment pair: {counted}");
-        ops.push(("payment pair".to_owned(), pair.pair));
-        let note = format!(
-            "monthly settlement of the busy merchant: {settle_ms:.1} ms for {settled} payments; payment pair {counted}"
-        );
+    }
+    drop(volume_server);
+    volume_pool.close().await;
+    if let Err(e) = volume::drop_database(&volume_url).await {
+        eprintln!("mps-bench: warning: the volume copy was not dropped: {e:#}");
+    }
+    let volume_config = Config::from_lookup(|k| volume_env.get(k).cloned()).context("the copy's environment")?;
+    let _ = mps::cache::Cache::new(&volume_config)?.delete_all_with_prefix().await;
+
+    let [small_pairs, volume_pairs] = pairs;
+    let [small_counted, volume_counted] = counted;
+    small_ops.extend(small_pairs);
+    volume_ops.extend(volume_pairs);
+    small_notes.extend(small_counted);
+    volume_notes.extend(volume_counted);
+    volume_notes.push(format!("volume history seeded in {} s: {:?}", seeded.total_seconds, seeded));
+    let main = volume::pair_round(1);
+    let built = |set: &str, ops: Vec<(String, OpSummary)>, notes: Vec<String>| {
         let operations = ops.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        scenarios.push(scenario(&format!("volume_{set}"), c, "payment pair", operations, None, 0.0, Some(note)));
-        settlement = (settle_ms, settled);
+        scenario(&format!("volume_{set}"), c, &main, operations, None, 0.0, Some(notes.join("; ")))
+    };
+    let built = vec![built("small", small_ops, small_notes), built("volume", volume_ops, volume_notes)];
+    let targets = volume::targets(&built, &seeded, settlement);
+    Ok((built, targets))
+}
+
+/// One set's reads (each list page, the reports) at `timing` = (connections, warm-up, window),
+/// from a checkpoint, and the busy merchant's settlement of the month `months_back` ago: the
+/// operations, a note, and the settlement (ms, payments).
+async fn reads_and_settlement(
+    set: &str,
+    addr: std::net::SocketAddr,
+    pool: &sqlx::PgPool,
+    readers: &volume::Readers,
+    months_back: u32,
+    timing: (usize, Duration, Duration),
+) -> anyhow::Result<(Vec<(String, OpSummary)>, Vec<String>, (f64, i64))> {
+    let (c, warmup, window) = timing;
+    // Both sets start their reads from a checkpoint: the seed's (or the small set's) dirty
+    // buffers are written before, not during, the windows.
+    sqlx::query("CHECKPOINT").execute(pool).await.context("CHECKPOINT before the reads")?;
+    let mut ops = Vec::new();
+    for read in volume::reads(addr, readers).await? {
+        eprintln!("mps-bench: {set} data set: {} at {c} connections", read.name);
+        ops.push((read.name.clone(), volume::measure(addr, &read, c, warmup, window).await?));
     }
-    let seeded = seeded.context("the volume history was not seeded")?;
-    let note = format!("volume history seeded in {} s: {:?}", seeded.total_seconds, seeded);
-    if let Some(last) = scenarios.last_mut() {
-        last.notes = Some(format!("{}; {note}", last.notes.clone().unwrap_or_default()));
-    }
-    Ok(volume::targets(scenarios, &seeded, settlement))
+    let (settle_ms, settled) = volume::monthly_settlement(addr, &readers.merchant, months_back).await?;
+    let note = format!("monthly settlement of the busy merchant: {settle_ms:.1} ms for {settled} payments");
+    Ok((ops, vec![note], (settle_ms, settled)))
 }
 
 fn write_summary(out: &Path, summary: &Summary) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use axum::http::{HeaderValue, Method, StatusCode};
 use chrono::{Datelike as _, Utc};
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use tokio::task::JoinSet;
 
 use crate::http::{Conn, bearer};
@@ -605,6 +606,40 @@ pub async fn monthly_settlement(
     Ok((crate::stats::round3(answer.latency.as_secs_f64() * 1000.0), settlement["payment_count"].as_i64().unwrap_or(0)))
 }
 
+/// The name of the payment pair's `round`-th window in a set's operations.
+pub fn pair_round(round: usize) -> String {
+    format!("payment pair, round {round}")
+}
+
+/// Copies the database `url` names into one named like it plus `suffix` (dropped first if a run
+/// left it), and returns the copy's URL. No connection may be open to the source meanwhile.
+pub async fn copy_database(url: &str, suffix: &str) -> anyhow::Result<String> {
+    let (server, name) = url.rsplit_once('/').context("the database URL has no database name")?;
+    let copy = format!("{name}{suffix}");
+    anyhow::ensure!(copy.starts_with("mps_bench"), "refusing to replace `{copy}`: the harness only drops mps_bench*");
+    let admin = PgPoolOptions::new().max_connections(1).connect(&format!("{server}/postgres")).await?;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{copy}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{name}\""),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&admin).await.with_context(|| sql.clone())?;
+    }
+    admin.close().await;
+    Ok(format!("{server}/{copy}"))
+}
+
+/// Drops the copy [`copy_database`] made.
+pub async fn drop_database(url: &str) -> anyhow::Result<()> {
+    let (server, name) = url.rsplit_once('/').context("the database URL has no database name")?;
+    anyhow::ensure!(name.starts_with("mps_bench"), "refusing to drop `{name}`: the harness only drops mps_bench*");
+    let admin = PgPoolOptions::new().max_connections(1).connect(&format!("{server}/postgres")).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    Ok(())
+}
+
 /// The targets, from the `volume_small` and `volume_volume` scenarios.
 pub fn targets(scenarios: &[crate::report::Scenario], seeded: &SeedFigures, settlement: (f64, i64)) -> Vec<Target> {
     let find = |name: &str| scenarios.iter().find(|s| s.name == name);
@@ -619,8 +654,16 @@ pub fn targets(scenarios: &[crate::report::Scenario], seeded: &SeedFigures, sett
     };
     let (lists, list) = worst(&|name| name.contains("page"));
     let (reports, report) = worst(&|name| name == "daily summary" || name == "statistics");
-    let pair = |s: &crate::report::Scenario| s.operations.get("payment pair").map_or(0.0, |o| o.per_second);
-    let ratio = if pair(small) > 0.0 { pair(large) / pair(small) } else { 0.0 };
+    // Round k of the small set against round k of the volume history (they ran back to back);
+    // the median of those ratios.
+    let pair =
+        |s: &crate::report::Scenario, round: usize| s.operations.get(&pair_round(round)).map_or(0.0, |o| o.per_second);
+    let rounds: Vec<(f64, f64)> =
+        (1..).map(|k| (pair(small, k), pair(large, k))).take_while(|(a, b)| *a > 0.0 && *b > 0.0).collect();
+    let mut ratios: Vec<f64> = rounds.iter().map(|(a, b)| b / a).collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
+    let each = rounds.iter().map(|(a, b)| format!("{:.2} ({b:.0}/s against {a:.0}/s)", b / a)).collect::<Vec<_>>();
     vec![
         Target {
             name: "volume: every list page p99 at 16 connections".into(),
@@ -643,7 +686,7 @@ pub fn targets(scenarios: &[crate::report::Scenario], seeded: &SeedFigures, sett
         Target {
             name: "volume: payment pair throughput / small data set".into(),
             goal: "≥ 0.9".into(),
-            value: format!("{ratio:.2} ({:.0}/s against {:.0}/s)", pair(large), pair(small)),
+            value: format!("{ratio:.2}, the median of {} alternating rounds: {}", rounds.len(), each.join(", ")),
             met: ratio >= 0.9,
         },
         Target {
@@ -763,6 +806,75 @@ mod tests {
     /// the members, cards and merchants. (The synthetic history does not keep
     /// the rest of the books — balances, chains, ledger — and does not claim to: it is load, read
     /// by the list and report scenarios, never by a money check.)
+    fn scenario_with(name: &str, ops: &[(&str, f64, f64)]) -> crate::report::Scenario {
+        let op = |per_second: f64, p99_ms: f64| OpSummary {
+            count: 1,
+            errors: 0,
+            error_kinds: Default::default(),
+            seconds: 1.0,
+            per_second,
+            mean_ms: p99_ms,
+            p50_ms: p99_ms,
+            p95_ms: p99_ms,
+            p99_ms,
+            max_ms: p99_ms,
+        };
+        crate::report::Scenario {
+            name: name.into(),
+            concurrency: 16,
+            main: pair_round(1),
+            operations: ops.iter().map(|(k, per_second, p99)| ((*k).to_owned(), op(*per_second, *p99))).collect(),
+            server: None,
+            machine_cpu_busy_percent: 0.0,
+            notes: None,
+        }
+    }
+
+    /// The pair's target divides round k of the 10M set by round k of the small set (they ran back
+    /// to back) and takes the median, so one window the machine slowed down moves it no more than
+    /// any other round; the lists' target is the worst page.
+    #[test]
+    fn the_pair_target_is_the_median_of_the_rounds_ratios() {
+        let (r1, r2, r3) = (pair_round(1), pair_round(2), pair_round(3));
+        let small = scenario_with("volume_small", &[(&r1, 600.0, 1.0), (&r2, 600.0, 1.0), (&r3, 500.0, 1.0)]);
+        let large = scenario_with(
+            "volume_volume",
+            &[
+                (&r1, 300.0, 1.0),
+                (&r2, 570.0, 1.0),
+                (&r3, 500.0, 1.0),
+                ("merchant transactions, first page", 0.0, 26.0),
+            ],
+        );
+        let seeded = SeedFigures {
+            steps: Vec::new(),
+            total_seconds: 100.0,
+            transactions: 10,
+            big_merchant_transactions: 2,
+            big_card_transactions: 1,
+            point_ledger_rows: 9,
+            audit_rows: 10,
+        };
+        let targets = targets(&[small, large], &seeded, (10.0, 600_000));
+        let pair = targets.iter().find(|t| t.name.contains("payment pair")).expect("the pair's target");
+        // Ratios 0.50, 0.95 and 1.00: the median is 0.95, the first round alone would say 0.50.
+        assert!(pair.value.starts_with("0.95, the median of 3 alternating rounds"), "{}", pair.value);
+        assert!(pair.met);
+        let lists = targets.iter().find(|t| t.name.contains("list page")).expect("the lists' target");
+        assert!(!lists.met && lists.value.starts_with("26.0 ms"), "{}", lists.value);
+    }
+
+    /// The copy the pair's rounds alternate on is made and dropped by name: only the harness'
+    /// own databases (`mps_bench*`), checked before any connection is made.
+    #[tokio::test]
+    async fn only_the_harness_databases_are_copied_or_dropped() {
+        let elsewhere = "postgres://postgres@127.0.0.1:1/production";
+        let copied = copy_database(elsewhere, "_volume").await.expect_err("a foreign database is not copied");
+        assert!(copied.to_string().contains("refusing to replace `production_volume`"), "{copied:#}");
+        let dropped = drop_database(elsewhere).await.expect_err("a foreign database is not dropped");
+        assert!(dropped.to_string().contains("refusing to drop `production`"), "{dropped:#}");
+    }
+
     #[test]
     fn merchant_ranges_cover_every_uuid_once() {
         assert_eq!(merchant_ranges(1), vec!["true".to_owned()]);
