@@ -565,7 +565,7 @@ async fn volume_scenario(
     }
     drop(volume_server);
     volume_pool.close().await;
-    if let Err(e) = volume::drop_database(&volume_url).await {
+    if let Err(e) = seed::drop_database(&volume_url).await {
         eprintln!("mps-bench: warning: the volume copy was not dropped: {e:#}");
     }
     let volume_config = Config::from_lookup(|k| volume_env.get(k).cloned()).context("the copy's environment")?;

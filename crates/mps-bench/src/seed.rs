@@ -45,15 +45,21 @@ pub struct Dataset {
 
 /// Drops and recreates the database of `config`, then applies every migration.
 pub async fn reset_database(config: &Config) -> anyhow::Result<()> {
-    let url = config.database_url.expose();
-    let (server, name) = url.rsplit_once('/').context("DATABASE_URL has no database name")?;
+    drop_database(config.database_url.expose()).await?;
+    mps::db::migrate_database(config).await
+}
+
+/// Drops the database `url` names, if it is one of the harness' own (`mps_bench*`): checked
+/// before any connection is made.
+pub async fn drop_database(url: &str) -> anyhow::Result<()> {
+    let (server, name) = url.rsplit_once('/').context("the database URL has no database name")?;
     anyhow::ensure!(name.starts_with("mps_bench"), "refusing to drop `{name}`: the harness only drops mps_bench*");
     let admin = PgPoolOptions::new().max_connections(1).connect(&format!("{server}/postgres")).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
         .execute(&admin)
         .await?;
     admin.close().await;
-    mps::db::migrate_database(config).await
+    Ok(())
 }
 
 /// The argon2 parameters of a PHC hash string: `$argon2id$v=19$m=19456,t=2,p=1$salt$hash`.

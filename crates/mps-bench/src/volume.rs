@@ -615,29 +615,13 @@ pub fn pair_round(round: usize) -> String {
 /// left it), and returns the copy's URL. No connection may be open to the source meanwhile.
 pub async fn copy_database(url: &str, suffix: &str) -> anyhow::Result<String> {
     let (server, name) = url.rsplit_once('/').context("the database URL has no database name")?;
-    let copy = format!("{name}{suffix}");
-    anyhow::ensure!(copy.starts_with("mps_bench"), "refusing to replace `{copy}`: the harness only drops mps_bench*");
+    let copy = format!("{server}/{name}{suffix}");
+    crate::seed::drop_database(&copy).await?;
     let admin = PgPoolOptions::new().max_connections(1).connect(&format!("{server}/postgres")).await?;
-    for sql in [
-        format!("DROP DATABASE IF EXISTS \"{copy}\" WITH (FORCE)"),
-        format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{name}\""),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&admin).await.with_context(|| sql.clone())?;
-    }
+    let sql = format!("CREATE DATABASE \"{name}{suffix}\" TEMPLATE \"{name}\"");
+    sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&admin).await.with_context(|| sql.clone())?;
     admin.close().await;
-    Ok(format!("{server}/{copy}"))
-}
-
-/// Drops the copy [`copy_database`] made.
-pub async fn drop_database(url: &str) -> anyhow::Result<()> {
-    let (server, name) = url.rsplit_once('/').context("the database URL has no database name")?;
-    anyhow::ensure!(name.starts_with("mps_bench"), "refusing to drop `{name}`: the harness only drops mps_bench*");
-    let admin = PgPoolOptions::new().max_connections(1).connect(&format!("{server}/postgres")).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-        .execute(&admin)
-        .await?;
-    admin.close().await;
-    Ok(())
+    Ok(copy)
 }
 
 /// The targets, from the `volume_small` and `volume_volume` scenarios.
@@ -870,8 +854,8 @@ mod tests {
     async fn only_the_harness_databases_are_copied_or_dropped() {
         let elsewhere = "postgres://postgres@127.0.0.1:1/production";
         let copied = copy_database(elsewhere, "_volume").await.expect_err("a foreign database is not copied");
-        assert!(copied.to_string().contains("refusing to replace `production_volume`"), "{copied:#}");
-        let dropped = drop_database(elsewhere).await.expect_err("a foreign database is not dropped");
+        assert!(copied.to_string().contains("refusing to drop `production_volume`"), "{copied:#}");
+        let dropped = crate::seed::drop_database(elsewhere).await.expect_err("a foreign database is not dropped");
         assert!(dropped.to_string().contains("refusing to drop `production`"), "{dropped:#}");
     }
 
