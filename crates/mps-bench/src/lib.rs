@@ -496,12 +496,12 @@ async fn volume_scenario(
     let (binary, env, out) = launch;
     // Each read is warmed right before its window, for as long on the small set as on the volume
     // history (sixth pass: a 1-s warm-up left the first read after the seed refilling caches).
+    let c = 16;
     let timing = if options.quick {
-        (16, Duration::from_secs(3), Duration::from_secs(5))
+        (c, Duration::from_secs(3), Duration::from_secs(5))
     } else {
-        (16, Duration::from_secs(5), Duration::from_secs(10))
+        (c, Duration::from_secs(5), Duration::from_secs(10))
     };
-    let c = timing.0;
     let readers = volume::Readers {
         merchant: actors.merchants.first().context("no merchant")?.clone(),
         member: actors.members.first().context("no member")?.1.clone(),

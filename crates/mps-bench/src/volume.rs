@@ -784,12 +784,7 @@ mod tests {
     use super::*;
     use mps_api::money::Money;
 
-    /// The benchmark seeds its history on top of a small data set that has already been used
-    /// (the small-set scenarios charge before the volume seed), so the aggregates the reports read
-    /// must come out equal to the transactions they count, and the statistics' counters equal to
-    /// the members, cards and merchants. (The synthetic history does not keep
-    /// the rest of the books — balances, chains, ledger — and does not claim to: it is load, read
-    /// by the list and report scenarios, never by a money check.)
+    /// A volume scenario with the given operations: (name, per second, p99 ms).
     fn scenario_with(name: &str, ops: &[(&str, f64, f64)]) -> crate::report::Scenario {
         let op = |per_second: f64, p99_ms: f64| OpSummary {
             count: 1,
@@ -876,6 +871,12 @@ mod tests {
         );
     }
 
+    /// The benchmark seeds its history on top of a small data set that has already been used
+    /// (the small-set scenarios charge before the volume seed), so the aggregates the reports read
+    /// must come out equal to the transactions they count, and the statistics' counters equal to
+    /// the members, cards and merchants. (The synthetic history does not keep
+    /// the rest of the books — balances, chains, ledger — and does not claim to: it is load, read
+    /// by the list and report scenarios, never by a money check.)
     #[tokio::test]
     async fn a_volume_history_seeded_on_a_used_small_set_keeps_the_aggregates_and_counters_exact() {
         let app = test_support::TestApp::new().await;
